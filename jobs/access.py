@@ -1,0 +1,17 @@
+"""The one place that decides who may see a job: the owner of its server, or staff.
+
+Outsiders get 404, never 403, so a job's existence is not leaked.
+"""
+
+from django.http import Http404
+
+from .models import Job
+
+
+def job_for_user(user, job_id):
+    if not user.is_authenticated:
+        raise Http404("No such job.")
+    try:
+        return Job.objects.visible_to(user).select_related("server", "server__owner").get(pk=job_id)
+    except Job.DoesNotExist:
+        raise Http404("No such job.") from None

@@ -1,0 +1,45 @@
+import argparse
+
+from django.core.management.base import BaseCommand
+
+from jobs.worker import Worker
+
+
+def positive_int(value):
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def positive_float(value):
+    number = float(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return number
+
+
+class Command(BaseCommand):
+    help = "Run queued lifecycle jobs (install, update, start, stop, restart) and record their output."
+
+    def add_arguments(self, parser):
+        parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
+        parser.add_argument(
+            "--concurrency", type=positive_int, default=2, help="jobs run in parallel (different servers)"
+        )
+        parser.add_argument("--poll", type=positive_float, default=1.0, help="seconds between queue polls")
+        parser.add_argument("--once", action="store_true", help="drain the queue, then exit")
+        parser.add_argument(
+            "--drain-timeout",
+            type=positive_float,
+            default=60.0,
+            help="on SIGTERM/SIGINT, seconds to let running jobs finish before cancelling them",
+        )
+
+    def handle(self, *args, **options):
+        Worker(
+            concurrency=options["concurrency"],
+            poll=options["poll"],
+            once=options["once"],
+            drain_timeout=options["drain_timeout"],
+        ).run()

@@ -1,0 +1,310 @@
+"""The job worker: claims queued jobs, runs them through hostctl, records every line.
+
+One `Worker` per host process. The main thread claims jobs, flushes log batches,
+and watches for cancel requests; each claimed job runs in a pool thread with its
+own `LogSink` and `CancelToken`. Process handles never leave this process: a
+cancel request lives in the database (state `cancelling`) and the main thread
+turns it into the job's token firing.
+"""
+
+import logging
+import signal
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import psutil
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from hostctl.l4d2 import HostError
+from hostctl.process import CancelToken
+from servers import l4d2_facade
+from servers.models import Server
+
+from .dbretry import retry_locked
+from .logsink import LogSink
+from .models import Job, JobState, LogStream
+from .notify import notify_job
+
+log = logging.getLogger(__name__)
+
+TICK = 0.05  # main loop period: log flushes and cancel checks
+CANCEL_CHECK = 0.1  # how often the database is asked for cancel requests
+CLAIM_CANDIDATES = 20
+
+
+def process_identity(pid=None):
+    """host:pid:start-time; the start time tells a live worker from a reused pid."""
+    proc = psutil.Process(pid)
+    return f"{socket.gethostname()}:{proc.pid}:{proc.create_time():.2f}"
+
+
+def identity_alive(identity):
+    host, _, rest = identity.partition(":")
+    pid, _, started = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return None  # another host: cannot tell from here
+    try:
+        return f"{psutil.Process(int(pid)).create_time():.2f}" == started
+    except psutil.Error:
+        return False
+
+
+@dataclass
+class RunningJob:
+    job: Job
+    sink: LogSink
+    token: CancelToken = field(default_factory=CancelToken)
+    cancel_seen: bool = False
+    future: object = None
+
+
+class Worker:
+    def __init__(self, concurrency=2, poll=1.0, once=False, drain_timeout=60.0):
+        self.concurrency = concurrency
+        self.poll = poll
+        self.once = once
+        self.drain_timeout = drain_timeout
+        self.identity = process_identity()
+        self.running = {}
+        self.stopping_since = None  # first signal: stop claiming
+        self.aborting = False  # second signal (or drain timeout): cancel running jobs
+
+    # --- main loop ---------------------------------------------------------
+
+    def run(self):
+        self._install_signal_handlers()
+        log.info("worker %s started (concurrency %s, poll %ss)", self.identity, self.concurrency, self.poll)
+        self.recover_orphans()
+        next_claim = next_cancel_check = 0.0
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="job") as pool:
+            while True:
+                close_old_connections()
+                now = time.monotonic()
+                self._reap_finished()
+                for running in list(self.running.values()):
+                    running.sink.flush_if_due()
+                if now >= next_cancel_check:
+                    self._check_cancels()
+                    next_cancel_check = now + CANCEL_CHECK
+                if self.stopping_since is not None:
+                    if not self.running:
+                        break
+                    if not self.aborting and now - self.stopping_since > self.drain_timeout:
+                        self._abort("drain timeout reached")
+                elif now >= next_claim:
+                    claimed = self._fill(pool)
+                    if self.once and not claimed and not self.running:
+                        break
+                    next_claim = now + (0 if claimed else self.poll)
+                time.sleep(TICK)
+        connection.close()
+        log.info("worker %s stopped", self.identity)
+
+    def run_one(self):
+        """Claim and run a single job in this thread; returns it, or None if none was queued."""
+        job = self.claim()
+        if job is not None:
+            self._execute(RunningJob(job=job, sink=LogSink(job.id)))
+        return job
+
+    def _fill(self, pool):
+        claimed = False
+        while len(self.running) < self.concurrency:
+            job = self.claim()
+            if job is None:
+                break
+            claimed = True
+            running = RunningJob(job=job, sink=LogSink(job.id))
+            self.running[job.id] = running
+            running.future = pool.submit(self._execute_in_thread, running)
+        return claimed
+
+    def _reap_finished(self):
+        for job_id, running in list(self.running.items()):
+            if running.future.done():
+                del self.running[job_id]
+                if running.future.exception():  # _execute catches everything; belt and braces
+                    log.error("job %s thread died: %r", job_id, running.future.exception())
+
+    # --- claiming ----------------------------------------------------------
+
+    def claim(self):
+        return retry_locked(self._claim)
+
+    def _claim(self):
+        """Claim the oldest queued job whose server has no running/cancelling job.
+
+        On SQLite the IMMEDIATE transaction serialises claimers outright. On
+        PostgreSQL each candidate's server row is locked with SKIP LOCKED, so two
+        workers never claim for the same server at once and never wait on each
+        other; the final `queued -> running` update is conditional, so a cancel
+        that got there first wins.
+        """
+        with transaction.atomic():
+            busy = Job.objects.active().values("server_id")
+            candidates = (
+                Job.objects.queued().exclude(server_id__in=busy).order_by("id").values_list("id", "server_id")
+            )
+            seen = set()
+            for job_id, server_id in candidates[:CLAIM_CANDIDATES]:
+                if server_id in seen:
+                    continue  # only a server's oldest queued job may run next (FIFO)
+                seen.add(server_id)
+                if not Server.objects.select_for_update(skip_locked=True).filter(pk=server_id).exists():
+                    continue  # another worker is claiming for this server right now
+                if Job.objects.active().filter(server_id=server_id).exists():
+                    continue
+                now = timezone.now()
+                won = Job.objects.filter(pk=job_id, state=JobState.QUEUED).update(
+                    state=JobState.RUNNING, started_at=now, updated_at=now, claimed_by=self.identity
+                )
+                if won:
+                    log.info("claimed job %s", job_id)
+                    return Job.objects.select_related("server", "requested_by").get(pk=job_id)
+        return None
+
+    # --- running one job -----------------------------------------------------
+
+    def _execute_in_thread(self, running):
+        try:
+            self._execute(running)
+        finally:
+            connection.close()  # each pool thread has its own connection
+
+    def _execute(self, running):
+        job, sink, token = running.job, running.sink, running.token
+        started = time.monotonic()
+        sink(
+            LogStream.SYSTEM,
+            f"Worker {self.identity} runs {job.kind} of {job.server.name} (server #{job.server_id}).",
+        )
+        try:
+            sink(LogStream.SYSTEM, "$ " + " ".join(l4d2_facade.command_line(job.kind, job.server)))
+            code = int(l4d2_facade.run(job.kind, job.server, sink, token))
+        except HostError as exc:
+            sink(LogStream.STDERR, str(exc))
+            code = 1
+        except Exception as exc:
+            log.exception("job %s raised", job.id)
+            sink(LogStream.STDERR, f"Internal error: {type(exc).__name__}: {exc}")
+            code = 1
+        elapsed = time.monotonic() - started
+        sink(LogStream.SYSTEM, f"Finished with exit code {code} after {elapsed:.1f} s.")
+        self._refresh_actual_state(job, sink)
+        sink.flush()
+        state = self._finish(job, sink, code, cancelled=token.cancelled and code != 0)
+        log.info("job %s %s (exit %s, %.1fs)", job.id, state, code, elapsed)
+
+    def _refresh_actual_state(self, job, sink):
+        try:
+            status = l4d2_facade.refresh_actual_state(job.server)
+            sink(LogStream.SYSTEM, f"Server is now {status.state}.")
+        except Exception as exc:
+            log.warning("status of server %s failed: %s", job.server_id, exc)
+            sink(LogStream.SYSTEM, f"Could not refresh the server's state: {exc}")
+
+    def _finish(self, job, sink, code, cancelled):
+        now = timezone.now()
+        outcome = JobState.SUCCEEDED if code == 0 else JobState.FAILED
+        fields = {"exit_code": code, "finished_at": now, "updated_at": now}
+        # running -> outcome only if nobody asked to cancel meanwhile (one winner).
+        if retry_locked(
+            lambda: Job.objects.filter(pk=job.id, state=JobState.RUNNING).update(state=outcome, **fields)
+        ):
+            notify_job(job.id)
+            return outcome
+        if cancelled:
+            final = JobState.CANCELLED
+        else:
+            final = outcome
+            sink(
+                LogStream.SYSTEM,
+                "A cancel was requested, but the command had already ended: the job keeps its outcome.",
+            )
+            sink.flush()
+        retry_locked(
+            lambda: Job.objects.filter(pk=job.id, state=JobState.CANCELLING).update(state=final, **fields)
+        )
+        notify_job(job.id)
+        return final
+
+    # --- cancellation and signals --------------------------------------------
+
+    def _check_cancels(self):
+        waiting = [jid for jid, r in self.running.items() if not r.cancel_seen]
+        if not waiting:
+            return
+        requested = Job.objects.filter(pk__in=waiting, state=JobState.CANCELLING).values_list(
+            "id", "cancel_requested_by__username", "cancel_requested_at"
+        )
+        for job_id, username, requested_at in requested:
+            running = self.running[job_id]
+            running.cancel_seen = True
+            when = requested_at.strftime("%H:%M:%S.%f")[:-3] if requested_at else "?"
+            running.sink(
+                LogStream.SYSTEM,
+                f"Cancel requested by {username or 'someone'} at {when} UTC: stopping the process tree.",
+            )
+            running.token.cancel()
+            log.info("cancelling job %s", job_id)
+
+    def _install_signal_handlers(self):
+        if threading.current_thread() is not threading.main_thread():
+            return
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum, frame):
+        name = signal.Signals(signum).name
+        if self.stopping_since is None:
+            log.info(
+                "%s: no new jobs; waiting up to %ss for %d running job(s)",
+                name,
+                self.drain_timeout,
+                len(self.running),
+            )
+            self.stopping_since = time.monotonic()
+        else:
+            self._abort(f"second {name}")
+
+    def _abort(self, reason):
+        self.aborting = True
+        log.warning("%s: cancelling %d running job(s)", reason, len(self.running))
+        for running in self.running.values():
+            running.sink(LogStream.SYSTEM, f"Worker shutting down ({reason}): stopping the process tree.")
+            running.token.cancel()
+
+    # --- restart safety --------------------------------------------------------
+
+    def recover_orphans(self):
+        """Finish jobs left running/cancelling by a worker that died (kill -9, power loss)."""
+        for job in Job.objects.active().exclude(claimed_by=self.identity):
+            if identity_alive(job.claimed_by) is not False:
+                continue  # alive, or on another host: not ours to judge
+            final = JobState.CANCELLED if job.cancel_requested_at else JobState.FAILED
+            now = timezone.now()
+
+            def recover(job=job, final=final, now=now):
+                with transaction.atomic():
+                    if Job.objects.filter(pk=job.id, state=job.state).update(
+                        state=final, finished_at=now, updated_at=now
+                    ):
+                        job.append_log(
+                            LogStream.SYSTEM,
+                            f"The worker running this job ({job.claimed_by or 'unknown'}) stopped before it "
+                            f"finished; marked {final} by worker {self.identity}.",
+                        )
+                        return True
+                return False
+
+            if retry_locked(recover):
+                log.warning("job %s was orphaned by %s: marked %s", job.id, job.claimed_by, final)
+                notify_job(job.id)
+                try:
+                    l4d2_facade.refresh_actual_state(job.server)
+                except Exception as exc:
+                    log.warning("status of server %s failed: %s", job.server_id, exc)

@@ -1,0 +1,63 @@
+"""The one place the Django side talks to hostctl.
+
+Maps a `Server` row to a plain `ServerSpec`, the settings to a `HostConfig`, and a
+job kind to the hostctl call. hostctl itself never sees Django.
+"""
+
+from django.conf import settings
+from django.utils import timezone
+
+from hostctl import l4d2
+from hostctl.config import HostConfig
+
+from .models import ActualState, Server
+
+OPERATIONS = {
+    "install": l4d2.install,
+    "update": l4d2.update,
+    "start": l4d2.start,
+    "stop": l4d2.stop,
+    "restart": l4d2.restart,
+}
+
+
+def host_config():
+    return HostConfig(
+        root=settings.HOSTCTL_ROOT,
+        steamcmd=settings.HOSTCTL_STEAMCMD,
+        simulate=settings.HOSTCTL_SIMULATE,
+        sim_seconds=settings.HOSTCTL_SIM_SECONDS,
+        stop_grace=settings.HOSTCTL_STOP_GRACE,
+        platform_workaround=settings.HOSTCTL_PLATFORM_WORKAROUND,
+    )
+
+
+def spec_for(server):
+    return l4d2.ServerSpec(
+        id=server.id,
+        install_dir=settings.HOSTCTL_ROOT / str(server.id),
+        port=server.port,
+        map=server.map,
+        max_players=server.max_players,
+        name=server.name,
+    )
+
+
+def command_line(kind, server):
+    return l4d2.command_line(kind, spec_for(server), config=host_config())
+
+
+def run(kind, server, sink, cancel=None):
+    """Run one lifecycle operation; returns the exit code. Raises l4d2.HostError on clear failures."""
+    return OPERATIONS[kind](spec_for(server), sink, cancel, config=host_config())
+
+
+def refresh_actual_state(server):
+    """Ask hostctl what the server is really doing and record it."""
+    status = l4d2.status(spec_for(server), config=host_config())
+    state = status.state if status.state in ActualState.values else ActualState.UNKNOWN
+    now = timezone.now()
+    Server.objects.filter(pk=server.pk).update(
+        actual_state=state, actual_state_checked_at=now, updated_at=now
+    )
+    return status

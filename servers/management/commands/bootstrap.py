@@ -1,0 +1,34 @@
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from servers.models import Server
+
+DEMO_PORT = 27015
+
+
+class Command(BaseCommand):
+    help = (
+        "First-run setup for `make run`: create an admin account if there is none "
+        "(password printed once and kept in the data dir), and in simulated mode a demo server."
+    )
+
+    def handle(self, *args, **options):
+        User = get_user_model()
+        password_file = settings.DATA_DIR / "admin-password.txt"
+        admin = User.objects.filter(is_superuser=True).order_by("id").first()
+        if admin is None:
+            password = secrets.token_urlsafe(12)
+            admin = User.objects.create_superuser("admin", password=password)
+            password_file.write_text(f"username: admin\npassword: {password}\n")
+            password_file.chmod(0o600)
+            self.stdout.write(self.style.SUCCESS("Created the admin account."))
+        if password_file.exists():
+            self.stdout.write(f"Log in with the account in {password_file}:\n{password_file.read_text()}")
+        else:
+            self.stdout.write(f"Log in as your existing superuser ({admin.get_username()}).")
+        if settings.HOSTCTL_SIMULATE and not Server.objects.exists():
+            Server.objects.create(owner=admin, name="Demo server", port=DEMO_PORT)
+            self.stdout.write(f"Created a demo server on UDP port {DEMO_PORT}: press Install on its page.")

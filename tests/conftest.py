@@ -1,0 +1,80 @@
+"""The shared cast (owner, other_owner, staff, anonymous) and their servers and jobs."""
+
+import pytest
+from django.test import Client
+
+from jobs.models import Job, JobKind
+from servers.models import Server
+
+
+def _user(django_user_model, username, **extra):
+    return django_user_model.objects.create_user(username=username, password="pw-" + username, **extra)
+
+
+@pytest.fixture
+def owner(django_user_model):
+    return _user(django_user_model, "owner")
+
+
+@pytest.fixture
+def other_owner(django_user_model):
+    return _user(django_user_model, "other")
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return _user(django_user_model, "staff", is_staff=True, is_superuser=True)
+
+
+def _client_for(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def owner_client(owner):
+    return _client_for(owner)
+
+
+@pytest.fixture
+def other_client(other_owner):
+    return _client_for(other_owner)
+
+
+@pytest.fixture
+def staff_client(staff):
+    return _client_for(staff)
+
+
+@pytest.fixture
+def anon_client():
+    return Client()
+
+
+_next_port = iter(range(27015, 28000))
+
+
+@pytest.fixture
+def make_server(owner):
+    def make(owner=owner, **fields):
+        fields.setdefault("name", f"Server {len(Server.objects.all()) + 1}")
+        fields.setdefault("port", next(_next_port))
+        return Server.objects.create(owner=owner, **fields)
+
+    return make
+
+
+@pytest.fixture
+def server(make_server):
+    return make_server(name="Owner's server")
+
+
+@pytest.fixture
+def other_server(make_server, other_owner):
+    return make_server(owner=other_owner, name="Other's server")
+
+
+@pytest.fixture
+def job(server, owner):
+    return Job.enqueue(server, JobKind.INSTALL, owner)

@@ -1,0 +1,20 @@
+"""Test settings: the real settings, on a throwaway data dir with the simulated host.
+
+Set through os.environ (not just module globals) so real worker and Daphne
+processes started by the tests inherit exactly the same configuration.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("L4D2_DATA_DIR", tempfile.mkdtemp(prefix="l4d2-test-"))
+os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-not-secret")
+os.environ.setdefault("DJANGO_HTTPS", "0")
+os.environ.setdefault("HOSTCTL_SIMULATE", "1")
+os.environ.setdefault("HOSTCTL_SIM_SECONDS", "1")
+os.environ.setdefault("HOSTCTL_STOP_GRACE", "1")
+
+from l4d2site.settings import *  # noqa: E402,F403
+
+# Hashing cost is not under test; MD5 keeps logins in tests fast.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,289 @@
+"""Every page for the cast: owner, other owner, staff, anonymous."""
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from jobs.models import Job, JobKind, JobLog, JobState
+from servers.models import DesiredState
+
+pytestmark = pytest.mark.django_db
+
+
+# --- server pages ---------------------------------------------------------------
+
+
+def test_server_list_shows_only_the_owners_servers(owner_client, server, other_server):
+    response = owner_client.get("/servers/")
+    assert response.status_code == 200
+    assert server.name.encode() in response.content.replace(b"&#x27;", b"'")
+    assert b"Other&#x27;s server" not in response.content
+
+
+def test_staff_server_list_shows_every_server(staff_client, server, other_server):
+    response = staff_client.get("/servers/")
+    assert b"Owner&#x27;s server" in response.content
+    assert b"Other&#x27;s server" in response.content
+
+
+def test_server_list_shows_port_and_states(owner_client, server):
+    content = owner_client.get("/servers/").content.decode()
+    assert str(server.port) in content
+    assert "Stopped" in content and "Unknown" in content
+
+
+@pytest.mark.parametrize("path", ["/servers/", "/servers/{id}", "/servers/{id}/jobs", "/jobs/{job}"])
+def test_anonymous_is_redirected_to_login(anon_client, server, job, path):
+    response = anon_client.get(path.format(id=server.id, job=job.id))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=")
+
+
+@pytest.mark.parametrize(
+    "path", ["/servers/{id}", "/servers/{id}/jobs", "/jobs/{job}", "/jobs/{job}/log.txt"]
+)
+def test_outsider_gets_404(other_client, server, job, path):
+    assert other_client.get(path.format(id=server.id, job=job.id)).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/servers/{id}", "/servers/{id}/jobs", "/jobs/{job}"])
+def test_owner_and_staff_see_the_pages(owner_client, staff_client, server, job, path):
+    for client in (owner_client, staff_client):
+        assert client.get(path.format(id=server.id, job=job.id)).status_code == 200
+
+
+def test_missing_server_and_job_get_404(owner_client):
+    assert owner_client.get("/servers/999999").status_code == 404
+    assert owner_client.get("/jobs/999999").status_code == 404
+
+
+def test_server_detail_offers_every_action_as_a_csrf_protected_post(owner_client, server):
+    content = owner_client.get(f"/servers/{server.id}").content.decode()
+    for kind in JobKind.values:
+        assert f'name="kind" value="{kind}"' in content
+    assert content.count(f'action="/servers/{server.id}/jobs"') == len(JobKind.values)
+    assert content.count("csrfmiddlewaretoken") >= len(JobKind.values)
+
+
+def test_server_detail_shows_the_ten_most_recent_jobs_and_links_the_history(owner_client, server, owner):
+    jobs = [Job.enqueue(server, JobKind.UPDATE, owner) for _ in range(12)]
+    content = owner_client.get(f"/servers/{server.id}").content.decode()
+    assert f'href="/servers/{server.id}/jobs"' in content
+    shown = [j.id for j in jobs if f'href="/jobs/{j.id}"' in content]
+    assert shown == [j.id for j in jobs[-10:]]
+
+
+def test_seed_paths_answer_without_trailing_slash(owner_client, server, job):
+    for path in (f"/servers/{server.id}", f"/servers/{server.id}/jobs", f"/jobs/{job.id}"):
+        assert owner_client.get(path).status_code == 200
+
+
+# --- enqueueing ------------------------------------------------------------------
+
+
+def test_owner_enqueues_install_and_is_redirected_to_the_job(owner_client, owner, server):
+    response = owner_client.post(f"/servers/{server.id}/jobs", {"kind": "install"})
+    job = Job.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/jobs/{job.id}"
+    assert (job.kind, job.state, job.requested_by) == ("install", JobState.QUEUED, owner)
+
+
+@pytest.mark.parametrize(
+    "kind, desired",
+    [("start", DesiredState.RUNNING), ("restart", DesiredState.RUNNING), ("stop", DesiredState.STOPPED)],
+)
+def test_enqueue_sets_desired_state(owner_client, server, kind, desired):
+    if desired == DesiredState.STOPPED:
+        server.desired_state = DesiredState.RUNNING
+        server.save()
+    owner_client.post(f"/servers/{server.id}/jobs", {"kind": kind})
+    server.refresh_from_db()
+    assert server.desired_state == desired
+
+
+def test_install_leaves_desired_state_alone(owner_client, server):
+    owner_client.post(f"/servers/{server.id}/jobs", {"kind": "install"})
+    server.refresh_from_db()
+    assert server.desired_state == DesiredState.STOPPED
+
+
+@pytest.mark.parametrize("kind", ["", "format_disk", "INSTALL", "install; rm -rf /"])
+def test_unknown_kind_answers_400_and_creates_nothing(owner_client, server, kind):
+    response = owner_client.post(f"/servers/{server.id}/jobs", {"kind": kind})
+    assert response.status_code == 400
+    assert b"is not a job kind" in response.content
+    assert not Job.objects.exists()
+
+
+def test_outsider_cannot_enqueue(other_client, server):
+    assert other_client.post(f"/servers/{server.id}/jobs", {"kind": "start"}).status_code == 404
+    assert not Job.objects.exists()
+
+
+def test_anonymous_cannot_enqueue(anon_client, server):
+    response = anon_client.post(f"/servers/{server.id}/jobs", {"kind": "start"})
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    assert not Job.objects.exists()
+
+
+def test_staff_can_enqueue_on_any_server(staff_client, staff, other_server):
+    staff_client.post(f"/servers/{other_server.id}/jobs", {"kind": "start"})
+    assert Job.objects.get().requested_by == staff
+
+
+def test_enqueue_requires_csrf_token(owner, server):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    assert client.post(f"/servers/{server.id}/jobs", {"kind": "install"}).status_code == 403
+    assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize("method", ["put", "delete", "patch"])
+def test_server_jobs_rejects_other_methods(owner_client, server, method):
+    assert getattr(owner_client, method)(f"/servers/{server.id}/jobs").status_code == 405
+
+
+# --- job history and /admin/jobs -------------------------------------------------
+
+
+def test_server_history_is_newest_first_and_paginated_by_50(owner_client, server, owner):
+    jobs = [Job.enqueue(server, JobKind.UPDATE, owner) for _ in range(120)]
+    first = owner_client.get(f"/servers/{server.id}/jobs")
+    page1 = first.context["page"]
+    assert [j.id for j in page1.jobs] == [j.id for j in reversed(jobs)][:50]
+    page2 = owner_client.get(f"/servers/{server.id}/jobs?before={page1.older}").context["page"]
+    assert [j.id for j in page2.jobs] == [j.id for j in reversed(jobs)][50:100]
+    page3 = owner_client.get(f"/servers/{server.id}/jobs?before={page2.older}").context["page"]
+    assert [j.id for j in page3.jobs] == [j.id for j in reversed(jobs)][100:]
+    assert page3.older is None
+    back = owner_client.get(f"/servers/{server.id}/jobs?after={page2.newer}").context["page"]
+    assert [j.id for j in back.jobs] == [j.id for j in page1.jobs]
+
+
+def test_server_history_ignores_bad_page_parameters(owner_client, server, job):
+    for query in ("?before=abc", "?after=-5", "?before=0"):
+        response = owner_client.get(f"/servers/{server.id}/jobs{query}")
+        assert response.status_code == 200
+        assert [j.id for j in response.context["page"].jobs] == [job.id]
+
+
+def test_server_history_lists_only_that_servers_jobs(owner_client, owner, server, make_server):
+    mine = Job.enqueue(server, JobKind.START, owner)
+    elsewhere = Job.enqueue(make_server(), JobKind.START, owner)
+    content = owner_client.get(f"/servers/{server.id}/jobs").content.decode()
+    assert f'href="/jobs/{mine.id}"' in content
+    assert f'href="/jobs/{elsewhere.id}"' not in content
+
+
+def test_admin_jobs_lists_every_job_linked_to_its_page(
+    staff_client, owner, other_owner, server, other_server
+):
+    a = Job.enqueue(server, JobKind.INSTALL, owner)
+    b = Job.enqueue(other_server, JobKind.START, other_owner)
+    response = staff_client.get("/admin/jobs")
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert f'href="/jobs/{a.id}"' in content and f'href="/jobs/{b.id}"' in content
+    assert content.index(f'href="/jobs/{b.id}"') < content.index(f'href="/jobs/{a.id}"')
+    assert "Owner&#x27;s server" in content and "Other&#x27;s server" in content
+
+
+def test_admin_jobs_filters_by_state_kind_and_server(staff_client, owner, server, other_server):
+    install = Job.enqueue(server, JobKind.INSTALL, owner)
+    start = Job.enqueue(other_server, JobKind.START, owner)
+    Job.objects.filter(pk=start.pk).update(state=JobState.FAILED)
+
+    def listed(query):
+        return [j.id for j in staff_client.get("/admin/jobs" + query).context["page"].jobs]
+
+    assert listed("?state=failed") == [start.id]
+    assert listed("?kind=install") == [install.id]
+    assert listed(f"?server={server.id}") == [install.id]
+    assert listed("?state=bogus") == [start.id, install.id]
+
+
+def test_admin_jobs_is_staff_only(owner_client, anon_client):
+    for client in (owner_client, anon_client):
+        response = client.get("/admin/jobs")
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/")
+
+
+def test_admin_jobs_with_trailing_slash_redirects_to_the_table(staff_client):
+    response = staff_client.get("/admin/jobs/?state=queued")
+    assert response.status_code == 302 and response["Location"] == "/admin/jobs?state=queued"
+
+
+@pytest.mark.parametrize("count", [3, 300])
+def test_list_pages_cost_a_fixed_number_of_queries(
+    count, owner_client, staff_client, owner, server, django_assert_max_num_queries
+):
+    Job.objects.bulk_create(
+        [Job(server=server, kind=JobKind.UPDATE, requested_by=owner) for _ in range(count)]
+    )
+    with django_assert_max_num_queries(6):
+        assert owner_client.get(f"/servers/{server.id}/jobs").status_code == 200
+    with django_assert_max_num_queries(6):
+        assert owner_client.get(f"/servers/{server.id}").status_code == 200
+    with django_assert_max_num_queries(4):
+        assert owner_client.get("/servers/").status_code == 200
+    with django_assert_max_num_queries(7):
+        assert staff_client.get("/admin/jobs").status_code == 200
+
+
+# --- job page ----------------------------------------------------------------------
+
+
+def test_job_page_shows_metadata(owner_client, job):
+    content = owner_client.get(f"/jobs/{job.id}").content.decode()
+    for text in ("Install", "Queued", "owner", f"/ws/jobs/{job.id}/logs", f"/jobs/{job.id}/log.txt"):
+        assert text in content
+
+
+def streamed(response):
+    """The body of an async streaming response, read from sync test code."""
+
+    async def read():
+        return b"".join([chunk async for chunk in response.streaming_content])
+
+    return async_to_sync(read)().decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_log_lines_are_never_rendered_as_markup(owner_client, job):
+    JobLog.objects.create(job=job, seq=1, stream="stdout", line="<script>alert(1)</script>")
+    content = streamed(owner_client.get(f"/jobs/{job.id}/log.txt"))
+    assert "<script>alert(1)</script>" in content  # plain text download, verbatim
+    page = owner_client.get(f"/jobs/{job.id}").content.decode()
+    assert "<script>alert(1)</script>" not in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_log_download_is_plain_text_in_seq_order(owner_client, job):
+    JobLog.objects.bulk_create(
+        [
+            JobLog(job=job, seq=2, stream="stderr", line="second"),
+            JobLog(job=job, seq=1, stream="stdout", line="first"),
+            JobLog(job=job, seq=3, stream="system", line="third"),
+        ]
+    )
+    response = owner_client.get(f"/jobs/{job.id}/log.txt")
+    assert response["Content-Type"].startswith("text/plain")
+    assert streamed(response) == "first\n[stderr] second\n[system] third\n"
+
+
+def test_simulated_host_banner_is_shown(owner_client, server):
+    assert b"Simulated host" in owner_client.get("/servers/").content
+
+
+def test_login_page_is_styled_and_works(anon_client, owner):
+    page = anon_client.get("/accounts/login/")
+    assert page.status_code == 200 and b"panel.css" in page.content
+    response = anon_client.post("/accounts/login/", {"username": "owner", "password": "pw-owner"})
+    assert response.status_code == 302 and response["Location"] == "/servers/"
+
+
+def test_root_redirects_to_servers(owner_client):
+    assert owner_client.get("/")["Location"] == "/servers/"
