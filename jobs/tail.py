@@ -102,14 +102,23 @@ class JobTail:
         self.viewers = set()
         self.wake = asyncio.Event()
         self.task = None
+        self.ready = asyncio.Event()
         self.ended = False
         self.polls = 0  # database round trips, for the benchmark's queries-per-second
 
-    def subscribe(self):
+    async def subscribe(self):
+        """Join; returns once the poller knows where it starts.
+
+        The poller starts at the max seq read *before* the new viewer replays, so
+        every row is either in that replay or published by the poller (or both:
+        the viewer drops repeats by seq).
+        """
         queue = asyncio.Queue(VIEWER_QUEUE)
         self.viewers.add(queue)
         if self.task is None or self.task.done():
+            self.ready = asyncio.Event()
             self.task = asyncio.create_task(self._run())
+        await self.ready.wait()
         return queue
 
     def unsubscribe(self, queue):
@@ -130,13 +139,13 @@ class JobTail:
 
     async def _run(self):
         listener = asyncio.create_task(self._listen()) if settings.REDIS_URL else None
-        last_seq, last_state = None, None
+        last_state = None
         try:
+            # Viewers replay history themselves; the poller only needs what is new.
+            last_seq = await _db(_max_seq)(self.job_id)
+            self.ready.set()
             while self.viewers:
                 state = await db_fetch_state(self.job_id)
-                if last_seq is None:
-                    # Viewers replay history themselves; the poller only needs what is new.
-                    last_seq = await _db(_max_seq)(self.job_id)
                 async for rows in iter_log_chunks(self.job_id, last_seq):
                     last_seq = rows[-1]["seq"]
                     self._publish(("lines", rows))
@@ -159,6 +168,7 @@ class JobTail:
             self.ended = True
             self._publish(("error",))
         finally:
+            self.ready.set()  # never leave a subscriber waiting on a failed start
             if listener:
                 listener.cancel()
             if _tails().get(self.job_id) is self:
@@ -205,7 +215,7 @@ async def stream_job(job_id, after=0):
     Lines come in seq order from `after` + 1, with no gap and no repeat.
     """
     tail = tail_for(job_id)
-    queue = tail.subscribe()  # before the replay, so nothing written meanwhile is missed
+    queue = await tail.subscribe()  # before the replay, so nothing written meanwhile is missed
     try:
         last = after
 

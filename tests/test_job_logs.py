@@ -1,0 +1,300 @@
+"""The live log stream (DESIGN.md §4) over WebSocket and SSE, sharing one tail."""
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import AsyncClient, Client
+from django.utils import timezone
+
+from jobs import tail
+from jobs.models import Job, JobLog, JobState
+from l4d2site.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+XSS = "<script>alert(1)</script>"
+
+
+def add_lines(job, *lines, stream="stdout"):
+    start = JobLog.objects.filter(job=job).count()
+    JobLog.objects.bulk_create(
+        [JobLog(job=job, seq=start + i, stream=stream, line=line) for i, line in enumerate(lines, 1)]
+    )
+
+
+def set_state(job, state, **fields):
+    if state in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED):
+        fields.setdefault("finished_at", timezone.now())
+    Job.objects.filter(pk=job.pk).update(state=state, **fields)
+
+
+def session_cookie(user):
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def communicator(job_id, user=None, query="", origin=b"http://localhost"):
+    headers = [(b"origin", origin)]
+    if user is not None:
+        headers.append((b"cookie", await sync_to_async(session_cookie)(user)))
+    path = f"/ws/jobs/{job_id}/logs" + (f"?{query}" if query else "")
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+async def receive_until_end(comm, timeout=5):
+    """Every message up to and including {"type": "end"}; then the socket must close 1000."""
+    messages = []
+    while True:
+        message = await comm.receive_json_from(timeout=timeout)
+        messages.append(message)
+        if message["type"] == "end":
+            closed = await comm.receive_output(timeout=timeout)
+            assert closed == {"type": "websocket.close", "code": 1000}
+            return messages
+
+
+def seqs(messages):
+    return [line["seq"] for m in messages if m["type"] == "lines" for line in m["lines"]]
+
+
+# --- WebSocket -----------------------------------------------------------------
+
+
+async def test_websocket_replays_a_finished_job_then_ends(owner, job):
+    await sync_to_async(add_lines)(job, "one", "two", XSS)
+    await sync_to_async(set_state)(job, JobState.SUCCEEDED, exit_code=0)
+    comm = await communicator(job.id, owner)
+    connected, _ = await comm.connect()
+    assert connected
+    messages = await receive_until_end(comm)
+    assert messages[0]["type"] == "state" and messages[0]["state"] == "succeeded"
+    assert messages[0]["exit_code"] == 0
+    lines = [line for m in messages if m["type"] == "lines" for line in m["lines"]]
+    assert lines == [
+        {"seq": 1, "stream": "stdout", "line": "one"},
+        {"seq": 2, "stream": "stdout", "line": "two"},
+        {"seq": 3, "stream": "stdout", "line": XSS},
+    ]
+    await comm.disconnect()
+
+
+async def test_websocket_pushes_rows_written_after_connect(owner, job):
+    await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
+    await sync_to_async(add_lines)(job, "before")
+    comm = await communicator(job.id, owner)
+    await comm.connect()
+    first = await comm.receive_json_from()
+    assert first["type"] == "state" and first["state"] == "running"
+    replay = await comm.receive_json_from()
+    assert [line["line"] for line in replay["lines"]] == ["before"]
+    await sync_to_async(add_lines)(job, "live 1", "live 2")
+    live = await comm.receive_json_from(timeout=3)
+    assert [line["seq"] for line in live["lines"]] == [2, 3]
+    await sync_to_async(set_state)(job, JobState.FAILED, exit_code=3)
+    rest = await receive_until_end(comm)
+    states = [m for m in rest if m["type"] == "state"]
+    assert states[-1]["state"] == "failed" and states[-1]["exit_code"] == 3
+    assert states[-1]["finished_at"] is not None
+    await comm.disconnect()
+
+
+async def test_websocket_sends_a_state_message_on_every_change(owner, job):
+    comm = await communicator(job.id, owner)
+    await comm.connect()
+    assert (await comm.receive_json_from())["state"] == "queued"
+    await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
+    running = await comm.receive_json_from(timeout=3)
+    assert running["type"] == "state" and running["state"] == "running" and running["started_at"]
+    await sync_to_async(set_state)(job, JobState.CANCELLING, cancel_requested_at=timezone.now())
+    assert (await comm.receive_json_from(timeout=3))["state"] == "cancelling"
+    await sync_to_async(set_state)(job, JobState.CANCELLED, exit_code=-15)
+    rest = await receive_until_end(comm)
+    assert [m["state"] for m in rest if m["type"] == "state"] == ["cancelled"]
+    await comm.disconnect()
+
+
+async def test_after_resumes_without_duplicates(owner, job):
+    await sync_to_async(add_lines)(job, *[f"line {i}" for i in range(1, 11)])
+    await sync_to_async(set_state)(job, JobState.SUCCEEDED, exit_code=0)
+    comm = await communicator(job.id, owner, query="after=7")
+    await comm.connect()
+    assert seqs(await receive_until_end(comm)) == [8, 9, 10]
+    await comm.disconnect()
+
+
+async def test_live_lines_arrive_in_order_without_gaps_or_repeats(owner, job):
+    await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
+    comm = await communicator(job.id, owner)
+    await comm.connect()
+
+    async def write():
+        for batch in range(20):
+            await sync_to_async(add_lines)(job, *[f"b{batch} l{i}" for i in range(25)])
+            await asyncio.sleep(0.01)
+        await sync_to_async(set_state)(job, JobState.SUCCEEDED, exit_code=0)
+
+    writer = asyncio.create_task(write())
+    messages = await receive_until_end(comm)
+    await writer
+    assert seqs(messages) == list(range(1, 501))
+    await comm.disconnect()
+
+
+async def test_long_replays_come_in_batches(owner, job):
+    await sync_to_async(add_lines)(job, *[f"l{i}" for i in range(2500)])
+    await sync_to_async(set_state)(job, JobState.SUCCEEDED, exit_code=0)
+    comm = await communicator(job.id, owner)
+    await comm.connect()
+    messages = await receive_until_end(comm)
+    assert seqs(messages) == list(range(1, 2501))
+    assert max(len(m["lines"]) for m in messages if m["type"] == "lines") <= tail.BATCH
+    await comm.disconnect()
+
+
+async def test_outsider_is_closed_with_4403_before_any_data(other_owner, job):
+    comm = await communicator(job.id, other_owner)
+    connected, _ = await comm.connect()
+    assert connected
+    assert await comm.receive_output() == {"type": "websocket.close", "code": 4403}
+
+
+async def test_anonymous_is_closed_with_4403_before_any_data(job):
+    comm = await communicator(job.id, None)
+    await comm.connect()
+    assert await comm.receive_output() == {"type": "websocket.close", "code": 4403}
+
+
+async def test_missing_job_is_closed_with_4403(owner):
+    comm = await communicator(987654, owner)
+    await comm.connect()
+    assert await comm.receive_output() == {"type": "websocket.close", "code": 4403}
+
+
+async def test_staff_may_follow_any_job(staff, job):
+    await sync_to_async(set_state)(job, JobState.SUCCEEDED, exit_code=0)
+    comm = await communicator(job.id, staff)
+    await comm.connect()
+    assert (await receive_until_end(comm))[0]["state"] == "succeeded"
+
+
+async def test_foreign_origin_is_refused(owner, job):
+    comm = await communicator(job.id, owner, origin=b"http://evil.example")
+    connected, _ = await comm.connect()
+    assert not connected
+
+
+async def test_bad_after_gets_an_error_and_4400(owner, job):
+    comm = await communicator(job.id, owner, query="after=abc")
+    await comm.connect()
+    error = await comm.receive_json_from()
+    assert error["type"] == "error" and "after" in error["error"]
+    assert await comm.receive_output() == {"type": "websocket.close", "code": 4400}
+
+
+async def test_malformed_client_messages_get_an_error_and_keep_the_stream(owner, job):
+    comm = await communicator(job.id, owner)
+    await comm.connect()
+    assert (await comm.receive_json_from())["type"] == "state"
+    await comm.send_to(text_data="{not json")
+    assert (await comm.receive_json_from())["type"] == "error"
+    await comm.send_to(bytes_data=b"\xff\xfe")
+    assert (await comm.receive_json_from())["type"] == "error"
+    await comm.send_json_to({"type": "ping"})
+    assert await comm.receive_json_from() == {"type": "pong"}
+    await sync_to_async(set_state)(job, JobState.SUCCEEDED, exit_code=0)
+    assert (await receive_until_end(comm))[-1] == {"type": "end"}
+
+
+async def test_many_viewers_share_one_poller(owner, job):
+    await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
+    comms = [await communicator(job.id, owner) for _ in range(20)]
+    for comm in comms:
+        await comm.connect()
+        await comm.receive_json_from()
+    assert len(tail._tails()[job.id].viewers) == 20
+    await sync_to_async(add_lines)(job, "for everyone")
+    for comm in comms:
+        message = await comm.receive_json_from(timeout=3)
+        assert message["lines"][0]["line"] == "for everyone"
+    for comm in comms:
+        await comm.disconnect()
+
+
+# --- SSE -----------------------------------------------------------------------
+
+
+def parse_sse(text):
+    events = []
+    for block in text.strip().split("\n\n"):
+        fields = {}
+        for raw in block.split("\n"):
+            if raw.startswith(":"):
+                continue
+            key, _, value = raw.partition(": ")
+            fields[key] = value
+        if "event" in fields:
+            events.append(fields)
+    return events
+
+
+async def read_sse(client, path, **headers):
+    response = await client.get(path, headers=headers)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/event-stream")
+    body = b""
+    async for chunk in response.streaming_content:
+        body += chunk if isinstance(chunk, bytes) else chunk.encode()
+    return parse_sse(body.decode())
+
+
+async def async_client(user):
+    client = AsyncClient()
+    await client.aforce_login(user)
+    return client
+
+
+async def test_sse_streams_lines_state_and_end(owner, job):
+    await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
+    await sync_to_async(add_lines)(job, "one", XSS)
+    client = await async_client(owner)
+
+    async def finish_later():
+        await asyncio.sleep(0.3)
+        await sync_to_async(add_lines)(job, "three")
+        await sync_to_async(set_state)(job, JobState.SUCCEEDED, exit_code=0)
+
+    finisher = asyncio.create_task(finish_later())
+    events = await read_sse(client, f"/jobs/{job.id}/events")
+    await finisher
+    assert events[0]["event"] == "state" and json.loads(events[0]["data"])["state"] == "running"
+    lines = [e for e in events if e["event"] == "line"]
+    assert [e["id"] for e in lines] == ["1", "2", "3"]
+    assert json.loads(lines[1]["data"]) == {"seq": 2, "stream": "stdout", "line": XSS}
+    assert json.loads([e for e in events if e["event"] == "state"][-1]["data"])["state"] == "succeeded"
+    assert events[-1]["event"] == "end"
+
+
+async def test_sse_resumes_from_last_event_id_without_duplicates(owner, job):
+    await sync_to_async(add_lines)(job, *[f"l{i}" for i in range(1, 6)])
+    await sync_to_async(set_state)(job, JobState.SUCCEEDED, exit_code=0)
+    client = await async_client(owner)
+    events = await read_sse(client, f"/jobs/{job.id}/events", last_event_id="3")
+    assert [e["id"] for e in events if e["event"] == "line"] == ["4", "5"]
+    events = await read_sse(client, f"/jobs/{job.id}/events?after=4")
+    assert [e["id"] for e in events if e["event"] == "line"] == ["5"]
+
+
+async def test_sse_outsider_gets_404_and_anonymous_403(other_owner, job):
+    client = await async_client(other_owner)
+    assert (await client.get(f"/jobs/{job.id}/events")).status_code == 404
+    assert (await AsyncClient().get(f"/jobs/{job.id}/events")).status_code == 403
+
+
+async def test_sse_rejects_a_bad_resume_point(owner, job):
+    client = await async_client(owner)
+    response = await client.get(f"/jobs/{job.id}/events?after=-1")
+    assert response.status_code == 400
