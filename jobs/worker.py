@@ -8,6 +8,7 @@ turns it into the job's token firing.
 """
 
 import logging
+import shlex
 import signal
 import socket
 import threading
@@ -178,12 +179,13 @@ class Worker:
     def _execute(self, running):
         job, sink, token = running.job, running.sink, running.token
         started = time.monotonic()
-        sink(
-            LogStream.SYSTEM,
-            f"Worker {self.identity} runs {job.kind} of {job.server.name} (server #{job.server_id}).",
-        )
         try:
-            sink(LogStream.SYSTEM, "$ " + " ".join(l4d2_facade.command_line(job.kind, job.server)))
+            command = shlex.join(l4d2_facade.command_line(job.kind, job.server))
+            sink(
+                LogStream.SYSTEM,
+                f"Worker {self.identity} runs {job.kind} of {job.server.name} "
+                f"(server #{job.server_id}): {command}",
+            )
             code = int(l4d2_facade.run(job.kind, job.server, sink, token))
         except HostError as exc:
             sink(LogStream.STDERR, str(exc))

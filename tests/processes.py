@@ -1,0 +1,96 @@
+"""Real processes for tests: a runworker and a Daphne on the test database."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def process_env(**extra):
+    """The test process's environment, pointed at the test database Django is using."""
+    env = dict(os.environ)
+    settings = connection.settings_dict
+    if settings["ENGINE"].endswith("sqlite3"):
+        env["DATABASE_URL"] = f"sqlite:///{settings['NAME']}"
+    else:
+        env["DATABASE_URL"] = (
+            f"postgres://{settings['USER']}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
+        )
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def start_worker(*args, log_path=None, **env):
+    """Start `manage.py runworker` as a real process; stderr goes to log_path (or a pipe)."""
+    stderr = open(log_path, "wb") if log_path else subprocess.DEVNULL
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "runworker", *args],
+        cwd=ROOT,
+        env=process_env(**env),
+        stdout=stderr,
+        stderr=stderr,
+    )
+
+
+@contextmanager
+def running(proc, stop_signal=signal.SIGTERM, timeout=30):
+    """Yield proc; on exit make sure it is gone (signal, then kill)."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(stop_signal)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def start_daphne(port, **env):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "l4d2site.asgi:application"],
+        cwd=ROOT,
+        env=process_env(**env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port, proc)
+    return proc
+
+
+def wait_for_port(port, proc=None, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
+
+
+def wait_until(predicate, timeout=20, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"condition not met within {timeout}s")

@@ -1,0 +1,350 @@
+"""The worker: claims, runs, records, finishes; in-process and as a real process."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from jobs.logsink import MAX_LINES, LogSink
+from jobs.models import Job, JobKind, JobLog, JobState, request_cancel
+from jobs.worker import Worker, process_identity
+from servers import l4d2_facade
+from servers.models import ActualState, DesiredState
+
+from .processes import ROOT, free_port, running, start_worker, wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def host(settings, tmp_path):
+    settings.HOSTCTL_ROOT = tmp_path / "servers"
+    settings.HOSTCTL_SIM_SECONDS = 0.2
+    settings.HOSTCTL_STOP_GRACE = 1
+    yield settings.HOSTCTL_ROOT
+    # No simulated steamcmd or srcds may outlive a test.
+    for proc in psutil.process_iter(["cmdline"]):
+        if any(str(settings.HOSTCTL_ROOT) in part for part in proc.info["cmdline"] or ()):
+            proc.kill()
+
+
+@pytest.fixture
+def udp_server(make_server):
+    return make_server(port=free_port(socket.SOCK_DGRAM))
+
+
+def lines(job):
+    return list(JobLog.objects.filter(job=job).order_by("seq").values_list("seq", "stream", "line"))
+
+
+def run_once(**options):
+    call_command("runworker", once=True, poll=0.05, **options)
+
+
+def assert_contiguous(job):
+    seqs = [seq for seq, _, _ in lines(job)]
+    assert seqs == list(range(1, len(seqs) + 1))
+
+
+# --- the command ---------------------------------------------------------------
+
+
+def test_runworker_help_is_ours_not_channels():
+    out = subprocess.run(
+        [sys.executable, "manage.py", "runworker", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "--once" in out and "--concurrency" in out and "--poll" in out
+    assert "(default: 2)" in out
+
+
+def test_jobs_app_comes_before_channels(settings):
+    apps = settings.INSTALLED_APPS
+    assert apps.index("jobs") < apps.index("channels")
+
+
+@pytest.mark.parametrize("bad", [["--concurrency", "0"], ["--poll", "-1"], ["--poll", "abc"]])
+def test_runworker_rejects_bad_arguments(bad):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "runworker", *bad], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 2 and "error:" in result.stderr
+
+
+# --- running jobs in-process ------------------------------------------------------
+
+
+def test_install_succeeds_with_contiguous_seq_and_opening_and_closing_lines(server, owner):
+    job = Job.enqueue(server, JobKind.INSTALL, owner)
+    run_once()
+    job.refresh_from_db()
+    assert job.state == JobState.SUCCEEDED and job.exit_code == 0
+    assert job.started_at <= job.finished_at
+    log = lines(job)
+    assert_contiguous(job)
+    assert log[0][1] == "system" and "runs install" in log[0][2] and "steamcmd" in log[0][2]
+    assert any("Success! App '222860' fully installed." in line for _, _, line in log)
+    assert any(stream == "system" and "exit code 0" in line for _, stream, line in log[-3:])
+    server.refresh_from_db()
+    assert server.actual_state == ActualState.STOPPED and server.actual_state_checked_at
+
+
+def test_failed_steamcmd_fails_the_job_with_the_reason(server, owner, monkeypatch):
+    monkeypatch.setenv("HOSTCTL_SIM_FAIL", "disk")
+    job = Job.enqueue(server, JobKind.INSTALL, owner)
+    run_once()
+    job.refresh_from_db()
+    assert job.state == JobState.FAILED and job.exit_code != 0
+    assert any("disk" in line.lower() for _, stream, line in lines(job) if stream == "system")
+
+
+def test_an_exception_fails_the_job_and_the_worker_goes_on(server, owner, monkeypatch):
+    real_run = l4d2_facade.run
+
+    def explode(kind, *args, **kwargs):
+        if kind == "update":
+            raise RuntimeError("boom from the facade")
+        return real_run(kind, *args, **kwargs)
+
+    monkeypatch.setattr(l4d2_facade, "run", explode)
+    broken = Job.enqueue(server, JobKind.UPDATE, owner)
+    after = Job.enqueue(server, JobKind.STOP, owner)
+    run_once()
+    broken.refresh_from_db()
+    after.refresh_from_db()
+    assert broken.state == JobState.FAILED and broken.exit_code == 1
+    assert any("RuntimeError: boom from the facade" in line for _, _, line in lines(broken))
+    assert after.state == JobState.SUCCEEDED
+
+
+def test_a_servers_jobs_run_one_at_a_time_in_fifo_order(server, owner):
+    jobs = [Job.enqueue(server, kind, owner) for kind in (JobKind.INSTALL, JobKind.UPDATE, JobKind.STOP)]
+    run_once(concurrency=3)
+    done = Job.objects.filter(pk__in=[j.pk for j in jobs]).order_by("started_at")
+    assert [j.pk for j in done] == [j.pk for j in jobs]
+    for earlier, later in zip(done, done[1:], strict=False):
+        assert earlier.finished_at <= later.started_at
+
+
+def test_different_servers_run_in_parallel(make_server, owner, settings):
+    settings.HOSTCTL_SIM_SECONDS = 1
+    jobs = [Job.enqueue(make_server(), JobKind.INSTALL, owner) for _ in range(2)]
+    run_once(concurrency=2)
+    a, b = Job.objects.filter(pk__in=[j.pk for j in jobs]).order_by("id")
+    assert a.state == b.state == JobState.SUCCEEDED
+    assert a.started_at < b.finished_at and b.started_at < a.finished_at  # the runs overlap
+
+
+def test_start_and_stop_refresh_actual_state_and_keep_desired_state(udp_server, owner):
+    for kind in (JobKind.INSTALL, JobKind.START):
+        Job.enqueue(udp_server, kind, owner)
+    run_once()
+    udp_server.refresh_from_db()
+    assert (udp_server.actual_state, udp_server.desired_state) == (ActualState.RUNNING, DesiredState.RUNNING)
+    Job.enqueue(udp_server, JobKind.STOP, owner)
+    run_once()
+    udp_server.refresh_from_db()
+    assert (udp_server.actual_state, udp_server.desired_state) == (ActualState.STOPPED, DesiredState.STOPPED)
+
+
+def test_a_failed_start_never_reverts_desired_state(server, owner):
+    job = Job.enqueue(server, JobKind.START, owner)  # not installed: start must fail
+    run_once()
+    job.refresh_from_db()
+    server.refresh_from_db()
+    assert job.state == JobState.FAILED
+    assert server.desired_state == DesiredState.RUNNING
+    assert server.actual_state == ActualState.NOT_INSTALLED
+
+
+def test_log_lines_are_written_in_batches_not_one_transaction_per_line(job):
+    sink = LogSink(job.id)
+    with CaptureQueriesContext(connection) as queries:
+        for i in range(MAX_LINES * 2 + 10):
+            sink("stdout", f"line {i}")
+        sink.flush()
+    inserts = [q for q in queries.captured_queries if "INSERT INTO" in q["sql"]]
+    assert len(inserts) == 3
+    assert_contiguous(job)
+    assert JobLog.objects.filter(job=job).count() == MAX_LINES * 2 + 10
+
+
+def test_log_sink_keeps_hostile_text_as_text(job):
+    sink = LogSink(job.id)
+    sink("stdout", "nul\x00byte")
+    sink("stderr", "<script>alert(1)</script>")
+    sink.flush()
+    assert [line for _, _, line in lines(job)] == ["nul\ufffdbyte", "<script>alert(1)</script>"]
+
+
+def test_log_sink_flushes_a_quiet_tail_within_its_delay(job):
+    sink = LogSink(job.id)
+    sink("stdout", "only line")
+    sink.flush_if_due()
+    assert JobLog.objects.count() == 0  # too early
+    time.sleep(0.12)
+    sink.flush_if_due()
+    assert JobLog.objects.count() == 1
+
+
+# --- cancellation ----------------------------------------------------------------
+
+
+def test_cancel_before_claim_wins_and_the_worker_never_runs_it(job, owner):
+    assert request_cancel(job.id, owner) == "cancelled"
+    assert Worker().claim() is None
+    job.refresh_from_db()
+    assert job.state == JobState.CANCELLED and job.started_at is None
+
+
+def test_claim_before_cancel_wins_and_the_cancel_becomes_cancelling(job, owner):
+    claimed = Worker().claim()
+    assert claimed.pk == job.pk
+    assert request_cancel(job.id, owner) == "cancelling"
+    job.refresh_from_db()
+    assert job.state == JobState.CANCELLING and job.cancel_requested_by == owner
+
+
+def test_cancelling_a_running_install_kills_it_and_ends_cancelled(server, owner, settings, host):
+    settings.HOSTCTL_SIM_SECONDS = 30
+    job = Job.enqueue(server, JobKind.INSTALL, owner)
+    worker = Worker(poll=0.05, once=True)
+
+    import threading
+
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        wait_until(lambda: JobLog.objects.filter(job=job, line__contains="progress").exists())
+        requested = time.monotonic()
+        assert request_cancel(job.id, owner) == "cancelling"
+        wait_until(lambda: Job.objects.get(pk=job.pk).state == JobState.CANCELLED, timeout=10)
+        took = time.monotonic() - requested
+    finally:
+        thread.join(30)
+    job.refresh_from_db()
+    assert job.exit_code not in (0, None)
+    assert took < settings.HOSTCTL_STOP_GRACE + 2
+    system = [line for _, stream, line in lines(job) if stream == "system"]
+    assert any("Cancel requested by owner" in line for line in system)
+    assert any("SIGTERM" in line for line in system)
+    assert_contiguous(job)
+    assert not [p for p in psutil.process_iter(["cmdline"]) if str(host) in " ".join(p.info["cmdline"] or ())]
+    server.refresh_from_db()
+    assert server.desired_state == DesiredState.STOPPED and server.actual_state_checked_at
+
+
+def test_a_job_that_ends_before_the_cancel_lands_keeps_its_outcome(job, owner, host):
+    worker = Worker()
+    claimed = worker.claim()
+    request_cancel(claimed.id, owner)  # too late to matter: the command is already done
+    sink = LogSink(claimed.id)
+    assert worker._finish(claimed, sink, 0, cancelled=False) == JobState.SUCCEEDED
+    job.refresh_from_db()
+    assert job.state == JobState.SUCCEEDED and job.exit_code == 0
+    assert "already ended" in lines(job)[-1][2]
+
+
+# --- restart safety -----------------------------------------------------------------
+
+
+def dead_identity():
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    identity = process_identity(proc.pid)
+    proc.wait()
+    return identity
+
+
+@pytest.mark.parametrize("cancel_requested, expected", [(False, JobState.FAILED), (True, JobState.CANCELLED)])
+def test_a_new_worker_finishes_jobs_its_dead_predecessor_left(job, cancel_requested, expected):
+    state = JobState.CANCELLING if cancel_requested else JobState.RUNNING
+    Job.objects.filter(pk=job.pk).update(
+        state=state,
+        started_at=timezone.now(),
+        claimed_by=dead_identity(),
+        cancel_requested_at=timezone.now() if cancel_requested else None,
+    )
+    JobLog.objects.create(job=job, seq=1, stream="stdout", line="half way")
+    Worker().recover_orphans()
+    job.refresh_from_db()
+    assert job.state == expected and job.finished_at
+    assert lines(job)[-1][0] == 2 and "stopped before it finished" in lines(job)[-1][2]
+
+
+def test_a_live_workers_jobs_are_left_alone(job):
+    Job.objects.filter(pk=job.pk).update(state=JobState.RUNNING, claimed_by=process_identity(os.getppid()))
+    Worker().recover_orphans()
+    job.refresh_from_db()
+    assert job.state == JobState.RUNNING
+
+
+# --- real processes and real signals ----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_sigterm_mid_job_lets_it_finish_and_exits_cleanly(server, owner, host, tmp_path):
+    job = Job.enqueue(server, JobKind.INSTALL, owner)
+    worker = start_worker(
+        "--poll", "0.1", log_path=tmp_path / "w.log", HOSTCTL_ROOT=host, HOSTCTL_SIM_SECONDS=1
+    )
+    with running(worker):
+        wait_until(lambda: JobLog.objects.filter(job=job, line__contains="progress").exists())
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0
+    job.refresh_from_db()
+    assert job.state == JobState.SUCCEEDED
+    assert not Job.objects.active().exists()
+    assert_contiguous(job)
+
+
+@pytest.mark.slow
+def test_a_second_sigterm_cancels_the_running_job(server, owner, host, tmp_path):
+    job = Job.enqueue(server, JobKind.INSTALL, owner)
+    worker = start_worker(
+        "--poll", "0.1", log_path=tmp_path / "w.log", HOSTCTL_ROOT=host, HOSTCTL_SIM_SECONDS=60
+    )
+    with running(worker):
+        wait_until(lambda: JobLog.objects.filter(job=job, line__contains="progress").exists())
+        worker.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0
+    job.refresh_from_db()
+    assert job.state == JobState.FAILED and job.exit_code != 0
+    assert any("Worker shutting down" in line for _, _, line in lines(job))
+    assert not Job.objects.active().exists()
+
+
+@pytest.mark.slow
+def test_kill_9_mid_job_then_a_new_worker_finishes_it_and_the_queue_goes_on(server, owner, host, tmp_path):
+    job = Job.enqueue(server, JobKind.INSTALL, owner)
+    nxt = Job.enqueue(server, JobKind.STOP, owner)
+    worker = start_worker(
+        "--poll", "0.1", log_path=tmp_path / "w1.log", HOSTCTL_ROOT=host, HOSTCTL_SIM_SECONDS=60
+    )
+    with running(worker):
+        wait_until(lambda: JobLog.objects.filter(job=job, line__contains="progress").exists())
+        worker.kill()
+        worker.wait()
+    # The dead worker's steamcmd sim runs on in its own session; the host fixture reaps it.
+    second = start_worker("--once", "--poll", "0.1", log_path=tmp_path / "w2.log", HOSTCTL_ROOT=host)
+    with running(second):
+        assert second.wait(60) == 0
+    job.refresh_from_db()
+    nxt.refresh_from_db()
+    assert job.state == JobState.FAILED
+    assert "stopped before it finished" in lines(job)[-1][2]
+    assert_contiguous(job)
+    assert nxt.state == JobState.SUCCEEDED
