@@ -12,6 +12,10 @@ def job_for_user(user, job_id):
     if not user.is_authenticated:
         raise Http404("No such job.")
     try:
-        return Job.objects.visible_to(user).select_related("server", "server__owner").get(pk=job_id)
+        return (
+            Job.objects.visible_to(user)
+            .select_related("server", "server__owner", "server__node")
+            .get(pk=job_id)
+        )
     except Job.DoesNotExist:
         raise Http404("No such job.") from None

@@ -9,9 +9,19 @@ from .pagination import keyset_page
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ("id", "server", "kind", "state", "requested_by", "created_at", "finished_at", "exit_code")
+    list_display = (
+        "id",
+        "server",
+        "node",
+        "kind",
+        "state",
+        "requested_by",
+        "created_at",
+        "finished_at",
+        "exit_code",
+    )
     list_filter = ("state", "kind", "server")
-    list_select_related = ("server", "requested_by")
+    list_select_related = ("server", "server__node", "requested_by")
     readonly_fields = [f.name for f in Job._meta.fields]
     actions = ["cancel_selected"]
 
@@ -20,6 +30,10 @@ class JobAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Node")
+    def node(self, job):
+        return job.server.node or "panel host"
 
     @admin.action(description="Cancel selected jobs")
     def cancel_selected(self, request, queryset):

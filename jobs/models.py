@@ -6,6 +6,8 @@ from django.utils import timezone
 
 from servers.models import DesiredState, Server
 
+from .notify import notify_cancel, notify_enqueued
+
 
 class JobKind(models.TextChoices):
     INSTALL = "install", "Install"
@@ -64,7 +66,9 @@ class JobQuerySet(models.QuerySet):
 
     def for_table(self):
         """Everything the shared job table shows, in a fixed number of queries."""
-        return self.select_related("server", "requested_by", "cancel_requested_by").order_by("-id")
+        return self.select_related("server", "server__node", "requested_by", "cancel_requested_by").order_by(
+            "-id"
+        )
 
 
 class Job(models.Model):
@@ -133,6 +137,7 @@ class Job(models.Model):
             desired = DESIRED_STATE_FOR_KIND.get(kind)
             if desired:
                 Server.objects.filter(pk=server.pk).update(desired_state=desired, updated_at=timezone.now())
+            transaction.on_commit(lambda: notify_enqueued(job.id))
         return job
 
     def next_seq(self):
@@ -214,8 +219,6 @@ def request_cancel(job_id, user):
         updated_at=now,
     )
     if won:
-        from .notify import notify_cancel
-
         notify_cancel(job_id)
         return CancelOutcome.CANCELLING
     state = Job.objects.filter(pk=job_id).values_list("state", flat=True).first()

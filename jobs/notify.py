@@ -12,7 +12,7 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 
-CANCEL_GROUP = "jobs.cancel"
+WORKER_GROUP = "jobs.worker"
 
 
 def job_group(job_id):
@@ -35,4 +35,9 @@ def notify_job(job_id):
 
 def notify_cancel(job_id):
     """A cancel was requested: wake the worker that runs job_id."""
-    _send(CANCEL_GROUP, {"type": "job.cancel", "job_id": job_id})
+    _send(WORKER_GROUP, {"type": "job.cancel", "job_id": job_id})
+
+
+def notify_enqueued(job_id):
+    """A job was queued: wake the workers so one claims it now."""
+    _send(WORKER_GROUP, {"type": "job.enqueued", "job_id": job_id})

@@ -15,17 +15,21 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import psutil
+from django.conf import settings
 from django.db import close_old_connections, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from hostctl.l4d2 import HostError
 from hostctl.process import CancelToken
 from servers import l4d2_facade
-from servers.models import Server
+from servers.models import Node, Server
 
 from .dbretry import retry_locked
+from .listener import ChannelListener
 from .logsink import LogSink
 from .models import Job, JobState, LogStream
 from .notify import notify_job
@@ -35,6 +39,7 @@ log = logging.getLogger(__name__)
 TICK = 0.05  # main loop period: log flushes and cancel checks
 CANCEL_CHECK = 0.1  # how often the database is asked for cancel requests
 CLAIM_CANDIDATES = 20
+STALE_NODE_CHECK = 10.0  # seconds between looks for jobs of nodes that went silent
 
 
 def process_identity(pid=None):
@@ -64,7 +69,9 @@ class RunningJob:
 
 
 class Worker:
-    def __init__(self, concurrency=2, poll=1.0, once=False, drain_timeout=60.0):
+    def __init__(self, concurrency=2, poll=1.0, once=False, drain_timeout=60.0, node=None):
+        self.node_name = node
+        self.node = None
         self.concurrency = concurrency
         self.poll = poll
         self.once = once
@@ -73,24 +80,38 @@ class Worker:
         self.running = {}
         self.stopping_since = None  # first signal: stop claiming
         self.aborting = False  # second signal (or drain timeout): cancel running jobs
+        self.nudge = threading.Event()  # set by the channel-layer listener: look now
 
     # --- main loop ---------------------------------------------------------
 
     def run(self):
         self._install_signal_handlers()
         log.info("worker %s started (concurrency %s, poll %ss)", self.identity, self.concurrency, self.poll)
+        self._heartbeat()
         self.recover_orphans()
-        next_claim = next_cancel_check = 0.0
+        if settings.REDIS_URL:
+            ChannelListener(self.nudge).start()
+        next_claim = next_cancel_check = next_heartbeat = next_stale_check = 0.0
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="job") as pool:
             while True:
                 close_old_connections()
                 now = time.monotonic()
+                nudged = self.nudge.is_set()
+                self.nudge.clear()
                 self._reap_finished()
                 for running in list(self.running.values()):
                     running.sink.flush_if_due()
-                if now >= next_cancel_check:
+                if now >= next_cancel_check or nudged:
                     self._check_cancels()
                     next_cancel_check = now + CANCEL_CHECK
+                if now >= next_heartbeat:
+                    self._heartbeat()
+                    next_heartbeat = now + settings.NODE_HEARTBEAT_SECONDS
+                if now >= next_stale_check:
+                    self.fail_jobs_of_silent_nodes()
+                    next_stale_check = now + STALE_NODE_CHECK
+                if nudged:
+                    next_claim = now
                 if self.stopping_since is not None:
                     if not self.running:
                         break
@@ -101,7 +122,7 @@ class Worker:
                     if self.once and not claimed and not self.running:
                         break
                     next_claim = now + (0 if claimed else self.poll)
-                time.sleep(TICK)
+                self.nudge.wait(TICK)
         connection.close()
         log.info("worker %s stopped", self.identity)
 
@@ -147,8 +168,13 @@ class Worker:
         """
         with transaction.atomic():
             busy = Job.objects.active().values("server_id")
+            mine = {"server__node": self.node} if self.node else {"server__node__isnull": True}
             candidates = (
-                Job.objects.queued().exclude(server_id__in=busy).order_by("id").values_list("id", "server_id")
+                Job.objects.queued()
+                .filter(**mine)
+                .exclude(server_id__in=busy)
+                .order_by("id")
+                .values_list("id", "server_id")
             )
             seen = set()
             for job_id, server_id in candidates[:CLAIM_CANDIDATES]:
@@ -280,32 +306,65 @@ class Worker:
             running.sink(LogStream.SYSTEM, f"Worker shutting down ({reason}): stopping the process tree.")
             running.token.cancel()
 
+    # --- nodes ---------------------------------------------------------------------
+
+    def _heartbeat(self):
+        """Say this node is alive (only with --node: the panel's own host needs no heartbeat)."""
+        if not self.node_name:
+            return
+        now = timezone.now()
+        if self.node is None:
+            self.node, _ = retry_locked(lambda: Node.objects.get_or_create(name=self.node_name))
+        retry_locked(lambda: Node.objects.filter(pk=self.node.pk).update(last_heartbeat=now))
+
+    def fail_jobs_of_silent_nodes(self):
+        """Finish jobs whose node stopped heartbeating long ago: its worker is gone."""
+        cutoff = timezone.now() - timedelta(seconds=settings.NODE_JOB_TIMEOUT_SECONDS)
+        stale = Job.objects.active().filter(server__node__isnull=False).exclude(server__node=self.node)
+        stale = stale.filter(
+            Q(server__node__last_heartbeat__lt=cutoff) | Q(server__node__last_heartbeat=None)
+        )
+        for job in stale.select_related("server__node"):
+            node = job.server.node
+            seen = node.last_heartbeat.strftime("%Y-%m-%d %H:%M:%S UTC") if node.last_heartbeat else "never"
+            self._finish_abandoned(
+                job,
+                f"Node {node.name} stopped heartbeating (last seen {seen}); "
+                f"marked {{state}} by worker {self.identity}.",
+            )
+
+    def _finish_abandoned(self, job, message):
+        """Finish a job whose worker is gone: failed, or cancelled if a cancel was requested."""
+        final = JobState.CANCELLED if job.cancel_requested_at else JobState.FAILED
+        now = timezone.now()
+
+        def finish():
+            with transaction.atomic():
+                won = Job.objects.filter(pk=job.id, state=job.state).update(
+                    state=final, finished_at=now, updated_at=now
+                )
+                if won:  # the winner alone writes the line, so seq stays gap-free
+                    job.append_log(LogStream.SYSTEM, message.format(state=final))
+                return won
+
+        if retry_locked(finish):
+            log.warning("job %s abandoned: marked %s", job.id, final)
+            notify_job(job.id)
+            return True
+        return False
+
     # --- restart safety --------------------------------------------------------
 
     def recover_orphans(self):
         """Finish jobs left running/cancelling by a worker that died (kill -9, power loss)."""
-        for job in Job.objects.active().exclude(claimed_by=self.identity):
+        for job in Job.objects.active().exclude(claimed_by=self.identity).select_related("server"):
             if identity_alive(job.claimed_by) is not False:
                 continue  # alive, or on another host: not ours to judge
-            final = JobState.CANCELLED if job.cancel_requested_at else JobState.FAILED
-            now = timezone.now()
-
-            def recover(job=job, final=final, now=now):
-                with transaction.atomic():
-                    if Job.objects.filter(pk=job.id, state=job.state).update(
-                        state=final, finished_at=now, updated_at=now
-                    ):
-                        job.append_log(
-                            LogStream.SYSTEM,
-                            f"The worker running this job ({job.claimed_by or 'unknown'}) stopped before it "
-                            f"finished; marked {final} by worker {self.identity}.",
-                        )
-                        return True
-                return False
-
-            if retry_locked(recover):
-                log.warning("job %s was orphaned by %s: marked %s", job.id, job.claimed_by, final)
-                notify_job(job.id)
+            message = (
+                f"The worker running this job ({job.claimed_by or 'unknown'}) stopped before it "
+                f"finished; marked {{state}} by worker {self.identity}."
+            )
+            if self._finish_abandoned(job, message):
                 try:
                     l4d2_facade.refresh_actual_state(job.server)
                 except Exception as exc:

@@ -178,6 +178,12 @@ HOSTCTL_SIM_SECONDS = float(os.environ.get("HOSTCTL_SIM_SECONDS", 20))
 HOSTCTL_STOP_GRACE = float(os.environ.get("HOSTCTL_STOP_GRACE", 5))
 HOSTCTL_PLATFORM_WORKAROUND = env_bool("HOSTCTL_PLATFORM_WORKAROUND", default=True)
 
+# Game hosts: a node whose worker has not heartbeated for this long shows as offline,
+# and its running jobs are failed after NODE_JOB_TIMEOUT_SECONDS.
+NODE_HEARTBEAT_SECONDS = float(os.environ.get("L4D2_NODE_HEARTBEAT_SECONDS", 5))
+NODE_OFFLINE_SECONDS = float(os.environ.get("L4D2_NODE_OFFLINE_SECONDS", 30))
+NODE_JOB_TIMEOUT_SECONDS = float(os.environ.get("L4D2_NODE_JOB_TIMEOUT_SECONDS", 120))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -9,6 +9,6 @@ def server_for_user(user, server_id):
     if not user.is_authenticated:
         raise Http404("No such server.")
     try:
-        return Server.objects.visible_to(user).select_related("owner").get(pk=server_id)
+        return Server.objects.visible_to(user).select_related("owner", "node").get(pk=server_id)
     except Server.DoesNotExist:
         raise Http404("No such server.") from None

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from .validators import validate_map_name, validate_server_name
 
@@ -26,6 +27,27 @@ class ActualState(models.TextChoices):
     "A pid file is left but its process is gone: it died without being stopped."
 
 
+class Node(models.Model):
+    """A game host: one machine whose `runworker --node NAME` runs its servers' jobs."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    address = models.CharField(max_length=255, blank=True, help_text="Where players reach it (host or IP).")
+    last_heartbeat = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_online(self):
+        if self.last_heartbeat is None:
+            return False
+        age = (timezone.now() - self.last_heartbeat).total_seconds()
+        return age < settings.NODE_OFFLINE_SECONDS
+
+
 class ServerQuerySet(models.QuerySet):
     def visible_to(self, user):
         if user.is_staff:
@@ -35,6 +57,14 @@ class ServerQuerySet(models.QuerySet):
 
 class Server(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="servers")
+    node = models.ForeignKey(
+        Node,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="servers",
+        help_text="The game host it lives on; empty: the panel's own host (plain `runworker`).",
+    )
     name = models.CharField(max_length=64, validators=[validate_server_name])
     port = models.PositiveIntegerField(
         unique=True,

@@ -15,7 +15,7 @@ RECENT_JOBS = 10
 @require_GET
 @login_required
 def server_list(request):
-    servers = Server.objects.visible_to(request.user).select_related("owner")
+    servers = Server.objects.visible_to(request.user).select_related("owner", "node")
     return render(request, "servers/list.html", {"servers": servers})
 
 

@@ -1,0 +1,38 @@
+"""The worker's ear on the channel layer (Redis only): cancel requests and new jobs.
+
+The database stays the source of truth and the worker keeps polling it; this
+only shortens the wait, so the thread may die or Redis may vanish without any
+job being lost.
+"""
+
+import asyncio
+import logging
+import threading
+
+from channels.layers import get_channel_layer
+
+from .notify import WORKER_GROUP
+
+log = logging.getLogger(__name__)
+
+
+class ChannelListener(threading.Thread):
+    def __init__(self, nudge):
+        super().__init__(name="channel-listener", daemon=True)
+        self.nudge = nudge
+
+    def run(self):
+        asyncio.run(self._listen())
+
+    async def _listen(self):
+        layer = get_channel_layer()
+        while True:
+            try:
+                channel = await layer.new_channel()
+                await layer.group_add(WORKER_GROUP, channel)
+                while True:
+                    await layer.receive(channel)
+                    self.nudge.set()
+            except Exception as exc:
+                log.warning("channel layer unavailable, polling only: %s", exc)
+                await asyncio.sleep(1)
