@@ -1,10 +1,9 @@
 """The shared cast (owner, other_owner, staff, anonymous) and their servers and jobs."""
 
 import pytest
-from django.test import Client
 
-from jobs.models import Job, JobKind
-from servers.models import Server
+# Django imports live inside the fixtures, so `pytest tests/hostctl -p no:django`
+# (hostctl without Django at all) can still load this file.
 
 
 def _user(django_user_model, username, **extra):
@@ -27,6 +26,8 @@ def staff(django_user_model):
 
 
 def _client_for(user):
+    from django.test import Client
+
     client = Client()
     client.force_login(user)
     return client
@@ -49,6 +50,8 @@ def staff_client(staff):
 
 @pytest.fixture
 def anon_client():
+    from django.test import Client
+
     return Client()
 
 
@@ -57,6 +60,8 @@ _next_port = iter(range(27015, 28000))
 
 @pytest.fixture
 def make_server(owner):
+    from servers.models import Server
+
     def make(owner=owner, **fields):
         fields.setdefault("name", f"Server {len(Server.objects.all()) + 1}")
         fields.setdefault("port", next(_next_port))
@@ -77,4 +82,20 @@ def other_server(make_server, other_owner):
 
 @pytest.fixture
 def job(server, owner):
+    from jobs.models import Job, JobKind
+
     return Job.enqueue(server, JobKind.INSTALL, owner)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """On PostgreSQL, drop sessions that pooled reader threads still hold, so teardown can DROP."""
+    yield
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )

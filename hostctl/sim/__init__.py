@@ -1,0 +1,1 @@
+"""Simulators for steamcmd and srcds; stdlib-only scripts run as subprocesses."""

@@ -1,0 +1,101 @@
+"""steamcmd command lines for app 222860 and the judging of their output.
+
+steamcmd sometimes exits 0 after a failed update, so success is decided from
+the lines it prints: the `Success!` line must appear and no error line may.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hostctl.config import HostConfig
+from hostctl.errors import HostError
+
+APP_ID = "222860"
+SIMULATOR = Path(__file__).resolve().parent / "sim" / "steamcmd.py"
+SUCCESS_LINE = f"Success! App '{APP_ID}' fully installed."
+
+# Failure states LinuxGSM looks for, with what they usually mean.
+STATE_REASONS = {
+    "0x202": "not enough disk space",
+    "0x212": "not enough disk space",
+    "0x402": "update error, often a network problem",
+    "0x602": "update error, often a network problem",
+    "0x606": "update error",
+    "0x626": "update error",
+    "0x6a6": "update error",
+}
+_STATE = re.compile(r"\b0x[0-9a-fA-F]+\b")
+PLATFORM_ADVICE = (
+    "Steam refused the anonymous Linux download of app 222860 ('Invalid platform'). "
+    "Set HOSTCTL_PLATFORM_WORKAROUND=1 to install in two passes (windows, then linux)."
+)
+PLATFORM_STILL_FAILING = (
+    "Steam refused the download of app 222860 ('Invalid platform') even with the "
+    "two-pass platform workaround; see ValveSoftware/steam-for-linux#11522."
+)
+
+
+def executable(config: HostConfig) -> list[str]:
+    """The program part of a steamcmd argv; HostError if it cannot be found."""
+    if config.simulate:
+        return [sys.executable, str(SIMULATOR)]
+    found = config.steamcmd and shutil.which(config.steamcmd)
+    if not found:
+        raise HostError(f"steamcmd not found at {config.steamcmd!r}; set HOSTCTL_STEAMCMD")
+    return [found]
+
+
+def passes(install_dir: Path, *, validate: bool, config: HostConfig) -> list[list[str]]:
+    """One argv per steamcmd run an install or update needs.
+
+    With the platform workaround, a windows pass comes first: Valve refuses
+    anonymous Linux-only downloads of 222860 since 2024-11, and the following
+    linux pass then only fetches the Linux binaries.
+    """
+    program = executable(config)
+    update = ["+force_install_dir", str(install_dir), "+login", "anonymous", "+app_update", APP_ID]
+    update += ["validate"] if validate else []
+    update += ["+quit"]
+    if not config.platform_workaround:
+        return [program + update]
+    return [
+        program + ["+@sSteamCmdForcePlatformType", platform] + update for platform in ("windows", "linux")
+    ]
+
+
+@dataclass
+class OutputJudge:
+    """Reads steamcmd lines and decides whether the run really succeeded."""
+
+    platform_workaround: bool
+    succeeded: bool = False
+    reasons: list[str] = field(default_factory=list)
+
+    def feed(self, line: str) -> str | None:
+        """Note one line; returns an explanation if the line reports a failure."""
+        text = line.strip()
+        if text == SUCCESS_LINE:
+            self.succeeded = True
+            return None
+        reason = None
+        if "(Invalid platform)" in text:
+            reason = PLATFORM_STILL_FAILING if self.platform_workaround else PLATFORM_ADVICE
+        elif text.startswith(("ERROR!", "Error!")):
+            reason = f"steamcmd reported an error: {text}"
+        states = [s.lower() for s in _STATE.findall(text) if s.lower() in STATE_REASONS]
+        if states:
+            reason = f"steamcmd reported state {states[0]}: {STATE_REASONS[states[0]]}"
+        if reason:
+            self.reasons.append(reason)
+        return reason
+
+    def exit_code(self, code: int) -> int:
+        """The code to report: steamcmd's own, or 1 if it exited 0 but failed."""
+        if code != 0:
+            return code
+        return 0 if self.succeeded and not self.reasons else 1
