@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-sqlite test-services lint bench venv clean
+.PHONY: run test lint bench venv clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,9 @@ lint: venv
 test: venv lint
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py check
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemigrations --check --dry-run
+	@echo "== SQLite pass =="
 	$(VENV)/bin/pytest -q
+	./scripts/test-services.sh
 
 bench: venv
 	$(PY) bench/run_all.py

@@ -18,6 +18,9 @@ CLOSE_BAD_REQUEST = 4400
 
 
 class JobLogConsumer(AsyncWebsocketConsumer):
+    # No per-viewer channel: the job's tail does the listening, so a viewer needs no
+    # Redis connection and keeps working while Redis is down.
+    channel_layer_alias = None
     pump = None
 
     async def connect(self):

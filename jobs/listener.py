@@ -9,9 +9,7 @@ import asyncio
 import logging
 import threading
 
-from channels.layers import get_channel_layer
-
-from .notify import WORKER_GROUP
+from .notify import WORKER_GROUP, new_layer
 
 log = logging.getLogger(__name__)
 
@@ -20,18 +18,25 @@ class ChannelListener(threading.Thread):
     def __init__(self, nudge):
         super().__init__(name="channel-listener", daemon=True)
         self.nudge = nudge
+        self.stopped = threading.Event()
 
     def run(self):
         asyncio.run(self._listen())
 
+    def stop(self):
+        self.stopped.set()
+
     async def _listen(self):
-        layer = get_channel_layer()
-        while True:
+        layer = new_layer()
+        while not self.stopped.is_set():
             try:
                 channel = await layer.new_channel()
                 await layer.group_add(WORKER_GROUP, channel)
-                while True:
-                    await layer.receive(channel)
+                while not self.stopped.is_set():
+                    try:
+                        await asyncio.wait_for(layer.receive(channel), 1.0)
+                    except TimeoutError:
+                        continue
                     self.nudge.set()
             except Exception as exc:
                 log.warning("channel layer unavailable, polling only: %s", exc)

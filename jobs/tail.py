@@ -16,12 +16,11 @@ import logging
 import weakref
 
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections
 
 from .models import FINISHED_STATES, Job, JobLog
-from .notify import job_group
+from .notify import job_group, new_layer
 
 log = logging.getLogger(__name__)
 
@@ -176,22 +175,25 @@ class JobTail:
 
     async def _listen(self):
         """Wake the poller on the worker's channel-layer nudge (Redis only)."""
-        layer = get_channel_layer()
-        while True:
-            try:
-                channel = await layer.new_channel()
-                await layer.group_add(job_group(self.job_id), channel)
+        layer = new_layer()
+        try:
+            while True:
                 try:
-                    while True:
-                        await layer.receive(channel)
-                        self.wake.set()
-                finally:
-                    await layer.group_discard(job_group(self.job_id), channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis away: polling carries on alone
-                log.warning("channel layer unavailable for job %s: %s", self.job_id, exc)
-                await asyncio.sleep(1)
+                    channel = await layer.new_channel()
+                    await layer.group_add(job_group(self.job_id), channel)
+                    try:
+                        while True:
+                            await layer.receive(channel)
+                            self.wake.set()
+                    finally:
+                        await layer.group_discard(job_group(self.job_id), channel)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # Redis away: polling carries on alone
+                    log.warning("channel layer unavailable for job %s: %s", self.job_id, exc)
+                    await asyncio.sleep(1)
+        finally:
+            await layer.close_pools()  # one private layer per tail: give its connections back
 
 
 def _max_seq(job_id):

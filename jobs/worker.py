@@ -89,8 +89,9 @@ class Worker:
         log.info("worker %s started (concurrency %s, poll %ss)", self.identity, self.concurrency, self.poll)
         self._heartbeat()
         self.recover_orphans()
-        if settings.REDIS_URL:
-            ChannelListener(self.nudge).start()
+        listener = ChannelListener(self.nudge) if settings.REDIS_URL else None
+        if listener:
+            listener.start()
         next_claim = next_cancel_check = next_heartbeat = next_stale_check = 0.0
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="job") as pool:
             while True:
@@ -123,6 +124,8 @@ class Worker:
                         break
                     next_claim = now + (0 if claimed else self.poll)
                 self.nudge.wait(TICK)
+        if listener:
+            listener.stop()
         connection.close()
         log.info("worker %s stopped", self.identity)
 
@@ -168,7 +171,9 @@ class Worker:
         """
         with transaction.atomic():
             busy = Job.objects.active().values("server_id")
-            mine = {"server__node": self.node} if self.node else {"server__node__isnull": True}
+            mine = (
+                {"server__node__name": self.node_name} if self.node_name else {"server__node__isnull": True}
+            )
             candidates = (
                 Job.objects.queued()
                 .filter(**mine)
@@ -320,7 +325,9 @@ class Worker:
     def fail_jobs_of_silent_nodes(self):
         """Finish jobs whose node stopped heartbeating long ago: its worker is gone."""
         cutoff = timezone.now() - timedelta(seconds=settings.NODE_JOB_TIMEOUT_SECONDS)
-        stale = Job.objects.active().filter(server__node__isnull=False).exclude(server__node=self.node)
+        stale = (
+            Job.objects.active().filter(server__node__isnull=False).exclude(server__node__name=self.node_name)
+        )
         stale = stale.filter(
             Q(server__node__last_heartbeat__lt=cutoff) | Q(server__node__last_heartbeat=None)
         )

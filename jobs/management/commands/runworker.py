@@ -35,6 +35,12 @@ class Command(BaseCommand):
             default=60.0,
             help="on SIGTERM/SIGINT, seconds to let running jobs finish before cancelling them",
         )
+        parser.add_argument(
+            "--node",
+            default=None,
+            help="game host name: run only jobs of this node's servers and heartbeat for it "
+            "(default: the servers without a node)",
+        )
 
     def handle(self, *args, **options):
         Worker(
@@ -42,4 +48,5 @@ class Command(BaseCommand):
             poll=options["poll"],
             once=options["once"],
             drain_timeout=options["drain_timeout"],
+            node=options["node"],
         ).run()
