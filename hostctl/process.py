@@ -24,6 +24,7 @@ LineSink = Callable[[str, str], None]
 
 MAX_LINE = 4096  # longer lines are delivered in chunks of this many characters
 _READ_SIZE = 65536
+_QUEUED_READS = 32  # reads waiting for on_line, at most _READ_SIZE bytes each
 _POLL = 0.05  # how often the supervising loop looks at the token and the clock
 _TRACK_EVERY = 0.25  # how often descendants are re-listed while the child runs
 _LEFTOVER_WAIT = 0.5  # how long readers may stay open after the child exits
@@ -210,11 +211,19 @@ def _pgid(proc: psutil.Process) -> int | None:
 
 
 def _read_stream(fd: int, stream: str, lines: queue.Queue) -> None:
-    splitter = LineSplitter(lambda text: lines.put((stream, text)))
+    # One queue item per read, not per line: a fast child printing short lines
+    # would otherwise spend more time in queue locks than in anything else.
+    batch: list[str] = []
+    splitter = LineSplitter(batch.append)
     try:
         while data := os.read(fd, _READ_SIZE):
             splitter.feed(data)
+            if batch:
+                lines.put((stream, batch[:]))
+                batch.clear()
         splitter.feed(b"", final=True)
+        if batch:
+            lines.put((stream, batch[:]))
     finally:
         lines.put((stream, None))  # end-of-stream marker, even after an error
 
@@ -226,7 +235,9 @@ class _Supervisor:
         self.proc = proc
         self.on_line = on_line
         self.managed = managed
-        self.lines: queue.Queue = queue.Queue()
+        # Bounded: when on_line is slower than the child, readers block, the pipe
+        # fills and the child waits; memory stays flat however much it prints.
+        self.lines: queue.Queue = queue.Queue(maxsize=_QUEUED_READS)
         self.open_streams = 2
         self.tracked: list[psutil.Process] = []
         self.readers = [
@@ -246,16 +257,17 @@ class _Supervisor:
 
     def pump(self, timeout: float) -> None:
         """Deliver queued lines, waiting up to `timeout` for the first one."""
-        for _ in range(1000):  # bounded, so the token is still checked often
+        for _ in range(_QUEUED_READS):  # bounded, so the token is still checked often
             try:
-                stream, text = self.lines.get(timeout=timeout)
+                stream, batch = self.lines.get(timeout=timeout)
             except queue.Empty:
                 return
-            timeout = 0  # only the first line is waited for
-            if text is None:
+            timeout = 0  # only the first batch is waited for
+            if batch is None:
                 self.open_streams -= 1
             else:
-                self.on_line(stream, text)
+                for text in batch:
+                    self.on_line(stream, text)
 
     def exited(self) -> bool:
         # WNOWAIT leaves the child a zombie, so its pid (and group id) cannot be
