@@ -1,0 +1,58 @@
+"""Settings from the environment (DESIGN.md §7)."""
+
+import os
+import subprocess
+import sys
+
+from .processes import ROOT
+
+
+def run_manage(*args, **env):
+    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True
+    )
+
+
+def test_check_deploy_is_clean_with_production_variables(tmp_path):
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SECRET_KEY="x" * 30 + "production-secret-key-with-enough-entropy",
+        DJANGO_ALLOWED_HOSTS="panel.example.org",
+        L4D2_DATA_DIR=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_debug_is_off_and_a_secret_key_is_generated_by_default(tmp_path):
+    code = "from django.conf import settings as s; print(s.DEBUG, len(s.SECRET_KEY) >= 50, s.SESSION_COOKIE_SECURE)"
+    result = run_manage("shell", "-c", code, L4D2_DATA_DIR=str(tmp_path))
+    assert result.stdout.split()[-3:] == ["False", "True", "True"]
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_sqlite_runs_in_wal_mode_with_immediate_transactions(tmp_path):
+    code = (
+        "from django.db import connection as c; c.ensure_connection(); "
+        "cur = c.cursor(); cur.execute('PRAGMA journal_mode'); "
+        "print(cur.fetchone()[0], c.settings_dict['OPTIONS']['transaction_mode'])"
+    )
+    result = run_manage("shell", "-c", code, L4D2_DATA_DIR=str(tmp_path), DJANGO_SECRET_KEY="k")
+    assert result.stdout.split()[-2:] == ["wal", "IMMEDIATE"]
+
+
+def test_redis_url_switches_the_channel_layer(tmp_path):
+    code = "from django.conf import settings as s; print(s.CHANNEL_LAYERS['default']['BACKEND'])"
+    result = run_manage(
+        "shell",
+        "-c",
+        code,
+        L4D2_DATA_DIR=str(tmp_path),
+        DJANGO_SECRET_KEY="k",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+    )
+    assert result.stdout.strip().endswith("channels_redis.core.RedisChannelLayer")
