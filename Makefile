@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test lint bench venv clean
 
@@ -14,7 +16,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 venv: $(VENV)/.installed
 
 run: venv
-	./scripts/run.sh
+	HOST=$(HOST) PORT=$(PORT) ./scripts/run.sh
 
 lint: venv
 	$(VENV)/bin/ruff check .
