@@ -8,7 +8,6 @@ turns it into the job's token firing.
 """
 
 import logging
-import shlex
 import signal
 import socket
 import threading
@@ -210,13 +209,12 @@ class Worker:
     def _execute(self, running):
         job, sink, token = running.job, running.sink, running.token
         started = time.monotonic()
+        # hostctl follows this with a "$ <command>" line for each command it runs.
+        sink(
+            LogStream.SYSTEM,
+            f"Worker {self.identity} runs {job.kind} of {job.server.name} (server #{job.server_id}).",
+        )
         try:
-            command = shlex.join(l4d2_facade.command_line(job.kind, job.server))
-            sink(
-                LogStream.SYSTEM,
-                f"Worker {self.identity} runs {job.kind} of {job.server.name} "
-                f"(server #{job.server_id}): {command}",
-            )
             code = int(l4d2_facade.run(job.kind, job.server, sink, token))
         except HostError as exc:
             sink(LogStream.STDERR, str(exc))

@@ -43,10 +43,6 @@ def spec_for(server):
     )
 
 
-def command_line(kind, server):
-    return l4d2.command_line(kind, spec_for(server), config=host_config())
-
-
 def run(kind, server, sink, cancel=None):
     """Run one lifecycle operation; returns the exit code. Raises l4d2.HostError on clear failures."""
     return OPERATIONS[kind](spec_for(server), sink, cancel, config=host_config())

@@ -27,9 +27,8 @@ def process_env(**extra):
     if settings["ENGINE"].endswith("sqlite3"):
         env["DATABASE_URL"] = f"sqlite:///{settings['NAME']}"
     else:
-        env["DATABASE_URL"] = (
-            f"postgres://{settings['USER']}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
-        )
+        host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
+        env["DATABASE_URL"] = f"postgres://{settings['USER']}@{host}:{port}/{settings['NAME']}"
     env["PYTHONUNBUFFERED"] = "1"
     env.update({k: str(v) for k, v in extra.items()})
     return env

@@ -94,7 +94,10 @@ def test_install_succeeds_with_contiguous_seq_and_opening_and_closing_lines(serv
     assert job.started_at <= job.finished_at
     log = lines(job)
     assert_contiguous(job)
-    assert log[0][1] == "system" and "runs install" in log[0][2] and "steamcmd" in log[0][2]
+    assert log[0][1] == "system" and "runs install of" in log[0][2]
+    assert any(
+        stream == "system" and line.startswith("$ ") and "steamcmd" in line for _, stream, line in log[1:4]
+    )
     assert any("Success! App '222860' fully installed." in line for _, _, line in log)
     assert any(stream == "system" and "exit code 0" in line for _, stream, line in log[-3:])
     server.refresh_from_db()

@@ -381,7 +381,9 @@ def test_cancel_requires_csrf_token(owner, job):
 
 
 def test_htmx_cancel_swaps_the_row_in_place(owner_client, job):
-    response = owner_client.post(f"/jobs/{job.id}/cancel", {"fragment": "row"}, headers={"HX-Request": "true"})
+    response = owner_client.post(
+        f"/jobs/{job.id}/cancel", {"fragment": "row"}, headers={"HX-Request": "true"}
+    )
     assert response.status_code == 200
     content = response.content.decode()
     assert f'id="job-row-{job.id}"' in content
@@ -390,12 +392,16 @@ def test_htmx_cancel_swaps_the_row_in_place(owner_client, job):
 
 def test_htmx_cancel_of_a_finished_job_answers_409_with_the_fresh_panel(owner_client, job):
     Job.objects.filter(pk=job.pk).update(state=JobState.SUCCEEDED)
-    response = owner_client.post(f"/jobs/{job.id}/cancel", {"fragment": "panel"}, headers={"HX-Request": "true"})
+    response = owner_client.post(
+        f"/jobs/{job.id}/cancel", {"fragment": "panel"}, headers={"HX-Request": "true"}
+    )
     assert response.status_code == 409
     assert 'id="job-status"' in response.content.decode() and "Succeeded" in response.content.decode()
 
 
-def test_cancel_buttons_show_for_queued_and_running_and_disabled_while_cancelling(owner_client, server, owner):
+def test_cancel_buttons_show_for_queued_and_running_and_disabled_while_cancelling(
+    owner_client, server, owner
+):
     queued = Job.enqueue(server, JobKind.INSTALL, owner)
     running = Job.enqueue(server, JobKind.UPDATE, owner)
     cancelling = Job.enqueue(server, JobKind.START, owner)

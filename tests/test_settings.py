@@ -29,7 +29,10 @@ def test_check_deploy_is_clean_with_production_variables(tmp_path):
 
 
 def test_debug_is_off_and_a_secret_key_is_generated_by_default(tmp_path):
-    code = "from django.conf import settings as s; print(s.DEBUG, len(s.SECRET_KEY) >= 50, s.SESSION_COOKIE_SECURE)"
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.DEBUG, len(s.SECRET_KEY) >= 50, s.SESSION_COOKIE_SECURE)"
+    )
     result = run_manage("shell", "-c", code, L4D2_DATA_DIR=str(tmp_path))
     assert result.stdout.split()[-3:] == ["False", "True", "True"]
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600

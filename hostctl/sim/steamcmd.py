@@ -65,7 +65,8 @@ def download(seconds: float, validate: bool) -> None:
             # Sleep to a schedule, not a fixed pause, so N lines take `seconds` in all.
             time.sleep(max(0.0, started + seconds * step / steps - time.monotonic()))
         done = TOTAL_BYTES * step // steps
-        line = f" Update state (0x61) downloading, progress: {100 * done / TOTAL_BYTES:.2f} ({done} / {TOTAL_BYTES})"
+        percent = 100 * done / TOTAL_BYTES
+        line = f" Update state (0x61) downloading, progress: {percent:.2f} ({done} / {TOTAL_BYTES})"
         say(f"{line} t={time.time():.6f}" if stamp else line)
     if validate:
         say(f" Update state (0x81) verifying update, progress: 100.00 ({TOTAL_BYTES} / {TOTAL_BYTES})")

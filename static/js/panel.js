@@ -11,6 +11,7 @@
 
   var FINISHED = ["succeeded", "failed", "cancelled"];
   var PROGRESS = /progress: (\d+(?:\.\d+)?) \(/;
+  var PASS = /steamcmd run (\d+) of (\d+)/;
 
   function LogView(root) {
     this.root = root;
@@ -85,6 +86,8 @@
       frag.appendChild(li);
       var m = row.stream === "stdout" && PROGRESS.exec(row.line);
       if (m) percent = parseFloat(m[1]);
+      var pass = row.stream === "system" && PASS.exec(row.line);
+      if (pass) { this.passLabel = pass[2] > 1 ? "steamcmd run " + pass[1] + " of " + pass[2] + ": " : ""; percent = 0; }
     }
     this.list.appendChild(frag);
     if (percent !== null) this.setProgress(percent);
@@ -94,7 +97,8 @@
   LogView.prototype.setProgress = function (percent) {
     this.progress.hidden = false;
     this.bar.style.width = Math.min(100, percent) + "%";
-    this.barLabel.textContent = percent.toFixed(2) + "%";
+    // The platform workaround runs steamcmd twice; say which run the bar is for.
+    this.barLabel.textContent = (this.passLabel || "") + percent.toFixed(2) + "%";
   };
 
   LogView.prototype.setState = function (msg) {
@@ -109,9 +113,19 @@
     if (FINISHED.indexOf(msg.state) !== -1) this.progress.hidden = true;
     // Re-render the metadata panel (times, exit code, cancel button) from the server.
     if (changed && window.htmx && document.getElementById("job-status")) {
-      htmx.ajax("GET", "/jobs/" + this.jobId + "?fragment=status", { target: "#job-status", swap: "outerHTML" });
+      htmx.ajax("GET", "/jobs/" + this.jobId + "?fragment=panel", { target: "#job-status", swap: "outerHTML" });
     }
   };
+
+  // While the job runs, the duration on the page keeps counting.
+  function tickDuration() {
+    var cell = document.getElementById("job-duration");
+    if (!cell || !cell.dataset.startedAt || cell.dataset.finished === "1") return;
+    var seconds = Math.max(0, Math.floor((Date.now() - Date.parse(cell.dataset.startedAt)) / 1000));
+    var h = Math.floor(seconds / 3600), m = Math.floor(seconds % 3600 / 60), s = seconds % 60;
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    cell.textContent = h ? h + ":" + pad(m) + ":" + pad(s) : m + ":" + pad(s);
+  }
 
   LogView.prototype.scrollToEnd = function () {
     this.autoScrolling = true;
@@ -129,5 +143,6 @@
   document.addEventListener("DOMContentLoaded", function () {
     var root = document.getElementById("log-view");
     if (root) window.logView = new LogView(root);
+    setInterval(tickDuration, 1000);
   });
 })();
