@@ -186,14 +186,22 @@ class JobTail:
                             await layer.receive(channel)
                             self.wake.set()
                     finally:
-                        await layer.group_discard(job_group(self.job_id), channel)
+                        await _bounded(layer.group_discard(job_group(self.job_id), channel))
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # Redis away: polling carries on alone
                     log.warning("channel layer unavailable for job %s: %s", self.job_id, exc)
                     await asyncio.sleep(1)
         finally:
-            await layer.close_pools()  # one private layer per tail: give its connections back
+            await _bounded(layer.close_pools())  # one private layer per tail: give its connections back
+
+
+async def _bounded(cleanup, seconds=2):
+    """Clean up on the channel layer, but never let a sick Redis keep a tail alive."""
+    try:
+        await asyncio.wait_for(cleanup, seconds)
+    except Exception as exc:
+        log.warning("channel layer cleanup failed: %r", exc)
 
 
 def _max_seq(job_id):

@@ -35,7 +35,7 @@ from .notify import notify_job
 
 log = logging.getLogger(__name__)
 
-TICK = 0.05  # main loop period: log flushes and cancel checks
+TICK = 0.01  # main loop period: due log flushes (see logsink.MAX_DELAY)
 CANCEL_CHECK = 0.1  # how often the database is asked for cancel requests
 CLAIM_CANDIDATES = 20
 STALE_NODE_CHECK = 10.0  # seconds between looks for jobs of nodes that went silent

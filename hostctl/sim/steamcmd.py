@@ -8,20 +8,12 @@ Test hooks: HOSTCTL_SIM_FAIL=disk ends with the 0x202 (disk full) error and
 exit code 0, as real steamcmd sometimes does; HOSTCTL_SIM_FAIL=platform fails
 with "Invalid platform" unless a platform type is forced, like Valve's servers
 since 2024-11.
-
-Benchmark hooks: HOSTCTL_SIM_LINES=N prints N progress lines (as fast as it can
-when HOSTCTL_SIM_SECONDS=0); HOSTCTL_SIM_STAMP=1 ends each progress line with
-`t=<unix time>` so a reader can measure print-to-screen latency;
-HOSTCTL_SIM_STUBBORN=1 ignores SIGTERM and leaves a grandchild in a session of
-its own (setsid), the worst case a cancel has to clean up.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -57,17 +49,14 @@ def banner() -> None:
 
 def download(seconds: float, validate: bool) -> None:
     say(" Update state (0x3) reconfiguring, progress: 0.00 (0 / 0)")
-    steps = int(os.environ.get("HOSTCTL_SIM_LINES") or max(1, int(seconds * 4)))
-    stamp = os.environ.get("HOSTCTL_SIM_STAMP") == "1"
-    started = time.monotonic()
+    steps = max(1, int(seconds * 4))
     for step in range(1, steps + 1):
-        if seconds:
-            # Sleep to a schedule, not a fixed pause, so N lines take `seconds` in all.
-            time.sleep(max(0.0, started + seconds * step / steps - time.monotonic()))
+        time.sleep(seconds / steps)
         done = TOTAL_BYTES * step // steps
-        percent = 100 * done / TOTAL_BYTES
-        line = f" Update state (0x61) downloading, progress: {percent:.2f} ({done} / {TOTAL_BYTES})"
-        say(f"{line} t={time.time():.6f}" if stamp else line)
+        say(
+            f" Update state (0x61) downloading, progress: {100 * done / TOTAL_BYTES:.2f} "
+            f"({done} / {TOTAL_BYTES})"
+        )
     if validate:
         say(f" Update state (0x81) verifying update, progress: 100.00 ({TOTAL_BYTES} / {TOTAL_BYTES})")
 
@@ -86,25 +75,7 @@ def lay_out(install_dir: Path, platform: str) -> None:
     srcds_run.chmod(0o755)
 
 
-def be_stubborn() -> None:
-    """Ignore TERM and leave a setsid grandchild that ignores it too."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(3600)",
-        ],
-        start_new_session=True,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 def main(argv: list[str]) -> int:
-    if os.environ.get("HOSTCTL_SIM_STUBBORN") == "1":
-        be_stubborn()
     install_dir = None
     platform = None
     banner()
