@@ -9,7 +9,7 @@
                 steamcmd is bench/fakesteamcmd.py (see common.job_env);
                 rate = N / (last batch's created_at - job.started_at).
    - inprocess: what the brief describes: hostctl.process.run_command ->
-                jobs.logsink.LogSink, with flush_if_due on a 50 ms tick from
+                jobs.logsink.LogSink, with flush_if_due on the worker's tick from
                 another thread, in a child process (no claim, no judge).
    Beside them a raw baseline: the same N lines inserted with sqlite3
    executemany in batches of 500 (one transaction each) into a copy of the same
@@ -59,8 +59,10 @@ def child_inprocess(n):
     sink = LogSink(job.id)
     done = threading.Event()
 
+    from jobs.worker import TICK
+
     def ticker():  # the worker's main loop: flush_if_due every TICK
-        while not done.wait(0.05):
+        while not done.wait(TICK):
             sink.flush_if_due()
         connection.close()
 
@@ -239,7 +241,7 @@ def main():
     big_run = run_worker_ingest(server(27102), user, big)
     latencies = pickup_latency(user)
 
-    print(f"\nIngest of {n:,} lines (SQLite WAL, batches of <=500, flush tick 50 ms)\n")
+    print(f"\nIngest of {n:,} lines (SQLite WAL, batches of <=500, flush tick as in the worker)\n")
     print(
         common.table(
             [
