@@ -38,7 +38,7 @@ def session_cookie(user):
 
 
 async def communicator(job_id, user=None, query="", origin=b"http://localhost"):
-    headers = [(b"origin", origin)]
+    headers = [(b"origin", origin)] if origin else []
     if user is not None:
         headers.append((b"cookie", await sync_to_async(session_cookie)(user)))
     path = f"/ws/jobs/{job_id}/logs" + (f"?{query}" if query else "")
@@ -185,6 +185,18 @@ async def test_foreign_origin_is_refused(owner, job):
     comm = await communicator(job.id, owner, origin=b"http://evil.example")
     connected, _ = await comm.connect()
     assert not connected
+
+
+async def test_a_client_without_origin_such_as_a_script_is_let_through_to_the_owner_check(
+    owner, other_owner, job
+):
+    await sync_to_async(set_state)(job, JobState.SUCCEEDED, exit_code=0)
+    comm = await communicator(job.id, owner, origin=None)
+    assert (await comm.connect())[0]
+    assert (await receive_until_end(comm))[-1] == {"type": "end"}
+    outsider = await communicator(job.id, other_owner, origin=None)
+    await outsider.connect()
+    assert await outsider.receive_output() == {"type": "websocket.close", "code": 4403}
 
 
 async def test_bad_after_gets_an_error_and_4400(owner, job):
