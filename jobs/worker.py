@@ -35,7 +35,8 @@ from .notify import notify_job
 
 log = logging.getLogger(__name__)
 
-TICK = 0.01  # main loop period: due log flushes (see logsink.MAX_DELAY)
+TICK = 0.01  # main loop period while jobs run: due log flushes (see logsink.MAX_DELAY)
+IDLE_TICK = 0.1  # main loop period with nothing running
 CANCEL_CHECK = 0.1  # how often the database is asked for cancel requests
 CLAIM_CANDIDATES = 20
 STALE_NODE_CHECK = 10.0  # seconds between looks for jobs of nodes that went silent
@@ -122,7 +123,8 @@ class Worker:
                     if self.once and not claimed and not self.running:
                         break
                     next_claim = now + (0 if claimed else self.poll)
-                self.nudge.wait(TICK)
+                # Tick fast only while there are logs to flush; idle, a nudge or the poll wakes us.
+                self.nudge.wait(TICK if self.running else IDLE_TICK)
         if listener:
             listener.stop()
         connection.close()
