@@ -30,6 +30,8 @@ from hostctl.process import (
     LineSink,
     LineSplitter,
     alive,
+    descendants,
+    kill_tree,
     run_command,
     terminate_tree,
 )
@@ -239,6 +241,32 @@ def status(spec: ServerSpec, *, config: HostConfig, query_timeout: float = 1.0) 
         max_players=info.max_players,
         pid=proc.pid,
     )
+
+
+def kill_strays(spec: ServerSpec) -> int:
+    """SIGKILL what a dead worker left working in the install dir (a steamcmd mid-download).
+
+    The game server named by the pid file is spared with everything it started:
+    it is meant to outlive jobs. Returns how many processes were killed.
+    """
+    files = _files(spec)
+    server = _running(files)
+    spared = {os.getpid()} | ({server.pid, *(p.pid for p in descendants(server.pid))} if server else set())
+    killed = 0
+    for proc in psutil.process_iter(["cwd"]):
+        cwd = proc.info["cwd"]
+        if proc.pid in spared or not cwd:
+            continue
+        if Path(cwd) != files.install_dir and files.install_dir not in Path(cwd).parents:
+            continue
+        try:
+            pgid = os.getpgid(proc.pid)
+        except OSError:
+            continue
+        if pgid == os.getpgrp():
+            continue  # our own group: not something a dead worker left behind
+        killed += kill_tree(pgid, [proc, *descendants(proc.pid)])
+    return killed
 
 
 # --- start ----------------------------------------------------------------------

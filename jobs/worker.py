@@ -367,9 +367,17 @@ class Worker:
         for job in Job.objects.active().exclude(claimed_by=self.identity).select_related("server"):
             if identity_alive(job.claimed_by) is not False:
                 continue  # alive, or on another host: not ours to judge
+            try:
+                # Its steamcmd may still be downloading: stop it before anyone else
+                # runs a job on this server (the game server itself is spared).
+                strays = l4d2_facade.kill_strays(job.server)
+            except Exception as exc:
+                log.warning("could not clean up after job %s: %s", job.id, exc)
+                strays = 0
+            cleanup = f" Killed {strays} process(es) it left running." if strays else ""
             message = (
                 f"The worker running this job ({job.claimed_by or 'unknown'}) stopped before it "
-                f"finished; marked {{state}} by worker {self.identity}."
+                f"finished; marked {{state}} by worker {self.identity}.{cleanup}"
             )
             if self._finish_abandoned(job, message):
                 try:

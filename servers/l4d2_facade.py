@@ -48,6 +48,11 @@ def run(kind, server, sink, cancel=None):
     return OPERATIONS[kind](spec_for(server), sink, cancel, config=host_config())
 
 
+def kill_strays(server):
+    """Kill what a dead worker's job left running in the server's install dir."""
+    return l4d2.kill_strays(spec_for(server))
+
+
 def refresh_actual_state(server):
     """Ask hostctl what the server is really doing and record it."""
     status = l4d2.status(spec_for(server), config=host_config())

@@ -349,5 +349,11 @@ def test_kill_9_mid_job_then_a_new_worker_finishes_it_and_the_queue_goes_on(serv
     nxt.refresh_from_db()
     assert job.state == JobState.FAILED
     assert "stopped before it finished" in lines(job)[-1][2]
+    # Its steamcmd died of SIGPIPE or was killed by the new worker: either way, none is left.
+    assert not [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if "steamcmd" in " ".join(p.info["cmdline"] or ()) and str(host) in " ".join(p.info["cmdline"] or ())
+    ]
     assert_contiguous(job)
     assert nxt.state == JobState.SUCCEEDED

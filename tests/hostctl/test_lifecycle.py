@@ -6,6 +6,8 @@ import dataclasses
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -194,3 +196,18 @@ def test_command_lines_match_what_the_operations_run(spec, config):
         *("+map", "c1m1_hotel", "-maxplayers", "8", "+servercfgfile", "server.cfg"),
     ]
     assert l4d2.command_line("update", spec, config=config)[-3:] == ["+app_update", "222860", "+quit"]
+
+
+def test_kill_strays_stops_a_dead_workers_leftovers_but_spares_the_game_server(running, lines):
+    pid = server_pid(running)
+    leftover = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], cwd=running.install_dir, start_new_session=True
+    )
+    try:
+        assert l4d2.kill_strays(running) == 1
+        assert leftover.wait(5) == -signal.SIGKILL
+        assert still_running([pid]) == [pid]
+    finally:
+        if leftover.poll() is None:
+            leftover.kill()
+            leftover.wait()
