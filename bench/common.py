@@ -9,14 +9,12 @@ stopped (by pid, TERM then KILL) when the bench exits, whatever happens.
 Job commands
 ------------
 The benches need jobs that print N lines as fast as possible, a timestamped line
-every 10 ms, or ignore SIGTERM and leave a setsid grandchild. The bundled
-steamcmd simulator has no knob for that yet, so `job_env()` points the real
-worker's *install* job at `bench/fakesteamcmd.py` through the documented
+every 10 ms, or ignore SIGTERM and leave a setsid grandchild. `job_env()` points
+the real worker's *install* job at `bench/fakesteamcmd.py` through the documented
 setting HOSTCTL_STEAMCMD (with HOSTCTL_SIMULATE=0 and the platform workaround off,
-so the worker runs exactly one steamcmd pass). Everything else is the product's
-own path: runworker claims the job, l4d2.install -> run_command -> LogSink ->
-database, tails -> WebSocket. When the simulator grows the knobs, `job_env()` is
-the one function to change (HOSTCTL_SIMULATE=1 plus the simulator's variables).
+so the worker runs exactly one steamcmd pass): the path a real steamcmd binary
+takes. Everything else is the product's own: runworker claims the job,
+l4d2.install -> run_command -> LogSink -> database, tails -> WebSocket.
 """
 
 from __future__ import annotations
@@ -27,7 +25,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -42,6 +39,9 @@ BENCH = Path(__file__).resolve().parent
 PY = sys.executable
 FAKE_STEAMCMD = BENCH / "fakesteamcmd.py"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+sys.path.insert(0, str(BENCH.parent))
+from tests.processes import free_port, wait_for_port  # noqa: E402,F401 (shared with the tests)
 
 _procs: list[subprocess.Popen] = []
 _tmpdirs: list[str] = []
@@ -143,24 +143,6 @@ def start_worker(*args, env: dict, log_name: str = "worker") -> subprocess.Popen
     return _register(
         subprocess.Popen([PY, "manage.py", "runworker", *args], cwd=ROOT, env=env, stdout=log, stderr=log)
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, proc=None, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on port {port}")
 
 
 def start_daphne(port: int, env: dict, log_name: str = "daphne") -> subprocess.Popen:

@@ -268,6 +268,14 @@ def rendered_seqs(page):
 # --- the tests ---------------------------------------------------------------
 
 
+def click_install(page, server):
+    """Press Install on the server page like a user; returns the job id of the page it lands on."""
+    page.goto(f"/servers/{server.id}")
+    page.get_by_role("button", name="Install", exact=True).click()
+    page.wait_for_url(re.compile(r"/jobs/\d+$"))
+    return int(page.url.rsplit("/", 1)[1])
+
+
 def test_owner_installs_and_watches_the_log_and_progress_grow_live(new_page, worker, owner):
     server = make_server(owner, "Hotel Survivors")
     worker(3)  # two steamcmd runs (windows, then linux) of ~3 s each
@@ -276,9 +284,7 @@ def test_owner_installs_and_watches_the_log_and_progress_grow_live(new_page, wor
 
     page.goto(f"/servers/{server.id}")
     assert page.locator("h1").inner_text() == "Hotel Survivors"
-    page.get_by_role("button", name="Install", exact=True).click()
-    page.wait_for_url(re.compile(r"/jobs/\d+$"))
-    job_id = int(page.url.rsplit("/", 1)[1])
+    job_id = click_install(page, server)
     job = Job.objects.get(pk=job_id)
     assert (job.server_id, job.kind, job.requested_by_id) == (server.id, JobKind.INSTALL, owner.id)
     mark_page(page)
@@ -346,10 +352,7 @@ def test_owner_cancels_a_running_install_and_sees_cancelling_then_cancelled(
     worker(60)
     page = new_page()
     log_in(page, owner)
-    page.goto(f"/servers/{server.id}")
-    page.get_by_role("button", name="Install", exact=True).click()
-    page.wait_for_url(re.compile(r"/jobs/\d+$"))
-    job_id = int(page.url.rsplit("/", 1)[1])
+    job_id = click_install(page, server)
     mark_page(page)
     wait_for_running(page)
     page.wait_for_selector("#log-progress", state="visible", timeout=10_000)
@@ -482,10 +485,7 @@ def test_live_log_survives_a_dropped_websocket_without_lost_or_repeated_lines(ne
     worker(2.5)
     page = new_page()
     log_in(page, owner)
-    page.goto(f"/servers/{server.id}")
-    page.get_by_role("button", name="Install", exact=True).click()
-    page.wait_for_url(re.compile(r"/jobs/\d+$"))
-    job_id = int(page.url.rsplit("/", 1)[1])
+    job_id = click_install(page, server)
     mark_page(page)
     wait_for_running(page)
 
