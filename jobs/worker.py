@@ -123,8 +123,10 @@ class Worker:
                     if self.once and not claimed and not self.running:
                         break
                     next_claim = now + (0 if claimed else self.poll)
-                # Tick fast only while there are logs to flush; idle, a nudge or the poll wakes us.
-                self.nudge.wait(TICK if self.running else IDLE_TICK)
+                # Tick fast only while there are logs to flush; idle, sleep until the next
+                # poll is due (a nudge from Redis wakes us sooner).
+                idle = max(0.0, min(IDLE_TICK, next_claim - time.monotonic()))
+                self.nudge.wait(TICK if self.running else idle)
         if listener:
             listener.stop()
         connection.close()
