@@ -4,7 +4,7 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from jobs.models import Job, JobKind, JobLog, JobState
-from servers.models import DesiredState
+from servers.models import DesiredState, Server
 
 pytestmark = pytest.mark.django_db
 
@@ -441,3 +441,42 @@ def test_admin_action_cancels_selected_jobs_with_the_same_rules(staff_client, se
 def test_job_page_warns_that_a_cancelled_run_may_leave_partial_state(owner_client, job):
     Job.objects.filter(pk=job.pk).update(state=JobState.CANCELLED, started_at=job.created_at)
     assert "does not roll back" in owner_client.get(f"/jobs/{job.id}").content.decode()
+
+
+# --- servers created in the admin ---------------------------------------------------
+
+
+def test_a_server_created_in_the_admin_appears_for_its_owner(staff_client, owner_client, owner):
+    response = staff_client.post(
+        "/admin/servers/server/add/",
+        {"owner": owner.id, "name": "Dark Carnival", "port": 27100, "map": "c2m1_highway", "max_players": 8},
+    )
+    assert response.status_code == 302
+    page = owner_client.get("/servers/").content.decode()
+    assert "Dark Carnival" in page and "27100" in page
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("name", 'x" ; rcon_password "y'),
+        ("name", "two\nlines"),
+        ("map", "c1m1_hotel; quit"),
+        ("port", 80),
+        ("port", 70000),
+        ("max_players", 0),
+    ],
+)
+def test_the_admin_refuses_values_that_could_break_the_server(staff_client, owner, field, value):
+    data = {
+        "owner": owner.id,
+        "name": "Fine",
+        "port": 27101,
+        "map": "c1m1_hotel",
+        "max_players": 8,
+        field: value,
+    }
+    response = staff_client.post("/admin/servers/server/add/", data)
+    assert response.status_code == 200  # the form again, with the error
+    assert response.context["adminform"].form.errors[field]
+    assert not Server.objects.exists()
