@@ -9,6 +9,8 @@ from .access import job_for_user
 from .models import CancelOutcome, request_cancel
 from .tail import iter_log_chunks
 
+LOG_VIEW_LINES = 5000  # lines the job page shows at most; older ones are in log.txt
+
 # The fragments htmx swaps in place: a job table row, or the job page's status panel.
 CANCEL_FRAGMENTS = {"row": "jobs/_job_row.html", "panel": "jobs/_job_status.html"}
 
@@ -22,7 +24,12 @@ def job_detail(request, job_id):
         fragment = CANCEL_FRAGMENTS[request.GET["fragment"]]
         show_server = request.GET.get("show_server") == "1"
         return render(request, fragment, {"job": job, "show_server": show_server})
-    return render(request, "jobs/detail.html", {"job": job})
+    # A huge log opens on its last lines, like a CI job page: the page stays fast
+    # however much the job printed, and the full log is one click away.
+    last_seq = job.logs.order_by("-seq").values_list("seq", flat=True).first() or 0
+    skipped = max(0, last_seq - LOG_VIEW_LINES)
+    context = {"job": job, "skipped": skipped, "max_lines": 2 * LOG_VIEW_LINES}
+    return render(request, "jobs/detail.html", context)
 
 
 @require_POST

@@ -516,3 +516,19 @@ def test_live_log_survives_a_dropped_websocket_without_lost_or_repeated_lines(ne
     assert js_int(page, "window.logView.count") == total
     texts = page.eval_on_selector_all("#log-lines li.line .text", "els => els.map(e => e.textContent)")
     assert texts == list(JobLog.objects.filter(job_id=job_id).order_by("seq").values_list("line", flat=True))
+
+
+def test_a_huge_finished_log_opens_on_its_tail_without_freezing_the_page(new_page, owner):
+    server = make_server(owner, "Chatty")
+    job = Job.enqueue(server, JobKind.UPDATE, owner)
+    JobLog.objects.bulk_create(
+        [JobLog(job=job, seq=i, stream="stdout", line=f"line {i}") for i in range(1, 6001)]
+    )
+    Job.objects.filter(pk=job.pk).update(state=JobState.SUCCEEDED, exit_code=0)
+    page = new_page()
+    log_in(page, owner)
+    page.goto(f"/jobs/{job.id}")
+    page.wait_for_selector("#log-conn[data-conn=finished]")
+    assert rendered_seqs(page) == list(range(1001, 6001))
+    assert page.locator("#log-skipped").is_visible()
+    assert "1000 earlier lines" in page.locator("#log-skipped").inner_text()

@@ -480,3 +480,19 @@ def test_the_admin_refuses_values_that_could_break_the_server(staff_client, owne
     assert response.status_code == 200  # the form again, with the error
     assert response.context["adminform"].form.errors[field]
     assert not Server.objects.exists()
+
+
+def test_a_huge_log_opens_on_its_last_lines_with_a_link_to_the_rest(owner_client, job):
+    JobLog.objects.bulk_create(
+        [JobLog(job=job, seq=i, stream="stdout", line=f"l{i}") for i in range(1, 6001)]
+    )
+    content = owner_client.get(f"/jobs/{job.id}").content.decode()
+    assert 'data-after="1000"' in content
+    assert '<span id="log-skipped-count">1000</span> earlier lines' in content
+    assert f'href="/jobs/{job.id}/log.txt">download the full log' in content
+
+
+def test_a_short_log_opens_from_its_first_line(owner_client, job):
+    JobLog.objects.create(job=job, seq=1, stream="stdout", line="only")
+    content = owner_client.get(f"/jobs/{job.id}").content.decode()
+    assert 'data-after="0"' in content and 'id="log-skipped" hidden' in content

@@ -22,7 +22,11 @@
     this.progress = root.querySelector("#log-progress");
     this.bar = root.querySelector("#log-progress-bar");
     this.barLabel = root.querySelector("#log-progress-label");
-    this.lastSeq = 0;
+    // The page may open on the tail of a huge log (data-after) and keeps at most
+    // data-max-lines lines in the DOM, so it never slows down with the log's size.
+    this.lastSeq = parseInt(root.dataset.after, 10) || 0;
+    this.skipped = this.lastSeq;
+    this.maxLines = parseInt(root.dataset.maxLines, 10) || 10000;
     this.count = 0;
     this.state = root.dataset.jobState;
     this.ended = false;
@@ -90,8 +94,18 @@
       if (pass) { this.passLabel = pass[2] > 1 ? "steamcmd run " + pass[1] + " of " + pass[2] + ": " : ""; percent = 0; }
     }
     this.list.appendChild(frag);
+    this.trim();
     if (percent !== null) this.setProgress(percent);
     if (this.follow.checked) this.scrollToEnd();
+  };
+
+  LogView.prototype.trim = function () {
+    var extra = this.list.children.length - this.maxLines;
+    if (extra <= 0) return;
+    for (var i = 0; i < extra; i++) this.list.removeChild(this.list.firstChild);
+    this.skipped += extra;
+    document.getElementById("log-skipped-count").textContent = this.skipped;
+    document.getElementById("log-skipped").hidden = false;
   };
 
   LogView.prototype.setProgress = function (percent) {
