@@ -103,6 +103,7 @@ class JobTail:
         self.task = None
         self.ready = asyncio.Event()
         self.ended = False
+        self.listening = False
         self.polls = 0  # database round trips, for the benchmark's queries-per-second
 
     async def subscribe(self):
@@ -137,7 +138,8 @@ class JobTail:
                 queue.put_nowait(("resync",))
 
     async def _run(self):
-        listener = asyncio.create_task(self._listen()) if settings.REDIS_URL else None
+        self.listening = bool(settings.REDIS_URL)
+        listener = asyncio.create_task(self._listen()) if self.listening else None
         last_state = None
         try:
             # Viewers replay history themselves; the poller only needs what is new.
@@ -169,20 +171,26 @@ class JobTail:
         finally:
             self.ready.set()  # never leave a subscriber waiting on a failed start
             if listener:
+                self.listening = False
                 listener.cancel()
             if _tails().get(self.job_id) is self:
                 del _tails()[self.job_id]
 
     async def _listen(self):
-        """Wake the poller on the worker's channel-layer nudge (Redis only)."""
+        """Wake the poller on the worker's channel-layer nudge (Redis only).
+
+        Stops on `self.listening` going false, not on cancellation alone: redis-py
+        can turn a cancel that lands mid-read into a TimeoutError, which would
+        otherwise look like a Redis hiccup and keep this loop alive forever.
+        """
         layer = new_layer()
         try:
-            while True:
+            while self.listening:
                 try:
                     channel = await layer.new_channel()
                     await layer.group_add(job_group(self.job_id), channel)
                     try:
-                        while True:
+                        while self.listening:
                             await layer.receive(channel)
                             self.wake.set()
                     finally:
@@ -190,6 +198,8 @@ class JobTail:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # Redis away: polling carries on alone
+                    if not self.listening:
+                        return
                     log.warning("channel layer unavailable for job %s: %s", self.job_id, exc)
                     await asyncio.sleep(1)
         finally:
