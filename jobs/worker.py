@@ -18,7 +18,7 @@ from datetime import timedelta
 
 import psutil
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -92,52 +92,60 @@ class Worker:
         listener = ChannelListener(self.nudge) if settings.REDIS_URL else None
         if listener:
             listener.start()
-        next_claim = next_cancel_check = next_heartbeat = next_stale_check = 0.0
+        # When each periodic duty is next due (time.monotonic()).
+        self.due = dict.fromkeys(("claim", "cancels", "heartbeat", "stale"), 0.0)
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="job") as pool:
             while True:
-                close_old_connections()
-                now = time.monotonic()
-                nudged = self.nudge.is_set()
-                self.nudge.clear()
-                self._reap_finished()
-                for running in list(self.running.values()):
-                    running.sink.flush_if_due()
-                if now >= next_cancel_check or nudged:
-                    self._check_cancels()
-                    next_cancel_check = now + CANCEL_CHECK
-                if now >= next_heartbeat:
-                    self._heartbeat()
-                    next_heartbeat = now + settings.NODE_HEARTBEAT_SECONDS
-                if now >= next_stale_check:
-                    self.fail_jobs_of_silent_nodes()
-                    next_stale_check = now + STALE_NODE_CHECK
-                if nudged:
-                    next_claim = now
-                if self.stopping_since is not None:
-                    if not self.running:
+                try:
+                    if not self._tick(pool):
                         break
-                    if not self.aborting and now - self.stopping_since > self.drain_timeout:
-                        self._abort("drain timeout reached")
-                elif now >= next_claim:
-                    claimed = self._fill(pool)
-                    if self.once and not claimed and not self.running:
-                        break
-                    next_claim = now + (0 if claimed else self.poll)
-                # Tick fast only while there are logs to flush; idle, sleep until the next
-                # poll is due (a nudge from Redis wakes us sooner).
-                idle = max(0.0, min(IDLE_TICK, next_claim - time.monotonic()))
-                self.nudge.wait(TICK if self.running else idle)
+                except DatabaseError as exc:
+                    # The database restarted or a lock outlived every retry: keep the
+                    # running jobs going and try again shortly rather than dying.
+                    log.warning("database error in the worker loop, retrying: %s", exc)
+                    close_old_connections()
+                    time.sleep(1)
         if listener:
             listener.stop()
         connection.close()
         log.info("worker %s stopped", self.identity)
 
-    def run_one(self):
-        """Claim and run a single job in this thread; returns it, or None if none was queued."""
-        job = self.claim()
-        if job is not None:
-            self._execute(RunningJob(job=job, sink=LogSink(job.id)))
-        return job
+    def _tick(self, pool):
+        """One turn of the main loop; False once the worker should exit."""
+        close_old_connections()
+        now = time.monotonic()
+        due = self.due
+        nudged = self.nudge.is_set()
+        self.nudge.clear()
+        self._reap_finished()
+        for running in list(self.running.values()):
+            running.sink.flush_if_due()
+        if now >= due["cancels"] or nudged:
+            self._check_cancels()
+            due["cancels"] = now + CANCEL_CHECK
+        if now >= due["heartbeat"]:
+            self._heartbeat()
+            due["heartbeat"] = now + settings.NODE_HEARTBEAT_SECONDS
+        if now >= due["stale"]:
+            self.fail_jobs_of_silent_nodes()
+            due["stale"] = now + STALE_NODE_CHECK
+        if nudged:
+            due["claim"] = now
+        if self.stopping_since is not None:
+            if not self.running:
+                return False
+            if not self.aborting and now - self.stopping_since > self.drain_timeout:
+                self._abort("drain timeout reached")
+        elif now >= due["claim"]:
+            claimed = self._fill(pool)
+            if self.once and not claimed and not self.running:
+                return False
+            due["claim"] = now + (0 if claimed else self.poll)
+        # Tick fast only while there are logs to flush; idle, sleep until the next
+        # poll is due (a nudge from Redis wakes us sooner).
+        idle = max(0.0, min(IDLE_TICK, due["claim"] - time.monotonic()))
+        self.nudge.wait(TICK if self.running else idle)
+        return True
 
     def _fill(self, pool):
         claimed = False

@@ -357,3 +357,22 @@ def test_kill_9_mid_job_then_a_new_worker_finishes_it_and_the_queue_goes_on(serv
     ]
     assert_contiguous(job)
     assert nxt.state == JobState.SUCCEEDED
+
+
+def test_a_database_error_in_the_loop_is_logged_and_retried_not_fatal(server, owner, monkeypatch, caplog):
+    from django.db import OperationalError
+
+    real = Worker._check_cancels
+    failures = iter([True])
+
+    def flaky(self):
+        if next(failures, False):
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(self)
+
+    monkeypatch.setattr(Worker, "_check_cancels", flaky)
+    job = Job.enqueue(server, JobKind.STOP, owner)
+    run_once()
+    job.refresh_from_db()
+    assert job.state == JobState.SUCCEEDED
+    assert "database error in the worker loop, retrying" in caplog.text
