@@ -15,6 +15,23 @@ from .tail import stream_job
 
 CLOSE_UNAUTHORISED = 4403
 CLOSE_BAD_REQUEST = 4400
+# Characters of log text per "lines" frame. A job that printed a 10 MB line (stored
+# as 4 KiB rows) must not become multi-megabyte frames: common clients refuse
+# messages over 1 MiB (Python's `websockets` by default).
+FRAME_CHARS = 200_000
+
+
+def frames(rows):
+    """Split rows (in seq order) into runs of at most FRAME_CHARS characters of text."""
+    batch, size = [], 0
+    for row in rows:
+        if batch and size + len(row["line"]) > FRAME_CHARS:
+            yield batch
+            batch, size = [], 0
+        batch.append(row)
+        size += len(row["line"])
+    if batch:
+        yield batch
 
 
 class JobLogConsumer(AsyncWebsocketConsumer):
@@ -47,7 +64,8 @@ class JobLogConsumer(AsyncWebsocketConsumer):
             async for event in stream_job(job_id, after):
                 kind = event[0]
                 if kind == "lines":
-                    await self.send_json({"type": "lines", "lines": event[1]})
+                    for batch in frames(event[1]):
+                        await self.send_json({"type": "lines", "lines": batch})
                 elif kind == "state":
                     await self.send_json({"type": "state", **event[1]})
                 elif kind == "end":

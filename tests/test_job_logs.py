@@ -310,3 +310,22 @@ async def test_sse_rejects_a_bad_resume_point(owner, job):
     client = await async_client(owner)
     response = await client.get(f"/jobs/{job.id}/events?after=-1")
     assert response.status_code == 400
+
+
+async def test_a_10_mb_line_reaches_the_websocket_in_frames_under_1_mib(owner, job):
+    chunk = "x" * 4096  # hostctl stores an over-long line as 4 KiB rows
+    await sync_to_async(add_lines)(job, *[chunk] * 2560)
+    await sync_to_async(set_state)(job, JobState.SUCCEEDED, exit_code=0)
+    comm = await communicator(job.id, owner)
+    await comm.connect()
+    sizes, lines = [], []
+    while True:
+        output = await comm.receive_output(timeout=10)
+        if output["type"] == "websocket.close":
+            break
+        sizes.append(len(output["text"].encode()))
+        message = json.loads(output["text"])
+        lines += message.get("lines", [])
+    assert max(sizes) < 1024 * 1024
+    assert [row["seq"] for row in lines] == list(range(1, 2561))
+    assert sum(len(row["line"]) for row in lines) == 2560 * 4096
