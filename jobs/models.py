@@ -56,9 +56,6 @@ class JobQuerySet(models.QuerySet):
     def active(self):
         return self.filter(state__in=ACTIVE_STATES)
 
-    def finished(self):
-        return self.filter(state__in=FINISHED_STATES)
-
     def visible_to(self, user):
         if user.is_staff:
             return self
