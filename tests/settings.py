@@ -18,3 +18,9 @@ from l4d2site.settings import *  # noqa: E402,F403
 
 # Hashing cost is not under test; MD5 keeps logins in tests fast.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Several test runs may share one PostgreSQL (parallel checkouts): TEST_DB_SUFFIX keeps
+# their throwaway databases apart.
+if os.environ.get("TEST_DB_SUFFIX") and DATABASES["default"]["ENGINE"].endswith("postgresql"):  # noqa: F405
+    _name = DATABASES["default"]["NAME"]  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{_name}_{os.environ['TEST_DB_SUFFIX']}"}  # noqa: F405
