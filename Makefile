@@ -5,31 +5,39 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench venv clean
+.PHONY: run test lint bench venv dev clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# `make run` needs only the runtime requirements; tests, lint and the browser
+# driver come with the first `make test`.
+$(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.runtime
+
+dev: $(VENV)/.dev
 
 run: venv
 	HOST=$(HOST) PORT=$(PORT) ./scripts/run.sh
 
-lint: venv
+lint: dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: venv lint
+test: dev lint
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py check
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemigrations --check --dry-run
 	@echo "== SQLite pass =="
 	$(VENV)/bin/pytest -q
 	./scripts/test-services.sh
 
-bench: venv
+bench: dev
 	$(PY) bench/run_all.py
 
 clean:

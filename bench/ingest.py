@@ -8,9 +8,9 @@
    - worker:    a real `manage.py runworker --once` runs an install job whose
                 steamcmd is bench/fakesteamcmd.py (see common.job_env);
                 rate = N / (last batch's created_at - job.started_at).
-   - inprocess: what the brief describes: hostctl.process.run_command ->
-                jobs.logsink.LogSink, with flush_if_due on the worker's tick from
-                another thread, in a child process (no claim, no judge).
+   - inprocess: hostctl.process.run_command -> the worker's line sink
+                (streams.sink, group commit by its writer thread), in a child
+                process (no claim, no judge).
    Beside them a raw baseline: the same N lines inserted with sqlite3
    executemany in batches of 500 (one transaction each) into a copy of the same
    database (same table, index, pragmas, foreign keys).
@@ -27,7 +27,6 @@ import random
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -47,36 +46,23 @@ def arg(name, default):
 
 def child_inprocess(n):
     common.attach()
-    from django.db import connection
     from django.utils import timezone
 
     from hostctl.process import CancelToken, run_command
-    from jobs.logsink import LogSink
     from jobs.models import Job
+    from jobs.worker import job_sink
 
     job = Job.objects.get(pk=int(sys.argv[sys.argv.index("--job") + 1]))
     Job.objects.filter(pk=job.id).update(state="running", started_at=timezone.now())
-    sink = LogSink(job.id)
-    done = threading.Event()
-
-    from jobs.worker import TICK
-
-    def ticker():  # the worker's main loop: flush_if_due every TICK
-        while not done.wait(TICK):
-            sink.flush_if_due()
-        connection.close()
+    sink = job_sink(job.id)
 
     env = dict(common.base_env(common.DATA), BENCH_PRINT_LINES=str(n))
     argv = [str(common.FAKE_STEAMCMD), "+force_install_dir", str(common.DATA / "servers" / "x"), "+quit"]
     (common.DATA / "servers" / "x").mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    thread = threading.Thread(target=ticker)
-    thread.start()
     code = run_command(argv, on_line=sink, cancel=CancelToken(), env=env)
     sink.flush()
     elapsed = time.perf_counter() - t0
-    done.set()
-    thread.join()
     import resource
 
     print(

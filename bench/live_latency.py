@@ -12,10 +12,10 @@ replayed. Reported: print-to-receive latency p50/p99 over all clients, lost
 and repeated lines per client (vs the rows in the database), whether every
 client got {"type": "end"} and a 1000 close.
 
-Tail queries/s: JobTail.polls lives inside Daphne, so that part runs in a child
-process that serves the same ASGI application in-process (channels'
+Tail queries/s: the tail polls inside the web process, so that part runs in a
+child process that serves the same ASGI application in-process (channels'
 WebsocketCommunicator) to 1 and to 200 viewers of a job run by the same real
-worker, and reads the job's JobTail.polls over the run.
+worker, and counts the tail's database reads (wrapped on JobSource) over the run.
 """
 
 from __future__ import annotations
@@ -132,8 +132,19 @@ def tail_child():
     common.attach()
     from channels.testing import WebsocketCommunicator
 
-    import jobs.tail
+    from jobs.source import JobSource
     from l4d2site.asgi import application
+
+    # Count the tail's database round trips: every poll reads the state and the new lines.
+    polls = {"n": 0}
+    for name in ("read_state", "read_lines"):
+        real = getattr(JobSource, name)
+
+        def counted(self, *args, _real=real):
+            polls["n"] += 1
+            return _real(self, *args)
+
+        setattr(JobSource, name, counted)
 
     job_id, viewers, go, cookie = (
         int(opt("--job", 0)),
@@ -157,7 +168,6 @@ def tail_child():
             assert ok
         for comm in comms:
             await comm.receive_from(timeout=30)  # the first state frame: subscribed
-        tail = jobs.tail._tails()[job_id]
         counts = {"seqs": [set() for _ in comms], "repeats": [0] * viewers, "ended": [False] * viewers}
 
         async def follow(i, comm):
@@ -178,9 +188,9 @@ def tail_child():
         tasks = [asyncio.create_task(follow(i, c)) for i, c in enumerate(comms)]
         go.touch()
         await asyncio.sleep(1.0)
-        p0, t0 = tail.polls, time.monotonic()
+        p0, t0 = polls["n"], time.monotonic()
         await asyncio.sleep(float(opt("--window", 7)))
-        p1, t1 = tail.polls, time.monotonic()
+        p1, t1 = polls["n"], time.monotonic()
         await asyncio.gather(*tasks)
         for comm in comms:
             await comm.disconnect()
@@ -241,7 +251,7 @@ def main():
     res = common.Results("live")
     user = common.make_user("owner")
     cookie = common.session_cookie(user)
-    from jobs import tail as tail_module
+    from streams import tail as tail_module
 
     t_start = time.monotonic()
     game_port = 27200
@@ -312,7 +322,7 @@ def main():
         if r["errors"]:
             print(f"  {r['mode']}/{r['clients']}: client errors {r['errors']}")
     print(
-        "\nTail database round trips (JobTail.polls, "
+        "\nTail database round trips (reads of JobSource, "
         f"POLL_SECONDS={tail_module.POLL_SECONDS}), in-process ASGI\n"
     )
     print(

@@ -1,12 +1,30 @@
+"""Jobs, their log lines, and every state transition of a job (DESIGN.md §2).
+
+```
+queued ──claim──> running ──exit 0──> succeeded
+   │                 │   └──exit≠0──> failed
+   │ cancel          │ cancel
+   v                 v
+cancelled <──── cancelling   (subprocess terminated because of the cancel)
+```
+Each transition below is one conditional UPDATE (`WHERE state = <expected>`) that
+reports whether it won, so a cancel racing a claim, or two workers racing each
+other, always has exactly one winner.
+"""
+
+import logging
+
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
+from l4d2site.db import retry_locked
 from servers.models import DesiredState, Server
 
-from .notify import notify_cancel, notify_enqueued
+from .notify import notify_job, nudge_workers
+
+log = logging.getLogger(__name__)
 
 
 class JobKind(models.TextChoices):
@@ -37,9 +55,30 @@ class JobState(models.TextChoices):
     "Stopped by a cancel, before or while running."
 
 
+class LogStream(models.TextChoices):
+    STDOUT = "stdout", "stdout"
+    "What the command printed on standard output."
+    STDERR = "stderr", "stderr"
+    "What the command printed on standard error, and panel errors about the job."
+    SYSTEM = "system", "system"
+    "Notes from the worker: what ran, signals sent, exit code, duration."
+
+
+class CancelOutcome(models.TextChoices):
+    CANCELLED = "cancelled", "The job was cancelled before it ran."
+    "It was queued; no worker will ever run it."
+    CANCELLING = "cancelling", "Cancel requested: the worker is stopping the job."
+    "It was running; the worker will terminate its process tree."
+    ALREADY_CANCELLING = "already_cancelling", "A cancel was already requested; nothing changed."
+    "A repeated cancel changes nothing."
+    FINISHED = "finished", "The job has already finished; nothing changed."
+    "Too late: finished jobs cannot be cancelled (HTTP 409)."
+
+
 ACTIVE_STATES = (JobState.RUNNING, JobState.CANCELLING)
 FINISHED_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 CANCELLABLE_STATES = (JobState.QUEUED, JobState.RUNNING)
+CLAIM_CANDIDATES = 20
 
 # What each kind asks of the game server; cancelling never reverts it.
 DESIRED_STATE_FOR_KIND = {
@@ -66,6 +105,43 @@ class JobQuerySet(models.QuerySet):
         return self.select_related("server", "server__node", "requested_by", "cancel_requested_by").order_by(
             "-id"
         )
+
+    @retry_locked
+    def claim(self, *, node_name, worker):
+        """queued -> running: the oldest queued job whose server has no running job, or None.
+
+        On SQLite the IMMEDIATE transaction serialises claimers outright. On
+        PostgreSQL each candidate's server row is locked with SKIP LOCKED, so two
+        workers never claim for the same server at once and never wait on each
+        other; the final update is conditional, so a cancel that got there first wins.
+        """
+        mine = {"server__node__name": node_name} if node_name else {"server__node__isnull": True}
+        with transaction.atomic():
+            busy = Job.objects.active().values("server_id")
+            candidates = (
+                self.queued()
+                .filter(**mine)
+                .exclude(server_id__in=busy)
+                .order_by("id")
+                .values_list("id", "server_id")
+            )
+            seen = set()
+            for job_id, server_id in candidates[:CLAIM_CANDIDATES]:
+                if server_id in seen:
+                    continue  # only a server's oldest queued job may run next (FIFO)
+                seen.add(server_id)
+                if not Server.objects.select_for_update(skip_locked=True).filter(pk=server_id).exists():
+                    continue  # another worker is claiming for this server right now
+                if Job.objects.active().filter(server_id=server_id).exists():
+                    continue
+                now = timezone.now()
+                won = self.filter(pk=job_id, state=JobState.QUEUED).update(
+                    state=JobState.RUNNING, started_at=now, updated_at=now, claimed_by=worker
+                )
+                if won:
+                    notify_job(job_id)
+                    return Job.objects.select_related("server", "requested_by").get(pk=job_id)
+        return None
 
 
 class Job(models.Model):
@@ -127,35 +203,114 @@ class Job(models.Model):
             return None
         return (self.finished_at or timezone.now()) - self.started_at
 
+    # --- transitions -----------------------------------------------------------
+
     @classmethod
     def enqueue(cls, server, kind, user):
+        """-> queued; the server's desired state follows what the kind asks for."""
         with transaction.atomic():
             job = cls.objects.create(server=server, kind=kind, requested_by=user)
             desired = DESIRED_STATE_FOR_KIND.get(kind)
             if desired:
                 Server.objects.filter(pk=server.pk).update(desired_state=desired, updated_at=timezone.now())
-            transaction.on_commit(lambda: notify_enqueued(job.id))
+            transaction.on_commit(nudge_workers)
         return job
 
-    def next_seq(self):
-        return (self.logs.aggregate(m=Max("seq"))["m"] or 0) + 1
+    def request_cancel(self, user):
+        """Cancel a queued job, or ask the worker to stop a running one."""
+        now = timezone.now()
+        who = user.get_username() if user else "the system"
+        # The claim lost if this wins, so no worker writes this job's log: we may append.
+        if _move_and_log(
+            self,
+            JobState.QUEUED,
+            JobState.CANCELLED,
+            (LogStream.STDERR, f"Cancelled by {who} before execution."),
+            finished_at=now,
+            exit_code=1,
+            cancel_requested_at=now,
+            cancel_requested_by=user,
+        ):
+            notify_job(self.pk)
+            return CancelOutcome.CANCELLED
+        if _move(
+            self.pk, JobState.RUNNING, JobState.CANCELLING, cancel_requested_at=now, cancel_requested_by=user
+        ):
+            notify_job(self.pk)
+            nudge_workers()
+            return CancelOutcome.CANCELLING
+        state = Job.objects.filter(pk=self.pk).values_list("state", flat=True).first()
+        if state == JobState.CANCELLING:
+            return CancelOutcome.ALREADY_CANCELLING
+        # queued/running again is impossible: nothing moves a job back to those states.
+        return CancelOutcome.FINISHED
+
+    def finish(self, code, *, cancelled, say):
+        """running/cancelling -> succeeded/failed/cancelled, by the worker that ran it.
+
+        `cancelled`: the command was stopped by our cancel. `say(text)` writes a system
+        line and waits for it to be stored (lines must precede the final state: a
+        viewer that reads a finished state reads no more lines).
+        """
+        outcome = JobState.SUCCEEDED if code == 0 else JobState.FAILED
+        fields = {"exit_code": code, "finished_at": timezone.now()}
+        # running -> outcome only if nobody asked to cancel meanwhile (one winner).
+        if _move(self.pk, JobState.RUNNING, outcome, **fields):
+            final = outcome
+        else:
+            final = JobState.CANCELLED if cancelled else outcome
+            if not cancelled:
+                say("A cancel was requested, but the command had already ended: the job keeps its outcome.")
+            _move(self.pk, JobState.CANCELLING, final, **fields)
+        notify_job(self.pk)
+        self.state = final
+        return final
+
+    def abandon(self, message):
+        """running/cancelling -> failed (cancelled if a cancel was asked), its worker being gone.
+
+        `message` may contain "{state}". Returns whether this call won.
+        """
+        final = JobState.CANCELLED if self.cancel_requested_at else JobState.FAILED
+        # The winner alone writes the line, so seq stays gap-free.
+        line = (LogStream.SYSTEM, message.format(state=final))
+        won = _move_and_log(self, self.state, final, line, finished_at=timezone.now())
+        if won:
+            log.warning("job %s abandoned: marked %s", self.pk, final)
+            notify_job(self.pk)
+        return won
 
     def append_log(self, stream, line):
-        """Append one line outside the worker's batched sink (cancel, recovery).
+        """Append one line outside the worker's sink (cancel, recovery).
 
         Only safe when no worker is writing this job's log, which the caller's
         winning conditional update guarantees.
         """
-        JobLog.objects.create(job=self, seq=self.next_seq(), stream=stream, line=line)
+        JobLog.objects.create(job=self, seq=JobLog.objects.last_seq(self.pk) + 1, stream=stream, line=line)
 
 
-class LogStream(models.TextChoices):
-    STDOUT = "stdout", "stdout"
-    "What the command printed on standard output."
-    STDERR = "stderr", "stderr"
-    "What the command printed on standard error, and panel errors about the job."
-    SYSTEM = "system", "system"
-    "Notes from the worker: what ran, signals sent, exit code, duration."
+def _update(job_id, expected, new, **fields):
+    """The one conditional UPDATE every transition is made of; True if it won."""
+    now = timezone.now()
+    return bool(Job.objects.filter(pk=job_id, state=expected).update(state=new, updated_at=now, **fields))
+
+
+_move = retry_locked(_update)
+
+
+@retry_locked
+def _move_and_log(job, expected, new, log_line, **fields):
+    """A transition and the log line that explains it, in one transaction."""
+    with transaction.atomic():
+        won = _update(job.pk, expected, new, **fields)
+        if won:
+            job.append_log(*log_line)
+    return won
+
+
+class JobLogQuerySet(models.QuerySet):
+    def last_seq(self, job_id):
+        return self.filter(job_id=job_id).order_by("-seq").values_list("seq", flat=True).first() or 0
 
 
 class JobLog(models.Model):
@@ -164,6 +319,8 @@ class JobLog(models.Model):
     stream = models.CharField(max_length=6, choices=LogStream.choices)
     line = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = JobLogQuerySet.as_manager()
 
     class Meta:
         ordering = ["job", "seq"]
@@ -174,52 +331,3 @@ class JobLog(models.Model):
 
     def __str__(self):
         return f"{self.job_id}:{self.seq} [{self.stream}] {self.line[:80]}"
-
-
-class CancelOutcome(models.TextChoices):
-    CANCELLED = "cancelled", "The job was cancelled before it ran."
-    "It was queued; no worker will ever run it."
-    CANCELLING = "cancelling", "Cancel requested: the worker is stopping the job."
-    "It was running; the worker will terminate its process tree."
-    ALREADY_CANCELLING = "already_cancelling", "A cancel was already requested; nothing changed."
-    "A repeated cancel changes nothing."
-    FINISHED = "finished", "The job has already finished; nothing changed."
-    "Too late: finished jobs cannot be cancelled (HTTP 409)."
-
-
-def request_cancel(job_id, user):
-    """Cancel a queued job, or ask the worker to stop a running one.
-
-    Each step is a conditional UPDATE on the state the job had: a cancel racing a
-    claim (or a finishing worker) has exactly one winner, whatever the timing.
-    """
-    now = timezone.now()
-    with transaction.atomic():
-        won = Job.objects.filter(pk=job_id, state=JobState.QUEUED).update(
-            state=JobState.CANCELLED,
-            finished_at=now,
-            updated_at=now,
-            exit_code=1,
-            cancel_requested_at=now,
-            cancel_requested_by=user,
-        )
-        if won:
-            # The claim lost, so no worker writes this job's log: we may append.
-            job = Job.objects.get(pk=job_id)
-            who = user.get_username() if user else "the system"
-            job.append_log(LogStream.STDERR, f"Cancelled by {who} before execution.")
-            return CancelOutcome.CANCELLED
-    won = Job.objects.filter(pk=job_id, state=JobState.RUNNING).update(
-        state=JobState.CANCELLING,
-        cancel_requested_at=now,
-        cancel_requested_by=user,
-        updated_at=now,
-    )
-    if won:
-        notify_cancel(job_id)
-        return CancelOutcome.CANCELLING
-    state = Job.objects.filter(pk=job_id).values_list("state", flat=True).first()
-    if state == JobState.CANCELLING:
-        return CancelOutcome.ALREADY_CANCELLING
-    # queued/running again is impossible: nothing moves a job back to those states.
-    return CancelOutcome.FINISHED

@@ -1,33 +1,49 @@
-from django.contrib import messages
+"""Job pages: detail, cancel, plain and streamed logs, a server's history and enqueue, /admin/jobs."""
+
+from asgiref.sync import sync_to_async
+from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
-from django.http import StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseForbidden, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from servers.access import server_for_user
+from servers.models import Server
+from streams.frames import parse_after, sse_text
+from streams.tail import follow, iter_chunks
 
 from .access import job_for_user
-from .models import CancelOutcome, request_cancel
-from .tail import iter_log_chunks
+from .models import CancelOutcome, Job, JobKind, JobLog, JobState
+from .pagination import keyset_page
+from .source import JobSource
 
 LOG_VIEW_LINES = 5000  # lines the job page shows at most; older ones are in log.txt
 
-# The fragments htmx swaps in place: a job table row, or the job page's status panel.
-CANCEL_FRAGMENTS = {"row": "jobs/_job_row.html", "panel": "jobs/_job_status.html"}
+# The fragments htmx swaps in place, by the element they replace.
+PANEL = "jobs/_job_status.html"
+ROW = "jobs/_job_row.html"
+
+
+def _fragment(request):
+    """The partial an htmx request targets: the job page's status panel, or a table row."""
+    return PANEL if request.htmx.target == "job-status" else ROW
+
+
+def _show_server(request):
+    return request.GET.get("show_server") == "1" or request.POST.get("show_server") == "1"
 
 
 @require_GET
 @login_required
 def job_detail(request, job_id):
     job = job_for_user(request.user, job_id)
-    if request.htmx and request.GET.get("fragment") in CANCEL_FRAGMENTS:
+    if request.htmx:
         # The live page re-renders its metadata panel (or a table row) on state changes.
-        fragment = CANCEL_FRAGMENTS[request.GET["fragment"]]
-        show_server = request.GET.get("show_server") == "1"
-        return render(request, fragment, {"job": job, "show_server": show_server})
+        return render(request, _fragment(request), {"job": job, "show_server": _show_server(request)})
     # A huge log opens on its last lines, like a CI job page: the page stays fast
     # however much the job printed, and the full log is one click away.
-    last_seq = job.logs.order_by("-seq").values_list("seq", flat=True).first() or 0
-    skipped = max(0, last_seq - LOG_VIEW_LINES)
+    skipped = max(0, JobLog.objects.last_seq(job.id) - LOG_VIEW_LINES)
     context = {"job": job, "skipped": skipped, "max_lines": 2 * LOG_VIEW_LINES}
     return render(request, "jobs/detail.html", context)
 
@@ -36,17 +52,12 @@ def job_detail(request, job_id):
 @login_required
 def job_cancel(request, job_id):
     job = job_for_user(request.user, job_id)
-    outcome = request_cancel(job.id, request.user)
+    outcome = job.request_cancel(request.user)
     job.refresh_from_db()
     status = 409 if outcome == CancelOutcome.FINISHED else 200
     if request.htmx:
-        fragment = CANCEL_FRAGMENTS.get(request.POST.get("fragment"), CANCEL_FRAGMENTS["row"])
-        return render(
-            request,
-            fragment,
-            {"job": job, "notice": outcome.label, "show_server": request.POST.get("show_server") == "1"},
-            status=status,
-        )
+        context = {"job": job, "notice": outcome.label, "show_server": _show_server(request)}
+        return render(request, _fragment(request), context, status=status)
     if status == 409:
         return render(
             request,
@@ -74,7 +85,7 @@ def job_log_txt(request, job_id):
 
     async def render_lines():
         # Read in seq-ordered chunks: a million-line log costs no more memory than a short one.
-        async for rows in iter_log_chunks(job.id):
+        async for rows in iter_chunks(JobSource(job.id)):
             yield "".join(
                 f"{row['line']}\n" if row["stream"] == "stdout" else f"[{row['stream']}] {row['line']}\n"
                 for row in rows
@@ -83,3 +94,77 @@ def job_log_txt(request, job_id):
     response = StreamingHttpResponse(render_lines(), content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="job-{job.id}.log"'
     return response
+
+
+@require_GET
+async def job_events(request, job_id):
+    """The live log as Server-Sent Events (DESIGN.md §4), for curl -N and EventSource."""
+    user = await request.auser()
+    if not user.is_authenticated:
+        return HttpResponseForbidden("Log in to follow job logs.", content_type="text/plain")
+    try:
+        job = await sync_to_async(job_for_user)(user, job_id)
+    except Http404:
+        return HttpResponse("No such job.", status=404, content_type="text/plain")
+    try:
+        # EventSource sends Last-Event-ID on reconnect; it wins over ?after=.
+        after = parse_after(request.headers.get("Last-Event-ID") or request.GET.get("after"))
+    except ValueError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain")
+    response = StreamingHttpResponse(
+        sse_text(follow(JobSource(job.id), after)), content_type="text/event-stream; charset=utf-8"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def server_jobs(request, server_id):
+    """GET: a server's job history, newest first; POST kind=<kind>: enqueue, then show the job."""
+    server = server_for_user(request.user, server_id)
+    if request.method == "POST":
+        return _enqueue(request, server)
+    page = keyset_page(server.jobs.for_table(), request.GET)
+    return render(request, "servers/jobs.html", {"server": server, "page": page})
+
+
+def _enqueue(request, server):
+    kind = request.POST.get("kind", "")
+    if kind not in JobKind.values:
+        allowed = ", ".join(JobKind.values)
+        return render(
+            request,
+            "error.html",
+            {"title": "Unknown action", "message": f"“{kind}” is not a job kind. Use one of: {allowed}."},
+            status=400,
+        )
+    job = Job.enqueue(server, kind, request.user)
+    messages.success(request, f"{JobKind(kind).label} of {server.name} queued as job #{job.id}.")
+    return redirect(job)
+
+
+def admin_jobs(request):
+    """/admin/jobs: every job in the shared job table, filterable, newest first."""
+    jobs = Job.objects.for_table()
+    filters = {
+        "state": (JobState.choices, request.GET.get("state", "")),
+        "kind": (JobKind.choices, request.GET.get("kind", "")),
+    }
+    for field, (choices, value) in filters.items():
+        if value in dict(choices):
+            jobs = jobs.filter(**{field: value})
+    server_id = request.GET.get("server", "")
+    if server_id.isdigit():
+        jobs = jobs.filter(server_id=int(server_id))
+    context = {
+        **admin.site.each_context(request),
+        "title": "Jobs",
+        "page": keyset_page(jobs, request.GET),
+        "states": JobState.choices,
+        "kinds": JobKind.choices,
+        "servers": Server.objects.only("id", "name").order_by("name"),
+        "selected": {"state": filters["state"][1], "kind": filters["kind"][1], "server": server_id},
+    }
+    return render(request, "admin/jobs.html", context)

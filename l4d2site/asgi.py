@@ -11,7 +11,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from jobs.routing import websocket_urlpatterns  # noqa: E402
+from l4d2site.routing import websocket_urlpatterns  # noqa: E402
 from l4d2site.websocket_origin import AllowedHostsBrowserOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(

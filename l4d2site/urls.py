@@ -2,15 +2,17 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from jobs.admin import admin_jobs_view
+from jobs.urls import admin_urlpatterns as job_admin_urls
+from jobs.urls import server_urlpatterns as server_job_urls
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/servers/", permanent=False)),
     path("servers/", include("servers.urls")),
+    path("servers/", include(server_job_urls)),
     path("jobs/", include("jobs.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     # Before the admin's own URLs: /admin/jobs is the shared job table, not the app index.
-    path("admin/jobs", admin.site.admin_view(admin_jobs_view), name="admin_jobs"),
+    path("admin/", include(job_admin_urls)),
     path("admin/jobs/", RedirectView.as_view(url="/admin/jobs", query_string=True)),
     path("admin/", admin.site.urls),
 ]

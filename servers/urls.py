@@ -6,5 +6,4 @@ app_name = "servers"
 urlpatterns = [
     path("", views.server_list, name="list"),
     path("<int:server_id>", views.server_detail, name="detail"),
-    path("<int:server_id>/jobs", views.server_jobs, name="jobs"),
 ]

@@ -9,9 +9,11 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
+SIM_MARKER = "hostctl/sim"
 
 
 def free_port(kind=socket.SOCK_STREAM):
@@ -93,3 +95,58 @@ def wait_until(predicate, timeout=20, interval=0.05):
             return value
         time.sleep(interval)
     raise TimeoutError(f"condition not met within {timeout}s")
+
+
+def stop_gracefully(proc, grace=10):
+    """SIGTERM (the worker drains), a second SIGTERM (the worker cancels its jobs), then SIGKILL."""
+    if proc.poll() is not None:
+        return
+    for _ in range(2):
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+    proc.kill()
+    proc.wait()
+
+
+def sim_processes(root):
+    """Processes our stack left behind: anything running from or in our HOSTCTL_ROOT, and any
+    simulated steamcmd/srcds started with it (other test runs' simulators are left alone)."""
+    root = str(root)
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline", "cwd"]):
+        try:
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            cwd = proc.info["cwd"] or ""
+            ours = root in cmdline or cwd.startswith(root)
+            if not ours and SIM_MARKER in cmdline:
+                ours = proc.environ().get("HOSTCTL_ROOT") == root
+        except (psutil.Error, TypeError):
+            continue
+        if ours:
+            found.append(proc)
+    return found
+
+
+def cmdline(proc):
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
+
+
+def kill_leftovers(root):
+    """Kill whatever outlived its test; return a description of it so the test can fail."""
+    leftovers = sim_processes(root)
+    described = []
+    for proc in leftovers:
+        try:
+            described.append(f"{proc.pid}: {' '.join(proc.cmdline())}")
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(leftovers, timeout=5)
+    return described

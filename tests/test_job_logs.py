@@ -9,9 +9,9 @@ from channels.testing import WebsocketCommunicator
 from django.test import AsyncClient, Client
 from django.utils import timezone
 
-from jobs import tail
 from jobs.models import Job, JobLog, JobState
 from l4d2site.asgi import application
+from streams import tail
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,6 +74,7 @@ async def test_websocket_replays_a_finished_job_then_ends(owner, job):
     assert messages[0]["type"] == "state" and messages[0]["state"] == "succeeded"
     assert messages[0]["exit_code"] == 0
     lines = [line for m in messages if m["type"] == "lines" for line in m["lines"]]
+    assert all(line.pop("at").startswith(str(timezone.now().year)) for line in lines)
     assert lines == [
         {"seq": 1, "stream": "stdout", "line": "one"},
         {"seq": 2, "stream": "stdout", "line": "two"},
@@ -227,7 +228,7 @@ async def test_many_viewers_share_one_poller(owner, job):
     for comm in comms:
         await comm.connect()
         await comm.receive_json_from()
-    assert len(tail._tails()[job.id].viewers) == 20
+    assert len(tail._tails()[f"job.{job.id}"].viewers) == 20
     await sync_to_async(add_lines)(job, "for everyone")
     for comm in comms:
         message = await comm.receive_json_from(timeout=3)
@@ -285,7 +286,8 @@ async def test_sse_streams_lines_state_and_end(owner, job):
     assert events[0]["event"] == "state" and json.loads(events[0]["data"])["state"] == "running"
     lines = [e for e in events if e["event"] == "line"]
     assert [e["id"] for e in lines] == ["1", "2", "3"]
-    assert json.loads(lines[1]["data"]) == {"seq": 2, "stream": "stdout", "line": XSS}
+    second = json.loads(lines[1]["data"])
+    assert second.pop("at") and second == {"seq": 2, "stream": "stdout", "line": XSS}
     assert json.loads([e for e in events if e["event"] == "state"][-1]["data"])["state"] == "succeeded"
     assert events[-1]["event"] == "end"
 

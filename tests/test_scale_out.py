@@ -9,6 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from jobs.models import Job, JobKind, JobLog, JobState
+from jobs.recovery import Recovery
 from servers.models import Node
 
 from .processes import running, start_worker, wait_until
@@ -64,14 +65,17 @@ def test_four_workers_run_400_jobs_over_40_servers_exactly_once_in_order(make_se
 
 
 def test_node_worker_claims_only_its_nodes_servers(make_server, owner):
-    from jobs.worker import Worker
 
     east = Node.objects.create(name="east")
     on_east = Job.enqueue(make_server(node=east), JobKind.STOP, owner)
     on_panel = Job.enqueue(make_server(), JobKind.STOP, owner)
-    assert Worker(node="west").claim() is None
-    assert Worker(node="east").claim().pk == on_east.pk
-    assert Worker().claim().pk == on_panel.pk
+
+    def claim(node):
+        return Job.objects.claim(node_name=node, worker="test-host:1:1.00")
+
+    assert claim("west") is None
+    assert claim("east").pk == on_east.pk
+    assert claim(None).pk == on_panel.pk
 
 
 async def test_tails_fall_back_to_polling_when_redis_is_gone(owner, job, settings):
@@ -98,8 +102,6 @@ async def test_tails_fall_back_to_polling_when_redis_is_gone(owner, job, setting
 def test_a_silent_nodes_running_jobs_are_failed_after_the_timeout(make_server, owner, settings):
     from datetime import timedelta
 
-    from jobs.worker import Worker
-
     settings.NODE_JOB_TIMEOUT_SECONDS = 60
     silent = Node.objects.create(name="silent", last_heartbeat=timezone.now() - timedelta(seconds=600))
     fresh = Node.objects.create(name="fresh", last_heartbeat=timezone.now())
@@ -107,7 +109,7 @@ def test_a_silent_nodes_running_jobs_are_failed_after_the_timeout(make_server, o
     alive = Job.enqueue(make_server(node=fresh), JobKind.INSTALL, owner)
     Job.objects.filter(pk__in=[stuck.pk, alive.pk]).update(state=JobState.RUNNING, started_at=timezone.now())
     JobLog.objects.create(job=stuck, seq=1, stream="stdout", line="downloading")
-    Worker().fail_jobs_of_silent_nodes()
+    Recovery("test-host:1:1.00").fail_jobs_of_silent_nodes()
     stuck.refresh_from_db()
     alive.refresh_from_db()
     assert stuck.state == JobState.FAILED and stuck.finished_at

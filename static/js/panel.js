@@ -127,7 +127,7 @@
     if (FINISHED.indexOf(msg.state) !== -1) this.progress.hidden = true;
     // Re-render the metadata panel (times, exit code, cancel button) from the server.
     if (changed && window.htmx && document.getElementById("job-status")) {
-      htmx.ajax("GET", "/jobs/" + this.jobId + "?fragment=panel", { target: "#job-status", swap: "outerHTML" });
+      htmx.ajax("GET", "/jobs/" + this.jobId, { target: "#job-status", swap: "outerHTML" });
     }
   };
 

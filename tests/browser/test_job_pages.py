@@ -1,271 +1,26 @@
-"""Real-browser end-to-end tests: headless Chromium against a real Daphne and a real runworker.
+"""The job pages in a real browser: install with a live log, cancel, outsiders, staff, reconnects."""
 
-Everything a user does goes through the browser (log in through the login form,
-click Install, click Cancel); the database is only used to set up the cast and to
-check what the browser shows against the source of truth. The live processes use
-the pytest test database, so every test here is transactional.
-
-Needs Debian's Chromium at /usr/bin/chromium (never downloaded by these tests).
-"""
-
-import os
 import re
-import signal
-import socket
-import subprocess
 from datetime import timedelta
-from pathlib import Path
 
-import psutil
-import pytest
 from django.utils import timezone
 
 from jobs.models import Job, JobKind, JobLog, JobState, LogStream
-from servers.models import Server
+from tests.processes import cmdline, sim_processes, wait_until
 
-from .processes import free_port, start_daphne, start_worker, wait_until
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORT = {"width": 1280, "height": 800}
-DOCS = Path(__file__).resolve().parent.parent / "docs"
-SIM_MARKER = "hostctl/sim"
-# Never let the escape hatch below leak into the processes under test: there an
-# async-unsafe call is a real bug that must keep raising.
-NO_ESCAPE_HATCH = {"DJANGO_ALLOW_ASYNC_UNSAFE": ""}
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs Chromium at {CHROMIUM}"),
-]
-
-
-# --- processes ---------------------------------------------------------------
-
-
-def _stop(proc, grace=10):
-    """SIGTERM (the worker drains), a second SIGTERM (the worker cancels its jobs), then SIGKILL."""
-    if proc.poll() is not None:
-        return
-    for _ in range(2):
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(grace)
-            return
-        except subprocess.TimeoutExpired:
-            pass
-    proc.kill()
-    proc.wait()
-
-
-def _sim_processes(root):
-    """Processes our stack left behind: anything running from or in our HOSTCTL_ROOT, and any
-    simulated steamcmd/srcds started with it (other test runs' simulators are left alone)."""
-    root = str(root)
-    found = []
-    for proc in psutil.process_iter(["pid", "cmdline", "cwd"]):
-        try:
-            cmdline = " ".join(proc.info["cmdline"] or [])
-            cwd = proc.info["cwd"] or ""
-            ours = root in cmdline or cwd.startswith(root)
-            if not ours and SIM_MARKER in cmdline:
-                ours = proc.environ().get("HOSTCTL_ROOT") == root
-        except (psutil.Error, TypeError):
-            continue
-        if ours:
-            found.append(proc)
-    return found
-
-
-def _cmdline(proc):
-    try:
-        return " ".join(proc.cmdline())
-    except psutil.Error:
-        return ""
-
-
-def _kill_leftovers(root):
-    """Kill whatever outlived its test; return a description of it so the test can fail."""
-    leftovers = _sim_processes(root)
-    described = []
-    for proc in leftovers:
-        try:
-            described.append(f"{proc.pid}: {' '.join(proc.cmdline())}")
-            proc.kill()
-        except psutil.Error:
-            pass
-    psutil.wait_procs(leftovers, timeout=5)
-    return described
-
-
-@pytest.fixture(scope="module")
-def _async_unsafe_ok():
-    """The sync Playwright API keeps an asyncio loop registered as running on this
-    thread, which makes Django refuse ORM calls from the test. The test process only
-    sets up and checks data, so allow it here (and only here: see NO_ESCAPE_HATCH)."""
-    old = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    if old is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = old
-
-
-@pytest.fixture(scope="module")
-def hostctl_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hostctl-root")
-    yield root
-    leftovers = _kill_leftovers(root)
-    assert not leftovers, f"simulated processes outlived the browser tests: {leftovers}"
-
-
-@pytest.fixture(scope="module")
-def live_server_url(django_db_setup, django_db_blocker, hostctl_root):
-    """One Daphne for the module, on the test database (which every test flushes)."""
-    with django_db_blocker.unblock():
-        port = free_port()
-        proc = start_daphne(port, HOSTCTL_ROOT=hostctl_root, **NO_ESCAPE_HATCH)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        _stop(proc, grace=5)
-
-
-@pytest.fixture
-def worker(transactional_db, hostctl_root, tmp_path):
-    """Start a real `runworker --poll 0.2`; the argument is the simulated seconds per steamcmd run."""
-    started = []
-
-    def start(sim_seconds):
-        log_path = tmp_path / f"worker-{len(started)}.log"
-        proc = start_worker(
-            "--poll",
-            "0.2",
-            log_path=log_path,
-            HOSTCTL_ROOT=hostctl_root,
-            HOSTCTL_SIM_SECONDS=str(sim_seconds),
-            HOSTCTL_STOP_GRACE="1",
-            **NO_ESCAPE_HATCH,
-        )
-        started.append(proc)
-
-        def up():
-            if proc.poll() is not None:
-                pytest.fail(f"runworker exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            return b" started (" in log_path.read_bytes()
-
-        wait_until(up, timeout=20)
-        return proc
-
-    yield start
-    for proc in started:
-        _stop(proc)
-    leftovers = _kill_leftovers(hostctl_root)
-    assert not leftovers, f"simulated steamcmd/srcds outlived the test: {leftovers}"
-
-
-# --- the browser -------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser(_async_unsafe_ok):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def new_page(browser, live_server_url, transactional_db):
-    """Pages in fresh contexts (own cookies); JavaScript errors on any page fail the test."""
-    contexts, errors = [], []
-
-    def make():
-        context = browser.new_context(base_url=live_server_url, viewport=VIEWPORT)
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()  # closes the WebSockets before the database is flushed
-    assert not errors, f"JavaScript errors: {errors}"
-
-
-def log_in(page, user):
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", user.get_username())
-    page.fill("input[name=password]", "pw-" + user.get_username())
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/servers/$"))
-    assert page.get_by_role("button", name=f"Log out {user.get_username()}").is_visible()
-
-
-def make_server(owner, name):
-    return Server.objects.create(owner=owner, name=name, port=free_port(socket.SOCK_DGRAM))
-
-
-def mark_page(page):
-    """Set a marker a full page load would wipe out."""
-    page.evaluate("window.__noReload = 'still-here'")
-
-
-def assert_not_reloaded(page):
-    assert page.evaluate("window.__noReload") == "still-here", "the page was reloaded"
-
-
-def js_int(page, expression):
-    return int(page.evaluate(expression))
-
-
-def progress_width(page):
-    """The progress bar's width as a percentage of its track."""
-    return float(page.evaluate("parseFloat(document.getElementById('log-progress-bar').style.width) || 0"))
-
-
-def wait_for_state(page, state, timeout=30_000):
-    page.wait_for_selector(f"#job-state[data-job-state={state}]", timeout=timeout)
-
-
-def wait_for_running(page):
-    """The badge says running and the status panel (re-rendered in place if needed) has a start time."""
-    wait_for_state(page, "running", timeout=10_000)
-    page.wait_for_function("document.getElementById('job-started').textContent.trim() !== '—'")
-    assert_one_job_page(page)
-
-
-def assert_one_job_page(page):
-    """A state change re-renders the status panel in place: never a second page inside the first."""
-    counts = page.evaluate(
-        "['#job-status', '#job-state', '#log-view', '#log-lines']"
-        ".map(s => document.querySelectorAll(s).length)"
-    )
-    assert counts == [1, 1, 1, 1], (
-        f"#job-status/#job-state/#log-view/#log-lines appear {counts} times: the status panel re-render "
-        "swapped something other than the panel into #job-status"
-    )
-
-
-def rendered_seqs(page):
-    return page.eval_on_selector_all("#log-lines li.line", "els => els.map(e => Number(e.dataset.seq))")
-
-
-# --- the tests ---------------------------------------------------------------
+from .helpers import (
+    assert_not_reloaded,
+    assert_one_job_page,
+    js_int,
+    log_in,
+    make_server,
+    mark_page,
+    progress_width,
+    rendered_seqs,
+    screenshot,
+    wait_for_running,
+    wait_for_state,
+)
 
 
 def click_install(page, server):
@@ -320,8 +75,7 @@ def test_owner_installs_and_watches_the_log_and_progress_grow_live(new_page, wor
         " || document.getElementById('job-state').dataset.jobState !== 'running'"
     )
     assert page.locator("#job-state").get_attribute("data-job-state") == "running"
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "screenshot-job.png"), full_page=True)
+    screenshot(page, "screenshot-job.png")
 
     wait_for_state(page, "succeeded", timeout=30_000)
     page.wait_for_selector("#log-conn[data-conn=finished]")
@@ -342,7 +96,7 @@ def test_owner_installs_and_watches_the_log_and_progress_grow_live(new_page, wor
     row = page.locator(f"#job-row-{job_id}")
     assert row.locator("[data-job-state]").get_attribute("data-job-state") == "succeeded"
     assert page.locator(".card-head .badge").inner_text() == "Stopped"
-    page.screenshot(path=str(DOCS / "screenshot-server.png"), full_page=True)
+    screenshot(page, "screenshot-server.png")
 
 
 def test_owner_cancels_a_running_install_and_sees_cancelling_then_cancelled(
@@ -358,7 +112,7 @@ def test_owner_cancels_a_running_install_and_sees_cancelling_then_cancelled(
     page.wait_for_selector("#log-progress", state="visible", timeout=10_000)
 
     install_dir = str(hostctl_root / str(server.id))
-    steamcmd = [p for p in _sim_processes(hostctl_root) if install_dir in _cmdline(p)]
+    steamcmd = [p for p in sim_processes(hostctl_root) if install_dir in cmdline(p)]
     assert steamcmd, "the simulated steamcmd should be running now"
 
     # Record every state the badge shows from here on, however briefly.
@@ -395,7 +149,7 @@ def test_owner_cancels_a_running_install_and_sees_cancelling_then_cancelled(
     assert job.state == JobState.CANCELLED and job.cancel_requested_by_id == owner.id
     # The steamcmd process tree is gone.
     wait_until(lambda: not any(p.is_running() for p in steamcmd), timeout=5)
-    assert not [p for p in _sim_processes(hostctl_root) if install_dir in _cmdline(p)]
+    assert not [p for p in sim_processes(hostctl_root) if install_dir in cmdline(p)]
 
 
 def test_second_owner_gets_404_on_the_job_and_its_server(new_page, owner, other_owner):
@@ -440,8 +194,7 @@ def test_staff_see_all_jobs_in_admin_and_follow_a_link(new_page, owner, other_ow
     table = page.locator("table.jobs").inner_text()
     assert "Owner's Dark Carnival" in table and "Other's Swamp Fever" in table
     assert "owner" in table and "other" in table
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "screenshot-admin-jobs.png"), full_page=True)
+    screenshot(page, "screenshot-admin-jobs.png")
 
     page.locator(f"#job-row-{jobs[2].id} a[href='/jobs/{jobs[2].id}']").click()
     page.wait_for_url(re.compile(rf"/jobs/{jobs[2].id}$"))

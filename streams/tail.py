@@ -1,26 +1,25 @@
-"""The one log tail behind both live transports (WebSocket and SSE).
+"""The one log tail behind every live transport (WebSocket and SSE, job logs and consoles).
 
 The database is the source of truth. Per web process there is at most one poller
-per job (`JobTail`), however many people watch it: it reads new rows by seq and
-the job's state, then hands them to every viewer's queue. Each viewer
-(`stream_job`) replays what it has not seen from the database, then follows the
+per stream (`Tail`), however many people watch it: it reads new rows by seq and
+the stream's state, then hands them to every viewer's queue. Each viewer
+(`follow`) replays what it has not seen from the database, then follows the
 poller, keeping its own last seq so it never repeats a line and filling any gap
 (a late join, a dropped batch) from the database so it never loses one.
 
-Where a cross-process channel layer exists (Redis), the worker's nudge wakes the
+Where a cross-process channel layer exists (Redis), the writer's nudge wakes the
 poller at once; polling continues regardless, so a lost nudge only costs latency.
 """
 
 import asyncio
 import logging
 import weakref
+from abc import ABC, abstractmethod
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.db import close_old_connections
 
-from .models import FINISHED_STATES, Job, JobLog
-from .notify import job_group, new_layer
+from . import layer
 
 log = logging.getLogger(__name__)
 
@@ -30,28 +29,31 @@ VIEWER_QUEUE = 256
 KEEPALIVE_SECONDS = 15
 
 
-# --- database reads (sync; run in a thread pool) ---------------------------
+class Source(ABC):
+    """One stream of numbered lines and its state; subclasses read them (sync, from the DB).
 
+    `key` names the stream within a process (one poller per key); `group` is the
+    channel-layer group whose messages mean "something changed, look now".
+    """
 
-def fetch_lines(job_id, after, limit=BATCH):
-    return list(
-        JobLog.objects.filter(job_id=job_id, seq__gt=after)
-        .order_by("seq")
-        .values("seq", "stream", "line")[:limit]
-    )
+    key = ""
+    group = ""
 
+    @abstractmethod
+    def read_lines(self, after, limit):
+        """Up to `limit` rows with seq > after, in seq order: dicts with seq, stream, line, at."""
 
-def fetch_state(job_id):
-    row = (
-        Job.objects.filter(pk=job_id)
-        .values("state", "exit_code", "started_at", "finished_at", "cancel_requested_at")
-        .first()
-    )
-    if row is None:
-        return None
-    for key in ("started_at", "finished_at", "cancel_requested_at"):
-        row[key] = row[key].isoformat() if row[key] else None
-    return row
+    @abstractmethod
+    def read_state(self):
+        """A JSON-able dict describing the stream's owner now, or None if it is gone."""
+
+    @abstractmethod
+    def last_seq(self):
+        """The highest seq stored so far (0 for none)."""
+
+    def is_finished(self, state):
+        """True once no line will ever be added (a job log after its job ended)."""
+        return state is None
 
 
 def _db(fn):
@@ -67,18 +69,14 @@ def _db(fn):
     return sync_to_async(guarded, thread_sensitive=False)
 
 
-db_fetch_lines = _db(fetch_lines)
-db_fetch_state = _db(fetch_state)
+async def read_state(source):
+    return await _db(source.read_state)()
 
 
-def is_finished(state):
-    return state is not None and state["state"] in FINISHED_STATES
-
-
-async def iter_log_chunks(job_id, after=0):
+async def iter_chunks(source, after=0):
     """Every persisted row after `after`, in seq-ordered chunks."""
     while True:
-        rows = await db_fetch_lines(job_id, after)
+        rows = await _db(source.read_lines)(after, BATCH)
         if rows:
             yield rows
             after = rows[-1]["seq"]
@@ -86,7 +84,7 @@ async def iter_log_chunks(job_id, after=0):
             return
 
 
-# --- one poller per job per process ---------------------------------------
+# --- one poller per stream per process -----------------------------------------
 
 _tails_by_loop = weakref.WeakKeyDictionary()
 
@@ -95,16 +93,15 @@ def _tails():
     return _tails_by_loop.setdefault(asyncio.get_running_loop(), {})
 
 
-class JobTail:
-    def __init__(self, job_id):
-        self.job_id = job_id
+class Tail:
+    def __init__(self, source):
+        self.source = source
         self.viewers = set()
         self.wake = asyncio.Event()
         self.task = None
         self.ready = asyncio.Event()
         self.ended = False
         self.listening = False
-        self.polls = 0  # database round trips, for the benchmark's queries-per-second
 
     async def subscribe(self):
         """Join; returns once the poller knows where it starts.
@@ -138,23 +135,27 @@ class JobTail:
                 queue.put_nowait(("resync",))
 
     async def _run(self):
-        self.listening = bool(settings.REDIS_URL)
-        listener = asyncio.create_task(self._listen()) if self.listening else None
+        source = self.source
+        self.listening = layer.enabled()
+        listener = None
+        if self.listening:
+            listener = asyncio.create_task(
+                layer.listen(source.group, lambda message: self.wake.set(), lambda: self.listening)
+            )
         last_state = None
         try:
             # Viewers replay history themselves; the poller only needs what is new.
-            last_seq = await _db(_max_seq)(self.job_id)
+            last_seq = await _db(source.last_seq)()
             self.ready.set()
             while self.viewers:
-                state = await db_fetch_state(self.job_id)
-                async for rows in iter_log_chunks(self.job_id, last_seq):
+                state = await read_state(source)
+                async for rows in iter_chunks(source, last_seq):
                     last_seq = rows[-1]["seq"]
                     self._publish(("lines", rows))
-                self.polls += 2
                 if state != last_state:
                     last_state = state
                     self._publish(("state", state))
-                if state is None or is_finished(state):
+                if source.is_finished(state):
                     # State was read before the rows, so every line is out by now.
                     self.ended = True
                     self._publish(("end",))
@@ -165,7 +166,7 @@ class JobTail:
                 except TimeoutError:
                     pass
         except Exception:
-            log.exception("tail of job %s failed; viewers will reconnect", self.job_id)
+            log.exception("tail of %s failed; viewers will reconnect", source.key)
             self.ended = True
             self._publish(("error",))
         finally:
@@ -173,75 +174,34 @@ class JobTail:
             if listener:
                 self.listening = False
                 listener.cancel()
-            if _tails().get(self.job_id) is self:
-                del _tails()[self.job_id]
-
-    async def _listen(self):
-        """Wake the poller on the worker's channel-layer nudge (Redis only).
-
-        Stops on `self.listening` going false, not on cancellation alone: redis-py
-        can turn a cancel that lands mid-read into a TimeoutError, which would
-        otherwise look like a Redis hiccup and keep this loop alive forever.
-        """
-        layer = new_layer()
-        try:
-            while self.listening:
-                try:
-                    channel = await layer.new_channel()
-                    await layer.group_add(job_group(self.job_id), channel)
-                    try:
-                        while self.listening:
-                            await layer.receive(channel)
-                            self.wake.set()
-                    finally:
-                        await _bounded(layer.group_discard(job_group(self.job_id), channel))
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # Redis away: polling carries on alone
-                    if not self.listening:
-                        return
-                    log.warning("channel layer unavailable for job %s: %s", self.job_id, exc)
-                    await asyncio.sleep(1)
-        finally:
-            await _bounded(layer.close_pools())  # one private layer per tail: give its connections back
+            if _tails().get(source.key) is self:
+                del _tails()[source.key]
 
 
-async def _bounded(cleanup, seconds=2):
-    """Clean up on the channel layer, but never let a sick Redis keep a tail alive."""
-    try:
-        await asyncio.wait_for(cleanup, seconds)
-    except Exception as exc:
-        log.warning("channel layer cleanup failed: %r", exc)
-
-
-def _max_seq(job_id):
-    return JobLog.objects.filter(job_id=job_id).order_by("-seq").values_list("seq", flat=True).first() or 0
-
-
-def tail_for(job_id):
+def tail_for(source):
     tails = _tails()
-    if job_id not in tails or tails[job_id].ended:
+    if source.key not in tails or tails[source.key].ended:
         # An ended tail publishes nothing more: a new viewer needs a fresh poller.
-        tails[job_id] = JobTail(job_id)
-    return tails[job_id]
+        tails[source.key] = Tail(source)
+    return tails[source.key]
 
 
 # --- one viewer ------------------------------------------------------------
 
 
-async def stream_job(job_id, after=0):
+async def follow(source, after=0):
     """Events for one viewer: ("state", dict), ("lines", rows), ("ping",), ("end",).
 
     Lines come in seq order from `after` + 1, with no gap and no repeat.
     """
-    tail = tail_for(job_id)
+    tail = tail_for(source)
     queue = await tail.subscribe()  # before the replay, so nothing written meanwhile is missed
     try:
         last = after
 
         async def catch_up(upto=None):
             nonlocal last
-            async for rows in iter_log_chunks(job_id, last):
+            async for rows in iter_chunks(source, last):
                 if upto is not None:
                     rows = [r for r in rows if r["seq"] < upto]
                 if rows:
@@ -250,13 +210,13 @@ async def stream_job(job_id, after=0):
                 if upto is not None and last >= upto - 1:
                     return
 
-        state = await db_fetch_state(job_id)
+        state = await read_state(source)
         if state is None:
             return
         yield ("state", state)
         async for rows in catch_up():
             yield ("lines", rows)
-        if is_finished(state):
+        if source.is_finished(state):
             yield ("end",)
             return
         while True:
@@ -284,7 +244,7 @@ async def stream_job(job_id, after=0):
             elif kind == "end":
                 async for rows in catch_up():
                     yield ("lines", rows)
-                final = await db_fetch_state(job_id)
+                final = await read_state(source)
                 if final != state and final is not None:
                     yield ("state", final)
                 yield ("end",)

@@ -1,0 +1,36 @@
+"""Template tags for job tables and for the job parts of server pages.
+
+Server pages show a server's actions and recent jobs through these tags, so the
+`servers` app never imports `jobs` (imports point down: jobs -> servers).
+"""
+
+from django import template
+
+from ..models import JobKind
+
+register = template.Library()
+
+RECENT_JOBS = 10
+
+
+@register.filter
+def duration(delta):
+    """A timedelta as H:MM:SS (or M:SS under an hour), like CI job pages show it."""
+    if delta is None:
+        return "—"
+    seconds = max(0, int(delta.total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
+
+
+@register.inclusion_tag("jobs/_job_table.html", takes_context=True)
+def recent_jobs(context, server):
+    """The server's latest jobs in THE job table."""
+    return {**context.flatten(), "jobs": server.jobs.for_table()[:RECENT_JOBS], "show_server": False}
+
+
+@register.inclusion_tag("servers/_actions.html", takes_context=True)
+def job_actions(context, server):
+    """One POST button per job kind, enqueueing it on the server."""
+    return {**context.flatten(), "server": server, "kinds": JobKind.choices}

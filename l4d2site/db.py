@@ -1,0 +1,32 @@
+"""Database helpers shared by the apps."""
+
+import functools
+import logging
+import time
+
+from django.db import OperationalError
+
+log = logging.getLogger(__name__)
+
+
+def retry_locked(fn=None, *, attempts=20, delay=0.05):
+    """Decorator: retry SQLite's transient "database is locked" instead of failing the work.
+
+    Only for idempotent units of work (one conditional UPDATE, one transaction):
+    the whole function runs again.
+    """
+    if fn is None:
+        return functools.partial(retry_locked, attempts=attempts, delay=delay)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for attempt in range(attempts):
+            try:
+                return fn(*args, **kwargs)
+            except OperationalError as exc:
+                if "locked" not in str(exc) or attempt == attempts - 1:
+                    raise
+                log.warning("database is locked, retrying %s (%s)", fn.__name__, attempt + 1)
+                time.sleep(min(1.0, delay * 2**attempt))
+
+    return wrapper

@@ -1,0 +1,117 @@
+"""The WebSocket consumer every live stream (job log, console) builds on (DESIGN.md §4)."""
+
+import asyncio
+import json
+from urllib.parse import parse_qs
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.auth.models import AnonymousUser
+from django.http import Http404
+
+from .frames import parse_after, websocket_messages
+from .layer import dumps
+from .tail import follow
+
+CLOSE_UNAUTHORISED = 4403
+CLOSE_BAD_REQUEST = 4400
+CLOSE_TAIL_FAILED = 1011  # the browser reconnects and resumes
+# Client messages are small ({"type": "ping"}, a console command): anything longer
+# is refused before it is parsed.
+MAX_MESSAGE_CHARS = 8192
+
+
+class StreamConsumer(AsyncJsonWebsocketConsumer):
+    """Replays then follows one `tail.Source`; subclasses say which and who may see it.
+
+    No per-viewer channel: the stream's tail does the listening, so a viewer needs no
+    Redis connection and keeps working while Redis is down.
+    """
+
+    channel_layer_alias = None
+    pump = None
+    source = None
+
+    async def get_source(self, user, **url_kwargs):
+        """The source this user may follow; Http404 for outsiders, anonymous or missing."""
+        raise Http404
+
+    async def handle_message(self, message):
+        """A client message other than ping; return False if it is not understood."""
+        return False
+
+    async def connect(self):
+        user = self.scope.get("user") or AnonymousUser()
+        try:
+            self.source = await self.get_source(user, **self.scope["url_route"]["kwargs"])
+        except Http404:
+            # Accept first so the client sees our close code, not a bare HTTP 403.
+            await self.accept()
+            await self.close(code=CLOSE_UNAUTHORISED)
+            return
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        await self.accept()
+        try:
+            after = parse_after((query.get("after") or [""])[0])
+        except ValueError as exc:
+            await self.refuse(str(exc))
+            return
+        self.pump = asyncio.create_task(self.forward(after))
+
+    async def forward(self, after):
+        try:
+            async for event in follow(self.source, after):
+                for message in websocket_messages(event):
+                    await self.send_json(message)
+                if event[0] == "end":
+                    await self.close(code=1000)
+                    return
+        except RuntimeError:
+            # The tail failed (e.g. the database went away): the browser reconnects.
+            await self.close(code=CLOSE_TAIL_FAILED)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """Decode a client message; what cannot be read gets an error frame, the stream goes on."""
+        if self.source is None:
+            return  # refused at connect: nothing to talk about
+        if text_data is None or len(text_data) > MAX_MESSAGE_CHARS:
+            await self.error("Send JSON text messages of at most 8 KiB.")
+            return
+        try:
+            message = json.loads(text_data)
+        except RecursionError:
+            # Nesting deep enough to exhaust the parser is an attack, not a typo.
+            await self.refuse("Message nested too deeply.")
+            return
+        except ValueError:
+            await self.error("Message is not valid JSON.")
+            return
+        await self.receive_json(message)
+
+    async def receive_json(self, content, **kwargs):
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+        elif not (isinstance(content, dict) and await self.handle_message(content)):
+            await self.error(f"Unsupported message; {self.accepted_messages}.")
+
+    accepted_messages = 'only {"type": "ping"} is accepted'
+
+    async def error(self, text):
+        await self.send_json({"type": "error", "error": text})
+
+    async def refuse(self, text):
+        """An error frame, then close 4400: the pump stops, nothing more is sent."""
+        await self.stop_pump()
+        await self.error(text)
+        await self.close(code=CLOSE_BAD_REQUEST)
+
+    async def stop_pump(self):
+        if self.pump:
+            self.pump.cancel()
+            self.pump = None
+
+    async def disconnect(self, code):
+        await self.stop_pump()
+
+    @classmethod
+    async def encode_json(cls, content):
+        return dumps(content)

@@ -1,0 +1,165 @@
+"""Batched, gap-free writing of numbered lines (job logs, consoles), by group commit.
+
+Every `LineSink` numbers its lines 1, 2, 3... and hands them to the process's one
+writer thread. The writer commits whatever is waiting, from every sink, in one
+transaction, then does it again: a line that arrives while nothing is being
+written goes out at once, and lines that arrive during a write ride together in
+the next one. No timer decides when to write, so a trickle is written with no
+delay and a flood in large batches (throughput rises with load instead of falling).
+
+One thread writes, so batches commit in order and a reader polling `seq > last`
+always sees a gap-free prefix. Memory stays bounded: when the database falls
+behind by MAX_PENDING lines, producers wait (the child process then blocks on
+its full pipe rather than the worker growing without limit).
+"""
+
+import itertools
+import logging
+import threading
+import time
+
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.utils import timezone
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 5000  # rows per transaction: keeps each write lock short
+MAX_PENDING = 50_000  # rows waiting in memory before producers are held back
+RETRY_SECONDS = (0.05, 0.1, 0.2, 0.5, 1.0)
+
+
+class LineSink:
+    """Callable as `sink(stream, text)`: one stream of numbered lines in one table.
+
+    `model` has a foreign key `owner_field` (e.g. "job"), and `seq`, `stream`,
+    `line`, `created_at` columns; `on_written()` runs after each commit that
+    included this sink's lines (to wake the readers).
+    """
+
+    def __init__(self, model, owner_field, owner_id, *, last_seq=0, on_written=None):
+        table = connection.ops.quote_name(model._meta.db_table)
+        column = connection.ops.quote_name(model._meta.get_field(owner_field).column)
+        self.sql = (
+            f"INSERT INTO {table} ({column}, seq, stream, line, created_at) VALUES (%s, %s, %s, %s, %s)"
+        )
+        self.owner_id = owner_id
+        self.name = f"{model._meta.label} of {owner_field} #{owner_id}"
+        self.on_written = on_written
+        self.seq = last_seq  # last seq handed out
+        self.written = last_seq  # last seq committed (or dropped, see `broken`)
+        self.broken = False
+        self.rows = []
+        self.writer = _writer()
+
+    def __call__(self, stream, text):
+        # PostgreSQL text cannot hold NUL; the rest of the line is kept as it was.
+        text = text.replace("\x00", "\ufffd")
+        self.writer.add(self, stream, text)
+
+    def flush(self):
+        """Wait until every line handed to this sink so far is committed."""
+        self.writer.wait_written(self)
+
+
+class _Writer:
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.dirty = []  # sinks with rows waiting, in arrival order
+        self.pending = 0
+        self.thread = threading.Thread(target=self._run, name="line-writer", daemon=True)
+        self.thread.start()
+
+    def add(self, sink, stream, text):
+        with self.cond:
+            while self.pending >= MAX_PENDING:
+                self.cond.wait()
+            sink.seq += 1
+            sink.rows.append((sink.owner_id, sink.seq, stream, text))
+            if len(sink.rows) == 1:
+                self.dirty.append(sink)
+            self.pending += 1
+            self.cond.notify_all()
+
+    def wait_written(self, sink):
+        with self.cond:
+            target = sink.seq
+            while sink.written < target:
+                self.cond.wait()
+
+    def _take(self):
+        """The next batch: whole runs of rows per sink, at most MAX_BATCH rows in all."""
+        with self.cond:
+            while not self.dirty:
+                self.cond.wait()
+            batch, room = [], MAX_BATCH
+            while self.dirty and room > 0:
+                sink = self.dirty[0]
+                rows, sink.rows = sink.rows[:room], sink.rows[room:]
+                if not sink.rows:
+                    self.dirty.pop(0)
+                batch.append((sink, rows))
+                room -= len(rows)
+            return batch
+
+    def _run(self):
+        while True:
+            batch = self._take()
+            self._write(batch)
+            with self.cond:
+                for sink, rows in batch:
+                    sink.written = rows[-1][1]
+                    self.pending -= len(rows)
+                self.cond.notify_all()
+            for sink, _ in batch:
+                if sink.on_written and not sink.broken:
+                    try:
+                        sink.on_written()
+                    except Exception:
+                        log.exception("on_written hook failed")
+
+    def _write(self, batch):
+        """Commit the batch, retrying until the database takes it; never drop a line silently."""
+        created = None
+        for attempt in itertools.count():
+            try:
+                created = created or connection.ops.adapt_datetimefield_value(timezone.now())
+                with transaction.atomic():
+                    with connection.cursor() as cursor:
+                        for sink, rows in batch:
+                            cursor.executemany(sink.sql, [row + (created,) for row in rows])
+                return
+            except IntegrityError:
+                # A line whose owner was deleted (a server removed mid-run) can never
+                # be written: write the others and drop only that sink's lines.
+                self._write_each(batch, created)
+                return
+            except DatabaseError as exc:
+                delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
+                log.warning("writing %d lines failed, retrying in %ss: %s", _count(batch), delay, exc)
+                connection.close()  # a fresh connection next time, whatever broke this one
+                time.sleep(delay)
+
+    def _write_each(self, batch, created):
+        for sink, rows in batch:
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.executemany(sink.sql, [row + (created,) for row in rows])
+            except IntegrityError as exc:
+                sink.broken = True
+                log.warning("dropped %d lines of %s: %s", len(rows), sink.name, exc)
+
+
+def _count(batch):
+    return sum(len(rows) for _, rows in batch)
+
+
+_the_writer = None
+_writer_lock = threading.Lock()
+
+
+def _writer():
+    global _the_writer
+    with _writer_lock:
+        if _the_writer is None:
+            _the_writer = _Writer()
+        return _the_writer

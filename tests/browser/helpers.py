@@ -1,0 +1,79 @@
+"""What browser tests do and check, shared by every page's tests."""
+
+import os
+import re
+import socket
+from pathlib import Path
+
+from servers.models import Server
+from tests.processes import free_port
+
+DOCS = Path(__file__).resolve().parent.parent.parent / "docs"
+
+
+def screenshot(page, name):
+    """Refresh a picture in docs/ for the README, only when asked (UPDATE_SCREENSHOTS=1)."""
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        DOCS.mkdir(exist_ok=True)
+        page.screenshot(path=str(DOCS / name), full_page=True)
+
+
+def log_in(page, user):
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", user.get_username())
+    page.fill("input[name=password]", "pw-" + user.get_username())
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/servers/$"))
+    assert page.get_by_role("button", name=f"Log out {user.get_username()}").is_visible()
+
+
+def make_server(owner, name):
+    return Server.objects.create(owner=owner, name=name, port=free_port(socket.SOCK_DGRAM))
+
+
+def mark_page(page):
+    """Set a marker a full page load would wipe out."""
+    page.evaluate("window.__noReload = 'still-here'")
+
+
+def assert_not_reloaded(page):
+    assert page.evaluate("window.__noReload") == "still-here", "the page was reloaded"
+
+
+def js_int(page, expression):
+    return int(page.evaluate(expression))
+
+
+def progress_width(page):
+    """The progress bar's width as a percentage of its track."""
+    return float(page.evaluate("parseFloat(document.getElementById('log-progress-bar').style.width) || 0"))
+
+
+def wait_for_state(page, state, timeout=30_000):
+    page.wait_for_selector(f"#job-state[data-job-state={state}]", timeout=timeout)
+
+
+def wait_for_running(page):
+    """The badge says running and the status panel (re-rendered in place if needed) has a start time."""
+    wait_for_state(page, "running", timeout=10_000)
+    page.wait_for_function("document.getElementById('job-started').textContent.trim() !== '—'")
+    assert_one_job_page(page)
+
+
+def assert_one_job_page(page):
+    """A state change re-renders the status panel in place: never a second page inside the first."""
+    counts = page.evaluate(
+        "['#job-status', '#job-state', '#log-view', '#log-lines']"
+        ".map(s => document.querySelectorAll(s).length)"
+    )
+    assert counts == [1, 1, 1, 1], (
+        f"#job-status/#job-state/#log-view/#log-lines appear {counts} times: the status panel re-render "
+        "swapped something other than the panel into #job-status"
+    )
+
+
+def rendered_seqs(page):
+    return page.eval_on_selector_all("#log-lines li.line", "els => els.map(e => Number(e.dataset.seq))")
+
+
+# --- the tests ---------------------------------------------------------------
