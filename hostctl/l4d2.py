@@ -25,16 +25,9 @@ from hostctl import servercfg, steamcmd
 from hostctl.a2s import query_info
 from hostctl.config import HostConfig
 from hostctl.errors import HostError
-from hostctl.process import (
-    CancelToken,
-    LineSink,
-    LineSplitter,
-    alive,
-    descendants,
-    kill_tree,
-    run_command,
-    terminate_tree,
-)
+from hostctl.lines import LineSplitter
+from hostctl.process import CancelToken, LineSink, run_command
+from hostctl.proctree import alive, descendants, kill_tree, terminate_tree
 
 __all__ = [
     "HostError",

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from hostctl.process import MAX_LINE, CancelToken, run_command
+from hostctl.lines import MAX_LINE
+from hostctl.process import CancelToken, run_command
 
 from .conftest import still_running
 
