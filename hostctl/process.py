@@ -21,15 +21,14 @@ from hostctl.proctree import descendants, kill_tree, merge, terminate_tree
 
 LineSink = Callable[[str, str], None]
 
+# Lifecycle calls pass HostConfig.stop_grace (from the HOSTCTL_STOP_GRACE setting);
+# this is only for direct callers that do not say.
+DEFAULT_GRACE = 5.0
 _READ_SIZE = 65536
 _QUEUED_READS = 32  # reads waiting for on_line, at most _READ_SIZE bytes each
 _POLL = 0.05  # how often the supervising loop looks at the token and the clock
 _TRACK_EVERY = 0.25  # how often descendants are re-listed while the child runs
 _LEFTOVER_WAIT = 0.5  # how long readers may stay open after the child exits
-
-
-def default_grace() -> float:
-    return float(os.environ.get("HOSTCTL_STOP_GRACE", 5))
 
 
 class CancelToken:
@@ -206,7 +205,7 @@ def run_command(
     cancel: CancelToken | None = None,
     cwd=None,
     env=None,
-    grace: float | None = None,
+    grace: float = DEFAULT_GRACE,
     timeout: float | None = None,
 ) -> RunResult:
     """Run `argv` (no shell), send each output line to `on_line`, return the exit code.
@@ -217,7 +216,6 @@ def run_command(
     if isinstance(argv, (str, bytes)):
         raise TypeError("argv must be a list of arguments, not a string: no shell is used")
     argv = [os.fspath(arg) for arg in argv]
-    grace = default_grace() if grace is None else grace
     managed = cancel is not None or timeout is not None
     proc = subprocess.Popen(
         argv,
