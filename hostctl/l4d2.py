@@ -42,7 +42,8 @@ __all__ = [
     "update",
 ]
 
-_A2S_TIMEOUT = 0.5
+_A2S_TIMEOUT = 0.5  # per A2S_INFO try while waiting for a starting server
+_STATUS_A2S_TIMEOUT = 1.0  # how long status() waits for an A2S_INFO answer
 _START_POLL = 0.1
 
 # srcds processes this process started. They are our children, so they must be
@@ -58,8 +59,6 @@ class ServerSpec:
     map: str = "c1m1_hotel"
     max_players: int = 8
     name: str = ""
-    # Passed to srcds_run as separate arguments (never through a shell).
-    extra_args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,7 +115,6 @@ def command_line(kind: str, spec: ServerSpec, *, config: HostConfig) -> list[str
             *("-game", "left4dead2", "-strictportbind", "-ip", "0.0.0.0"),
             *("-port", str(spec.port), "+map", spec.map, "-maxplayers", str(spec.max_players)),
             *("+servercfgfile", "server.cfg"),
-            *spec.extra_args,
         ]
     if kind == "stop":
         return ["quit"]
@@ -212,7 +210,7 @@ def _wait_gone(proc: psutil.Process, timeout: float) -> bool:
         time.sleep(0.05)
 
 
-def status(spec: ServerSpec, *, config: HostConfig, query_timeout: float = 1.0) -> ServerStatus:
+def status(spec: ServerSpec, *, config: HostConfig) -> ServerStatus:
     files = _files(spec)
     if not files.srcds_run.exists():
         return ServerStatus("not_installed")
@@ -223,7 +221,7 @@ def status(spec: ServerSpec, *, config: HostConfig, query_timeout: float = 1.0) 
         # A clean stop removes the pid file, so the server died on its own.
         _reap_launched()
         return ServerStatus("crashed")
-    info = query_info(spec.port, timeout=query_timeout)
+    info = query_info(spec.port, timeout=_STATUS_A2S_TIMEOUT)
     if info is None:  # still loading or busy: running, details unknown
         return ServerStatus("running", pid=proc.pid)
     return ServerStatus(
