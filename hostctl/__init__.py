@@ -1,7 +1,15 @@
 """Plain-Python host control for L4D2 dedicated servers (never imports Django).
 
-- process: run a command, stream its lines, cancel it with its whole tree
-- l4d2: install/update/start/stop/restart/status of one server
-- config: HostConfig, built from settings or the environment
+- l4d2: the lifecycle verbs: install, update, start, stop, restart, status, kill_strays
+- spec: ServerSpec (what a call is told about a server) and ServerStatus (what status reports)
+- srcds: a server's files, pid file and console FIFO; launching, reaping and killing srcds
+- steamcmd: steamcmd command lines for app 222860, running them, judging their output
+- process: run_command and CancelToken: run a command, stream its lines, cancel it with its tree
+- proctree: find a process's descendants and stop the whole tree (SIGTERM, grace, SIGKILL)
+- lines: byte streams to text lines (UTF-8 with replacement, "\\r" redraws, long lines split)
+- servercfg: validation of user-supplied settings and the server.cfg written from them
+- a2s: A2S_INFO queries against a server on this host
+- config: HostConfig (root, steamcmd, simulate mode, stop grace), built by the Django facade
+- errors: HostError, the user-readable reason an operation cannot run
 - sim: stand-ins for steamcmd and srcds used by tests and simulate mode
 """

@@ -7,32 +7,28 @@ queue, so code behind `on_line` (database writes, websockets) never needs locks.
 
 from __future__ import annotations
 
-import codecs
 import os
 import queue
-import re
-import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Callable
 
 import psutil
 
+from hostctl.lines import LineSplitter
+from hostctl.proctree import descendants, kill_tree, merge, terminate_tree
+
 LineSink = Callable[[str, str], None]
 
-MAX_LINE = 4096  # longer lines are delivered in chunks of this many characters
+# Lifecycle calls pass HostConfig.stop_grace (from the HOSTCTL_STOP_GRACE setting);
+# this is only for direct callers that do not say.
+DEFAULT_GRACE = 5.0
 _READ_SIZE = 65536
 _QUEUED_READS = 32  # reads waiting for on_line, at most _READ_SIZE bytes each
 _POLL = 0.05  # how often the supervising loop looks at the token and the clock
 _TRACK_EVERY = 0.25  # how often descendants are re-listed while the child runs
 _LEFTOVER_WAIT = 0.5  # how long readers may stay open after the child exits
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-def default_grace() -> float:
-    return float(os.environ.get("HOSTCTL_STOP_GRACE", 5))
 
 
 class CancelToken:
@@ -67,147 +63,6 @@ class RunResult(int):
 
     def __repr__(self) -> str:
         return f"RunResult({int(self)}, cancelled={self.cancelled}, timed_out={self.timed_out})"
-
-
-class LineSplitter:
-    """Turn a byte stream into text lines, holding at most MAX_LINE characters.
-
-    "\\r" counts as a line break so progress redraws become separate lines; a
-    "\\r" at the end of a chunk is held back because the next chunk may start
-    with the "\\n" of a "\\r\\n".
-    """
-
-    def __init__(self, emit: Callable[[str], None]) -> None:
-        self._emit = emit
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._pending = ""
-        self._chunked = False  # part of the pending line was already emitted
-
-    def feed(self, data: bytes, *, final: bool = False) -> None:
-        text = self._pending + self._decoder.decode(data, final)
-        held = ""
-        if not final and text.endswith("\r"):
-            text, held = text[:-1], "\r"
-        *complete, rest = _LINE_BREAK.split(text)
-        for line in complete:
-            # A line that was exactly a multiple of MAX_LINE long has been
-            # emitted in full already; its terminator must not add an empty line.
-            if line or not self._chunked:
-                self._emit_chunks(line)
-            self._chunked = False
-        while len(rest) >= MAX_LINE:
-            self._emit(rest[:MAX_LINE])
-            rest = rest[MAX_LINE:]
-            self._chunked = True
-        if final and rest:
-            self._emit(rest)
-            rest = ""
-        self._pending = rest + held
-
-    def _emit_chunks(self, line: str) -> None:
-        for start in range(0, max(len(line), 1), MAX_LINE):
-            self._emit(line[start : start + MAX_LINE])
-
-
-def _clock() -> str:
-    return datetime.now().strftime("%H:%M:%S.%f")[:-3]
-
-
-def alive(proc: psutil.Process) -> bool:
-    """True if `proc` is still the same running process (a zombie is dead)."""
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def descendants(pid: int) -> list[psutil.Process]:
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.Error:
-        return []
-
-
-def _merge(*groups: Iterable[psutil.Process]) -> list[psutil.Process]:
-    # psutil.Process hashes on pid + creation time, so a reused pid stays distinct.
-    return list(dict.fromkeys(p for group in groups for p in group))
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _signal(proc: psutil.Process, sig: int) -> None:
-    try:
-        proc.send_signal(sig)  # psutil refuses if the pid was reused
-    except psutil.Error:
-        pass
-
-
-def kill_tree(pgid: int, procs: Iterable[psutil.Process]) -> int:
-    """SIGKILL process group `pgid` and every process in `procs`.
-
-    `procs` matters for descendants that called setsid() (they left the group)
-    and for ones already reparented to init. Returns how many of `procs` were
-    alive when killed; waits (up to 1 s) until they are gone.
-    """
-    victims = [p for p in procs if alive(p)]
-    _signal_group(pgid, signal.SIGKILL)
-    for proc in victims:
-        _signal(proc, signal.SIGKILL)
-    # kill() returns before the target has died; callers rely on it being gone.
-    deadline = time.monotonic() + 1
-    while any(alive(p) for p in victims) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return len(victims)
-
-
-def terminate_tree(
-    pid: int,
-    *,
-    grace: float,
-    notify: Callable[[str], None],
-    reason: str,
-    wait_exit: Callable[[float], bool],
-    tracked: Iterable[psutil.Process] = (),
-) -> None:
-    """Stop the process `pid` (a process group leader) and everything it started.
-
-    SIGTERM goes to the group and to known descendants outside it; after up to
-    `grace` seconds whatever is left gets SIGKILL. `wait_exit(timeout)` waits for
-    `pid` itself and says whether it is gone: only the caller knows whether it
-    may reap it (its own child) or must just watch it.
-    """
-    # List descendants before signalling: once a parent dies its children are
-    # reparented to init and can no longer be found from `pid`.
-    procs = _merge(tracked, descendants(pid))
-    outside = [p for p in procs if _pgid(p) not in (pid, None)]
-    _signal_group(pid, signal.SIGTERM)
-    for proc in outside:
-        _signal(proc, signal.SIGTERM)
-    extra = f" and {len(outside)} descendants outside it" if outside else ""
-    notify(f"{reason}: sent SIGTERM to process group {pid}{extra} at {_clock()}")
-
-    deadline = time.monotonic() + grace
-    root_gone = wait_exit(grace)
-    while root_gone and any(alive(p) for p in procs) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    if root_gone and not any(alive(p) for p in procs):
-        return
-    procs = _merge(procs, descendants(pid))
-    count = kill_tree(pid, procs) + (0 if root_gone else 1)
-    notify(f"Grace period {grace:g}s expired: sent SIGKILL to {count} processes")
-    wait_exit(1.0)
-
-
-def _pgid(proc: psutil.Process) -> int | None:
-    try:
-        return os.getpgid(proc.pid)
-    except OSError:
-        return None
 
 
 def _read_stream(fd: int, stream: str, lines: queue.Queue) -> None:
@@ -299,7 +154,7 @@ class _Supervisor:
             if self.managed and time.monotonic() >= next_track:
                 # Remember descendants while they can still be found, in case
                 # they outlive the child and keep its pipes open.
-                self.tracked = _merge(self.tracked, descendants(self.proc.pid))
+                self.tracked = merge(self.tracked, descendants(self.proc.pid))
                 next_track = time.monotonic() + _TRACK_EVERY
             self.pump(_POLL)
         self.drain()
@@ -321,7 +176,7 @@ class _Supervisor:
         while self.open_streams:
             self.pump(_POLL)
             if self.managed and self.open_streams and time.monotonic() >= leftover_deadline:
-                procs = _merge(self.tracked, descendants(self.proc.pid))
+                procs = merge(self.tracked, descendants(self.proc.pid))
                 count = kill_tree(self.proc.pid, procs)
                 self.system(
                     f"Process exited but its output stayed open: sent SIGKILL to "
@@ -333,7 +188,7 @@ class _Supervisor:
         """Reap the child, join the readers and close the pipes, whatever happened."""
         if self.proc.poll() is None:  # only after an exception in on_line
             if self.managed:
-                kill_tree(self.proc.pid, _merge(self.tracked, descendants(self.proc.pid)))
+                kill_tree(self.proc.pid, merge(self.tracked, descendants(self.proc.pid)))
             else:
                 self.proc.kill()
         self.proc.wait()
@@ -350,7 +205,7 @@ def run_command(
     cancel: CancelToken | None = None,
     cwd=None,
     env=None,
-    grace: float | None = None,
+    grace: float = DEFAULT_GRACE,
     timeout: float | None = None,
 ) -> RunResult:
     """Run `argv` (no shell), send each output line to `on_line`, return the exit code.
@@ -361,7 +216,6 @@ def run_command(
     if isinstance(argv, (str, bytes)):
         raise TypeError("argv must be a list of arguments, not a string: no shell is used")
     argv = [os.fspath(arg) for arg in argv]
-    grace = default_grace() if grace is None else grace
     managed = cancel is not None or timeout is not None
     proc = subprocess.Popen(
         argv,

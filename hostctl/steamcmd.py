@@ -1,4 +1,4 @@
-"""steamcmd command lines for app 222860 and the judging of their output.
+"""steamcmd for app 222860: its command lines, running them, and the judging of their output.
 
 steamcmd sometimes exits 0 after a failed update, so success is decided from
 the lines it prints: the `Success!` line must appear and no error line may.
@@ -6,7 +6,9 @@ the lines it prints: the `Success!` line must appear and no error line may.
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from hostctl.config import HostConfig
 from hostctl.errors import HostError
+from hostctl.process import CancelToken, LineSink, run_command
 
 APP_ID = "222860"
 SIMULATOR = Path(__file__).resolve().parent / "sim" / "steamcmd.py"
@@ -99,3 +102,37 @@ class OutputJudge:
         if code != 0:
             return code
         return 0 if self.succeeded and not self.reasons else 1
+
+
+def run(
+    install_dir: Path, sink: LineSink, cancel: CancelToken | None, *, validate: bool, config: HostConfig
+) -> int:
+    """Install (`validate`) or update into `install_dir`: every pass, each judged; returns the exit code."""
+    argvs = passes(install_dir, validate=validate, config=config)
+    install_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, HOSTCTL_SIM_SECONDS=str(config.sim_seconds)) if config.simulate else None
+    verb = "Installing" if validate else "Updating"
+    for number, argv in enumerate(argvs, 1):
+        sink("system", f"{verb} server files in {install_dir} (steamcmd run {number} of {len(argvs)})")
+        sink("system", f"$ {shlex.join(argv)}")
+        judge = OutputJudge(platform_workaround=config.platform_workaround)
+
+        def on_line(stream: str, text: str, judge=judge) -> None:
+            sink(stream, text)
+            if stream != "system" and (reason := judge.feed(text)):
+                sink("system", reason)
+
+        result = run_command(
+            argv, on_line=on_line, cancel=cancel, cwd=install_dir, env=env, grace=config.stop_grace
+        )
+        if result.cancelled:
+            sink("system", f"steamcmd stopped on request (exit code {int(result)})")
+            return int(result)
+        code = judge.exit_code(result)
+        if code:
+            if result == 0 and not judge.reasons:
+                sink("system", "steamcmd exited without reporting success")
+            sink("system", f"{verb} failed (exit code {code})")
+            return code
+    sink("system", f"{verb} finished: server files are ready")
+    return 0

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from hostctl.process import MAX_LINE, CancelToken, run_command
+from hostctl.lines import MAX_LINE
+from hostctl.process import CancelToken, run_command
 
 from .conftest import still_running
 
@@ -204,11 +205,3 @@ def test_output_keeps_flowing_while_a_cancelled_child_shuts_down(lines, no_leaks
     result = run_command(py(code), on_line=on_line, cancel=token, grace=5)
     assert result == 0 and result.cancelled
     assert lines.of("stdout") == ["ready", "cleaning up"]
-
-
-def test_grace_defaults_to_hostctl_stop_grace(lines, pid_file, monkeypatch):
-    monkeypatch.setenv("HOSTCTL_STOP_GRACE", "0.3")
-    token = CancelToken()
-    on_line, _ = cancel_when_ready(token, lines)
-    run_command(py(RECORD + IGNORE_TERM + READY_AND_SLEEP, pid_file), on_line=on_line, cancel=token)
-    assert lines.of("system")[1].startswith("Grace period 0.3s expired")

@@ -1,0 +1,199 @@
+"""srcds internals: a server's files, its pid file and console, launching and killing it.
+
+Files kept in the install dir, so any process on the host can find a server
+started by another one (the worker may have restarted since):
+- srcds.pid: pid and creation time of the running srcds_run (guards pid reuse)
+- console.fifo: the server console; `stop` writes "quit" into it
+- console.log: everything the server prints
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import stat
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from hostctl.errors import HostError
+from hostctl.lines import LineSplitter
+from hostctl.process import LineSink
+from hostctl.proctree import alive, terminate_tree
+from hostctl.spec import ServerSpec
+
+# srcds processes this process started. They are our children, so they must be
+# reaped here or they linger as zombies after they exit.
+_launched: dict[int, subprocess.Popen] = {}
+
+
+@dataclass(frozen=True)
+class Files:
+    install_dir: Path
+
+    @property
+    def srcds_run(self) -> Path:
+        return self.install_dir / "srcds_run"
+
+    @property
+    def pid(self) -> Path:
+        return self.install_dir / "srcds.pid"
+
+    @property
+    def fifo(self) -> Path:
+        return self.install_dir / "console.fifo"
+
+    @property
+    def log(self) -> Path:
+        return self.install_dir / "console.log"
+
+    @property
+    def cfg_dir(self) -> Path:
+        return self.install_dir / "left4dead2" / "cfg"
+
+
+def files_for(spec: ServerSpec) -> Files:
+    return Files(Path(spec.install_dir).resolve())
+
+
+def running(files: Files) -> psutil.Process | None:
+    """The server process named by the pid file, if it is still that process."""
+    try:
+        pid_text, created_text = files.pid.read_text().split()
+        proc = psutil.Process(int(pid_text))
+        if proc.create_time() != float(created_text):
+            return None  # the pid now belongs to another process
+        if not any("srcds" in part for part in proc.cmdline()):
+            return None
+    except (OSError, ValueError, psutil.Error):
+        return None
+    return proc if alive(proc) else None
+
+
+def reap_launched() -> None:
+    """Reap the servers this process started that have exited."""
+    for pid, proc in list(_launched.items()):
+        try:
+            still_running = alive(psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            still_running = False
+        try:
+            # A killed server can already look dead (a zombie) a moment before
+            # waitpid reports it, so a dead-looking one gets a short wait.
+            proc.wait(timeout=0 if still_running else 1)
+        except subprocess.TimeoutExpired:
+            continue
+        _launched.pop(pid, None)
+
+
+def wait_gone(proc: psutil.Process, timeout: float) -> bool:
+    """True once `proc` has exited (reaped if this process launched it); False after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if not alive(proc):
+            reap_launched()
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def check_port_free(port: int) -> None:
+    """Raise HostError, with the reason, unless UDP `port` can be bound on this host."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise HostError(f"UDP port {port} is already in use") from None
+            raise HostError(f"UDP port {port} cannot be used: {exc.strerror}") from None
+
+
+def _console_fd(fifo: Path) -> int:
+    """Open the console FIFO read-write, so the server never sees end-of-file."""
+    if fifo.exists() and not stat.S_ISFIFO(fifo.stat().st_mode):
+        fifo.unlink()
+    if not fifo.exists():
+        os.mkfifo(fifo, 0o600)
+    return os.open(fifo, os.O_RDWR)
+
+
+def send_console(fifo: Path, command: str) -> bool:
+    """Write one command line to the server console; False if it cannot (e.g. nobody reads it)."""
+    try:
+        # Non-blocking: if nobody holds the console open, fail instead of hanging.
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        os.write(fd, f"{command}\n".encode())
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+class ConsoleTail:
+    """Forwards what the server appends to console.log to the sink while starting."""
+
+    def __init__(self, path: Path, sink: LineSink) -> None:
+        self.path = path
+        self.offset = path.stat().st_size if path.exists() else 0
+        self.splitter = LineSplitter(lambda text: sink("stdout", text))
+
+    def pump(self, *, final: bool = False) -> None:
+        with open(self.path, "rb") as log:
+            log.seek(self.offset)
+            data = log.read()
+        self.offset += len(data)
+        self.splitter.feed(data, final=final)
+
+
+def launch(argv: list[str], files: Files) -> subprocess.Popen:
+    """Start srcds_run detached, console on the FIFO, output appended to console.log.
+
+    The pid file is written before returning, so other processes find the server.
+    """
+    console = _console_fd(files.fifo)
+    try:
+        with open(files.log, "ab") as log:
+            proc = subprocess.Popen(
+                argv,
+                stdin=console,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=files.install_dir,
+                close_fds=True,
+                start_new_session=True,  # outlives this job and this worker
+            )
+    finally:
+        os.close(console)
+    _launched[proc.pid] = proc
+    files.pid.write_text(f"{proc.pid}\n{psutil.Process(proc.pid).create_time()}\n")
+    return proc
+
+
+def kill_launched(files: Files, proc: subprocess.Popen, sink: LineSink, *, grace: float, reason: str) -> None:
+    """Stop a server this process launched (TERM, then KILL after `grace`) and forget it."""
+
+    def wait_exit(timeout: float) -> bool:
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    terminate_tree(
+        proc.pid,
+        grace=grace,
+        notify=lambda text: sink("system", text),
+        reason=reason,
+        wait_exit=wait_exit,
+    )
+    _launched.pop(proc.pid, None)
+    files.pid.unlink(missing_ok=True)
