@@ -16,7 +16,7 @@ from hostctl import servercfg, srcds, steamcmd
 from hostctl.a2s import query_info
 from hostctl.config import HostConfig
 from hostctl.errors import HostError
-from hostctl.process import CancelToken, LineSink
+from hostctl.process import PHASE, CancelToken, LineSink
 from hostctl.proctree import alive, descendants, kill_tree, pgid_of, terminate_tree
 from hostctl.spec import ServerSpec, ServerStatus
 
@@ -225,10 +225,12 @@ def stop(spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *,
 def restart(
     spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *, config: HostConfig
 ) -> int:
+    sink(PHASE, "Stop")
     code = stop(spec, sink, cancel, config=config)
     if code:
         return code
     if cancel is not None and cancel.cancelled:
         sink("system", "Cancel requested: the server was stopped and will not be started again")
         return 1
+    sink(PHASE, "Start")
     return start(spec, sink, cancel, config=config)

@@ -20,6 +20,10 @@ from hostctl.lines import LineSplitter
 from hostctl.proctree import descendants, kill_tree, merge, terminate_tree
 
 LineSink = Callable[[str, str], None]
+# Besides "stdout"/"stderr"/"system" lines, lifecycle operations send two structured
+# kinds through the same sink, so no reader ever has to parse our prose:
+PHASE = "phase"  # text: the title of the step that starts now ("Download (Windows platform)")
+PROGRESS = "progress"  # text: the whole operation's progress, a whole percent ("42")
 
 # Lifecycle calls pass HostConfig.stop_grace (from the HOSTCTL_STOP_GRACE setting);
 # this is only for direct callers that do not say.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hostctl.config import HostConfig
 from hostctl.errors import HostError
-from hostctl.process import CancelToken, LineSink, run_command
+from hostctl.process import PHASE, PROGRESS, CancelToken, LineSink, run_command
 
 APP_ID = "222860"
 SIMULATOR = Path(__file__).resolve().parent / "sim" / "steamcmd.py"
@@ -33,6 +33,7 @@ STATE_REASONS = {
     "0x6a6": "update error",
 }
 _STATE = re.compile(r"\b0x[0-9a-fA-F]+\b")
+_PROGRESS = re.compile(r"^ Update state \(0x[0-9a-fA-F]+\) [a-z ]+, progress: (\d+(?:\.\d+)?) \(")
 PLATFORM_ADVICE = (
     "Steam refused the anonymous Linux download of app 222860 ('Invalid platform'). "
     "Set HOSTCTL_PLATFORM_WORKAROUND=1 to install in two passes (windows, then linux)."
@@ -112,15 +113,22 @@ def run(
     install_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, HOSTCTL_SIM_SECONDS=str(config.sim_seconds)) if config.simulate else None
     verb = "Installing" if validate else "Updating"
+    progress = _Progress(sink, total=len(argvs))
     for number, argv in enumerate(argvs, 1):
+        progress.done = number - 1
+        platform = argv[argv.index("+@sSteamCmdForcePlatformType") + 1] if len(argvs) > 1 else None
+        sink(PHASE, f"Download ({platform.capitalize()} platform)" if platform else "Download")
         sink("system", f"{verb} server files in {install_dir} (steamcmd run {number} of {len(argvs)})")
         sink("system", f"$ {shlex.join(argv)}")
         judge = OutputJudge(platform_workaround=config.platform_workaround)
 
         def on_line(stream: str, text: str, judge=judge) -> None:
             sink(stream, text)
-            if stream != "system" and (reason := judge.feed(text)):
+            if stream == "system":
+                return
+            if reason := judge.feed(text):
                 sink("system", reason)
+            progress.feed(text)
 
         result = run_command(
             argv, on_line=on_line, cancel=cancel, cwd=install_dir, env=env, grace=config.stop_grace
@@ -134,5 +142,25 @@ def run(
                 sink("system", "steamcmd exited without reporting success")
             sink("system", f"{verb} failed (exit code {code})")
             return code
+    progress.report(100)
     sink("system", f"{verb} finished: server files are ready")
     return 0
+
+
+class _Progress:
+    """steamcmd's per-run progress lines as one whole-operation percent, sent when it grows."""
+
+    def __init__(self, sink: LineSink, *, total: int) -> None:
+        self.sink, self.total = sink, total
+        self.done = 0  # runs already finished
+        self.last: int | None = None
+
+    def feed(self, text: str) -> None:
+        if match := _PROGRESS.match(text):
+            self.report(int((self.done + min(100.0, float(match.group(1))) / 100) * 100 / self.total))
+
+    def report(self, percent: int) -> None:
+        # Verifying after downloading starts its own count from 0: the bar never goes back.
+        if self.last is None or percent > self.last:
+            self.last = percent
+            self.sink(PROGRESS, str(percent))

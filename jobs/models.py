@@ -62,6 +62,8 @@ class LogStream(models.TextChoices):
     "What the command printed on standard error, and panel errors about the job."
     SYSTEM = "system", "system"
     "Notes from the worker: what ran, signals sent, exit code, duration."
+    PHASE = "phase", "phase"
+    "A step of the job begins here (its title): the job page folds the log by these."
 
 
 class CancelOutcome(models.TextChoices):
@@ -168,6 +170,8 @@ class Job(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # The whole job's progress in percent, while hostctl reports one (steamcmd downloads).
+    progress = models.PositiveSmallIntegerField(null=True, blank=True)
     # "host:pid:start-time" of the worker process that claimed the job, so a
     # restarted worker can tell its dead predecessor's jobs from a live peer's.
     claimed_by = models.CharField(max_length=200, blank=True, default="")

@@ -22,7 +22,7 @@ class JobSource(Source):
     def read_state(self):
         row = (
             Job.objects.filter(pk=self.job_id)
-            .values("state", "exit_code", "started_at", "finished_at")
+            .values("state", "exit_code", "started_at", "finished_at", "progress")
             .first()
         )
         if row is None:

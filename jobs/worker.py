@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
 from hostctl.errors import HostError
-from hostctl.process import CancelToken
+from hostctl.process import PROGRESS, CancelToken
 from servers import l4d2_facade
 from streams import layer
 from streams.sink import LineSink
@@ -35,14 +35,46 @@ TICK = 0.1  # main loop period: how often cancel requests are looked for while j
 STALE_NODE_CHECK = 10.0  # seconds between looks for jobs of nodes that went silent
 
 
+PROGRESS_EVERY = 0.25  # seconds between progress writes; the bar moves smoothly enough
+
+
 def job_sink(job_id):
     return LineSink(JobLog, "job", job_id, on_written=lambda: notify_job(job_id))
+
+
+class JobOutput:
+    """Where hostctl sends a job's output: lines into its log, progress onto the job row."""
+
+    def __init__(self, job_id):
+        self.job_id = job_id
+        self.lines = job_sink(job_id)
+        self.progress = None
+        self.saved_progress = None
+        self.saved_at = 0.0
+
+    def __call__(self, stream, text):
+        if stream != PROGRESS:
+            self.lines(stream, text)
+            return
+        self.progress = int(text)
+        if time.monotonic() - self.saved_at >= PROGRESS_EVERY or self.progress == 100:
+            self.save_progress()
+
+    def save_progress(self):
+        if self.progress != self.saved_progress:
+            Job.objects.filter(pk=self.job_id).update(progress=self.progress)
+            self.saved_progress, self.saved_at = self.progress, time.monotonic()
+            notify_job(self.job_id)
+
+    def flush(self):
+        self.save_progress()
+        self.lines.flush()
 
 
 @dataclass
 class RunningJob:
     job: Job
-    sink: LineSink
+    sink: JobOutput
     token: CancelToken = field(default_factory=CancelToken)
     cancel_seen: bool = False
     future: object = None
@@ -138,7 +170,7 @@ class Worker:
                 break
             log.info("claimed job %s", job.id)
             claimed = True
-            running = RunningJob(job=job, sink=job_sink(job.id))
+            running = RunningJob(job=job, sink=JobOutput(job.id))
             self.running[job.id] = running
             running.future = pool.submit(self._execute_in_thread, running)
         return claimed

@@ -106,6 +106,11 @@ def test_install_succeeds_with_contiguous_seq_and_opening_and_closing_lines(serv
     )
     assert any("Success! App '222860' fully installed." in line for _, _, line in log)
     assert any(stream == "system" and "exit code 0" in line for _, stream, line in log[-3:])
+    assert [line for _, stream, line in log if stream == "phase"] == [
+        "Download (Windows platform)",
+        "Download (Linux platform)",
+    ]
+    assert job.progress == 100
     server.refresh_from_db()
     assert server.actual_state == ActualState.STOPPED and server.actual_state_checked_at
 

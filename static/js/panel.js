@@ -10,8 +10,6 @@
   });
 
   var FINISHED = ["succeeded", "failed", "cancelled"];
-  var PROGRESS = /progress: (\d+(?:\.\d+)?) \(/;
-  var PASS = /steamcmd run (\d+) of (\d+)/;
 
   function LogView(root) {
     this.root = root;
@@ -70,7 +68,6 @@
 
   LogView.prototype.addLines = function (lines) {
     var frag = document.createDocumentFragment();
-    var percent = null;
     for (var i = 0; i < lines.length; i++) {
       var row = lines[i];
       if (row.seq <= this.lastSeq) continue; // never show a line twice
@@ -88,14 +85,9 @@
       li.appendChild(num);
       li.appendChild(text);
       frag.appendChild(li);
-      var m = row.stream === "stdout" && PROGRESS.exec(row.line);
-      if (m) percent = parseFloat(m[1]);
-      var pass = row.stream === "system" && PASS.exec(row.line);
-      if (pass) { this.passLabel = pass[2] > 1 ? "steamcmd run " + pass[1] + " of " + pass[2] + ": " : ""; percent = 0; }
     }
     this.list.appendChild(frag);
     this.trim();
-    if (percent !== null) this.setProgress(percent);
     if (this.follow.checked) this.scrollToEnd();
   };
 
@@ -108,11 +100,11 @@
     document.getElementById("log-skipped").hidden = false;
   };
 
+  // hostctl reports the whole job's progress as a whole percent (the state frame's "progress").
   LogView.prototype.setProgress = function (percent) {
     this.progress.hidden = false;
     this.bar.style.width = Math.min(100, percent) + "%";
-    // The platform workaround runs steamcmd twice; say which run the bar is for.
-    this.barLabel.textContent = (this.passLabel || "") + percent.toFixed(2) + "%";
+    this.barLabel.textContent = percent + "%";
   };
 
   LogView.prototype.setState = function (msg) {
@@ -124,6 +116,7 @@
       badge.dataset.jobState = msg.state;
       badge.textContent = msg.state.charAt(0).toUpperCase() + msg.state.slice(1);
     }
+    if (msg.progress !== null && msg.progress !== undefined) this.setProgress(msg.progress);
     if (FINISHED.indexOf(msg.state) !== -1) this.progress.hidden = true;
     // Re-render the metadata panel (times, exit code, cancel button) from the server.
     if (changed && window.htmx && document.getElementById("job-status")) {

@@ -63,6 +63,23 @@ def test_install_runs_both_platform_passes_and_leaves_a_stopped_server(spec, con
     assert l4d2.status(spec, config=config) == l4d2.ServerStatus("stopped")
 
 
+def test_install_reports_its_phases_and_one_growing_whole_percent_for_both_passes(spec, config, lines):
+    assert l4d2.install(spec, lines, config=config) == 0
+    assert lines.of("phase") == ["Download (Windows platform)", "Download (Linux platform)"]
+    percents = [int(text) for text in lines.of("progress")]
+    assert percents == sorted(set(percents)), "the bar only ever grows"
+    assert percents[-1] == 100
+    # The first pass fills the first half of the bar, the second the rest.
+    windows_done = lines.items.index(("phase", "Download (Linux platform)"))
+    before = [int(text) for stream, text in lines.items[:windows_done] if stream == "progress"]
+    assert before and max(before) == 50
+
+
+def test_restart_reports_a_stop_and_a_start_phase(running, config, lines):
+    assert l4d2.restart(running, lines, config=config) == 0
+    assert lines.of("phase") == ["Stop", "Start"]
+
+
 def test_start_brings_up_a_server_that_answers_a2s(installed, config, lines):
     named = dataclasses.replace(installed, name="Friday Night", map="c2m1_highway", max_players=4)
     assert l4d2.start(named, lines, config=config) == 0
