@@ -15,8 +15,8 @@ import socket
 import stat
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 
@@ -31,33 +31,27 @@ from hostctl.spec import ServerSpec
 _launched: dict[int, subprocess.Popen] = {}
 
 
-@dataclass(frozen=True)
-class Files:
+class Files(NamedTuple):
+    """Where one server's files are; all in its install dir, so any process on the host finds them."""
+
     install_dir: Path
-
-    @property
-    def srcds_run(self) -> Path:
-        return self.install_dir / "srcds_run"
-
-    @property
-    def pid(self) -> Path:
-        return self.install_dir / "srcds.pid"
-
-    @property
-    def fifo(self) -> Path:
-        return self.install_dir / "console.fifo"
-
-    @property
-    def log(self) -> Path:
-        return self.install_dir / "console.log"
-
-    @property
-    def cfg_dir(self) -> Path:
-        return self.install_dir / "left4dead2" / "cfg"
+    srcds_run: Path
+    pid: Path
+    fifo: Path
+    log: Path
+    cfg_dir: Path
 
 
 def files_for(spec: ServerSpec) -> Files:
-    return Files(Path(spec.install_dir).resolve())
+    root = Path(spec.install_dir).resolve()
+    return Files(
+        install_dir=root,
+        srcds_run=root / "srcds_run",
+        pid=root / "srcds.pid",
+        fifo=root / "console.fifo",
+        log=root / "console.log",
+        cfg_dir=root / "left4dead2" / "cfg",
+    )
 
 
 def running(files: Files) -> psutil.Process | None:

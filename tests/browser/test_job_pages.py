@@ -23,6 +23,18 @@ from .helpers import (
 )
 
 
+def install_and_watch(new_page, worker, owner, name, sim_seconds):
+    """A user presses Install on a new server and watches the job run; returns (page, job id, server)."""
+    server = make_server(owner, name)
+    worker(sim_seconds)
+    page = new_page()
+    log_in(page, owner)
+    job_id = click_install(page, server)
+    mark_page(page)
+    wait_for_running(page)
+    return page, job_id, server
+
+
 def click_install(page, server):
     """Press Install on the server page like a user; returns the job id of the page it lands on."""
     page.goto(f"/servers/{server.id}")
@@ -101,13 +113,7 @@ def test_owner_installs_and_watches_the_log_and_progress_grow_live(new_page, wor
 def test_owner_cancels_a_running_install_and_sees_cancelling_then_cancelled(
     new_page, worker, owner, hostctl_root
 ):
-    server = make_server(owner, "Cancel Me")
-    worker(60)
-    page = new_page()
-    log_in(page, owner)
-    job_id = click_install(page, server)
-    mark_page(page)
-    wait_for_running(page)
+    page, job_id, server = install_and_watch(new_page, worker, owner, "Cancel Me", sim_seconds=60)
     page.wait_for_selector("#log-progress", state="visible", timeout=10_000)
 
     install_dir = str(hostctl_root / str(server.id))
@@ -233,13 +239,7 @@ def test_queued_job_is_cancelled_from_history_and_its_row_updates_in_place(new_p
 
 
 def test_live_log_survives_a_dropped_websocket_without_lost_or_repeated_lines(new_page, worker, owner):
-    server = make_server(owner, "Flaky Wi-Fi")
-    worker(2.5)
-    page = new_page()
-    log_in(page, owner)
-    job_id = click_install(page, server)
-    mark_page(page)
-    wait_for_running(page)
+    page, job_id, _ = install_and_watch(new_page, worker, owner, "Flaky Wi-Fi", sim_seconds=2.5)
 
     sockets = []
     for _ in range(2):
