@@ -29,7 +29,12 @@ test: venv lint
 	$(VENV)/bin/pytest -q
 	./scripts/test-services.sh
 
-bench: venv
+# Bench-only dependencies (Celery, RQ for bench/peers.py), on top of the venv.
+$(VENV)/.bench-installed: $(VENV)/.installed bench/requirements.txt
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	touch $@
+
+bench: venv $(VENV)/.bench-installed
 	$(PY) bench/run_all.py
 
 clean:
