@@ -37,7 +37,12 @@ test: dev lint
 	$(VENV)/bin/pytest -q
 	./scripts/test-services.sh
 
-bench: dev
+# Bench-only dependencies (Celery, RQ for bench/peers.py), on top of the dev venv.
+$(VENV)/.bench: $(VENV)/.dev bench/requirements.txt
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	touch $@
+
+bench: $(VENV)/.bench
 	$(PY) bench/run_all.py
 
 clean:

@@ -25,6 +25,7 @@ import os
 import platform
 import shutil
 import signal
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -39,9 +40,6 @@ BENCH = Path(__file__).resolve().parent
 PY = sys.executable
 FAKE_STEAMCMD = BENCH / "fakesteamcmd.py"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-sys.path.insert(0, str(BENCH.parent))
-from tests.processes import free_port, wait_for_port  # noqa: E402,F401 (shared with the tests)
 
 _procs: list[subprocess.Popen] = []
 _tmpdirs: list[str] = []
@@ -158,6 +156,25 @@ def start_daphne(port: int, env: dict, log_name: str = "daphne") -> subprocess.P
     )
     wait_for_port(port, proc)
     return proc
+
+
+# free_port and wait_for_port are copies of tests/processes.py's: bench/ imports nothing from tests/.
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
 
 
 def wait_until(predicate, timeout: float = 30, interval: float = 0.01):
