@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from l4d2site.db import retry_locked
+from servers import events
 from servers.models import DesiredState, Server
 
 from .notify import notify_job, nudge_workers
@@ -53,6 +54,17 @@ class JobState(models.TextChoices):
     "The command exited non-zero, raised, or its worker died."
     CANCELLED = "cancelled", "Cancelled"
     "Stopped by a cancel, before or while running."
+
+
+class JobTrigger(models.TextChoices):
+    USER = "user", "User"
+    "Someone pressed a button (or called the URL)."
+    SCHEDULE = "schedule", "Schedule"
+    "A schedule of the server came due."
+    MONITOR = "monitor", "Monitor"
+    "The supervisor restarts a server that crashed, or applies a game update."
+    RETRY = "retry", "Re-run"
+    "Someone re-ran a finished job (`parent` is the job it re-runs)."
 
 
 class LogStream(models.TextChoices):
@@ -170,6 +182,11 @@ class Job(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    trigger = models.CharField(max_length=8, choices=JobTrigger.choices, default=JobTrigger.USER)
+    # The job this one re-runs, or the previous link of a crash-restart chain.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
     # The whole job's progress in percent, while hostctl reports one (steamcmd downloads).
     progress = models.PositiveSmallIntegerField(null=True, blank=True)
     # "host:pid:start-time" of the worker process that claimed the job, so a
@@ -268,6 +285,7 @@ class Job(models.Model):
             _move(self.pk, JobState.CANCELLING, final, **fields)
         notify_job(self.pk)
         self.state = final
+        self._announce()
         return final
 
     def abandon(self, message):
@@ -282,7 +300,16 @@ class Job(models.Model):
         if won:
             log.warning("job %s abandoned: marked %s", self.pk, final)
             notify_job(self.pk)
+            self.state = final
+            self._announce()
         return won
+
+    def _announce(self):
+        """job.succeeded / job.failed for whoever listens (a cancel is a person's choice, not news)."""
+        if self.state in (JobState.SUCCEEDED, JobState.FAILED):
+            verb = "succeeded" if self.state == JobState.SUCCEEDED else "failed"
+            text = f"{self.get_kind_display()} of {self.server.name} {verb} (job #{self.pk})."
+            events.emit(f"job.{verb}", self.server, text, job=self)
 
     def append_log(self, stream, line):
         """Append one line outside the worker's sink (cancel, recovery).

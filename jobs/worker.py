@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
+from django.utils.module_loading import import_string
 
 from hostctl.errors import HostError
 from hostctl.process import PROGRESS, CancelToken
@@ -103,6 +104,7 @@ class Worker:
         self.recovery.heartbeat()
         self.recovery.recover_orphans()
         self._start_listener()
+        loops = self._start_loops()
         # When each periodic duty is next due (time.monotonic()).
         self.due = dict.fromkeys(("claim", "heartbeat", "stale"), 0.0)
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="job") as pool:
@@ -117,8 +119,22 @@ class Worker:
                     close_old_connections()
                     time.sleep(1)
         self.listening = False
+        for loop in loops:
+            loop.stop()
         connection.close()
         log.info("worker %s stopped", self.identity)
+
+    def _start_loops(self):
+        """The worker's other duties (settings.WORKER_LOOPS); not for --once, which only drains the queue."""
+        if self.once:
+            return []
+        loops = [
+            import_string(path)(identity=self.identity, node_name=self.node_name)
+            for path in settings.WORKER_LOOPS
+        ]
+        for loop in loops:
+            loop.start()
+        return loops
 
     def _start_listener(self):
         """Wake the loop on a Redis nudge (a job queued, a cancel asked for); polling goes on regardless."""

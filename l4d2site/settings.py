@@ -184,6 +184,9 @@ NODE_HEARTBEAT_SECONDS = float(os.environ.get("L4D2_NODE_HEARTBEAT_SECONDS", 5))
 NODE_OFFLINE_SECONDS = float(os.environ.get("L4D2_NODE_OFFLINE_SECONDS", 30))
 NODE_JOB_TIMEOUT_SECONDS = float(os.environ.get("L4D2_NODE_JOB_TIMEOUT_SECONDS", 120))
 
+# The worker process's duties besides running jobs, one thread each (l4d2site/loops.py).
+WORKER_LOOPS = []
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

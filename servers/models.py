@@ -1,3 +1,5 @@
+import secrets
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -24,7 +26,23 @@ class ActualState(models.TextChoices):
     RUNNING = "running", "Running"
     "The srcds process is alive."
     CRASHED = "crashed", "Crashed"
-    "A pid file is left but its process is gone: it died without being stopped."
+    "It should be running but its process is gone: it died without being stopped."
+    UNRESPONSIVE = "unresponsive", "Unresponsive"
+    "Its process is alive but has not answered A2S queries for L4D2_UNRESPONSIVE_SECONDS."
+
+
+class UpdatePolicy(models.TextChoices):
+    OFF = "off", "Off"
+    "Never look for game updates for this server."
+    NOTIFY = "notify", "Notify"
+    "Show that an update is available; a person decides when."
+    APPLY = "apply", "Apply"
+    "Warn players, stop, update and start again as one job, as soon as Valve ships a build."
+
+
+def new_rcon_password():
+    """192 random bits, URL-safe: no quote or space can break the cfg line it is written to."""
+    return secrets.token_urlsafe(24)
 
 
 class Node(models.Model):
@@ -80,6 +98,23 @@ class Server(models.Model):
     )
     actual_state = models.CharField(max_length=16, choices=ActualState.choices, default=ActualState.UNKNOWN)
     actual_state_checked_at = models.DateTimeField(null=True, blank=True)
+    # Since when the actual state has been what it is (uptime while running).
+    actual_state_since = models.DateTimeField(null=True, blank=True)
+    auto_restart = models.BooleanField(
+        default=True, help_text="Restart it automatically when it crashes while it should be running."
+    )
+    rcon_password = models.CharField(max_length=64, default=new_rcon_password, editable=False)
+    # What A2S last said (the supervisor keeps these true while the server runs).
+    map_seen = models.CharField(max_length=64, blank=True, default="")
+    player_count = models.PositiveSmallIntegerField(null=True, blank=True)
+    max_players_seen = models.PositiveSmallIntegerField(null=True, blank=True)
+    players = models.JSONField(
+        default=list, blank=True, help_text="[{name, score, seconds}, ...] from A2S_PLAYER"
+    )
+    # Game builds: installed from the appmanifest, latest from steamcmd's app info.
+    installed_build = models.CharField(max_length=32, blank=True, default="")
+    latest_build = models.CharField(max_length=32, blank=True, default="")
+    update_policy = models.CharField(max_length=8, choices=UpdatePolicy.choices, default=UpdatePolicy.NOTIFY)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
