@@ -10,7 +10,12 @@ One process plays both layers of the real thing, so the console reads like their
   is the server's own (a segfault is death by SIGSEGV, 139 in a shell's `$?`).
 - srcds_linux, the server: startup lines, server.cfg, A2S on the UDP game port
   (a2s_server.py), RCON on the TCP game port (rcon_server.py), console commands
-  read line by line from stdin (game.py; no prompt, no echo: only their output).
+  read line by line from stdin (game.py; no prompt, no echo: only their output):
+  status, say, echo, changelevel/map, exec, log on|off, quit/exit, and the cvars
+  of game.CVARS (set silently, printed when queried); anything else prints
+  `Unknown command "<first word>"`. RCON runs the same commands; with `log on` (as
+  in LinuxGSM's server.cfg) each is logged to the console as `L <date>: rcon from
+  "ip:port": command "..."`, like srcds, which logs nothing while logging is off.
 
 Test hooks (all inherited by every restart):
 - HOSTCTL_SIM_PLAYERS: comma-separated names on the server (`BOT:Coach` is a bot;
