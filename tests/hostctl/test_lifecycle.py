@@ -80,7 +80,8 @@ def test_restart_reports_a_stop_and_a_start_phase(running, config, lines):
     assert lines.of("phase") == ["Stop", "Start"]
 
 
-def test_start_brings_up_a_server_that_answers_a2s(installed, config, lines):
+def test_start_brings_up_a_server_that_answers_a2s(installed, config, lines, monkeypatch):
+    monkeypatch.setenv("HOSTCTL_SIM_PLAYERS", "Ellis,Nick")
     named = dataclasses.replace(installed, name="Friday Night", map="c2m1_highway", max_players=4)
     assert l4d2.start(named, lines, config=config) == 0
     info = a2s.info(("127.0.0.1", named.port), timeout=2)
@@ -91,7 +92,7 @@ def test_start_brings_up_a_server_that_answers_a2s(installed, config, lines):
         "running",
         "Friday Night",
         "c2m1_highway",
-        0,
+        2,
     )
     assert current.pid == server_pid(named)
 
