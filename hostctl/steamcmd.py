@@ -20,7 +20,8 @@ from hostctl.process import PHASE, PROGRESS, CancelToken, LineSink, run_command
 
 APP_ID = "222860"
 SIMULATOR = Path(__file__).resolve().parent / "sim" / "steamcmd.py"
-SUCCESS_LINE = f"Success! App '{APP_ID}' fully installed."
+# Either means the files are as they should be ("already up to date": nothing to download).
+SUCCESS_LINES = (f"Success! App '{APP_ID}' fully installed.", f"Success! App '{APP_ID}' already up to date.")
 
 # Failure states LinuxGSM looks for, with what they usually mean.
 STATE_REASONS = {
@@ -83,7 +84,7 @@ class OutputJudge:
     def feed(self, line: str) -> str | None:
         """Note one line; returns an explanation if the line reports a failure."""
         text = line.strip()
-        if text == SUCCESS_LINE:
+        if text in SUCCESS_LINES:
             self.succeeded = True
             return None
         reason = None

@@ -15,7 +15,7 @@ import a2s
 import psutil
 import pytest
 
-from hostctl import l4d2
+from hostctl import l4d2, steamcmd
 from hostctl.l4d2 import HostError
 from hostctl.process import CancelToken
 
@@ -229,3 +229,9 @@ def test_kill_strays_stops_a_dead_workers_leftovers_but_spares_the_game_server(r
         if leftover.poll() is None:
             leftover.kill()
             leftover.wait()
+
+
+def test_an_update_with_nothing_to_download_counts_as_success():
+    judge = steamcmd.OutputJudge(platform_workaround=True)
+    assert judge.feed("Success! App '222860' already up to date.") is None
+    assert judge.exit_code(0) == 0
