@@ -17,17 +17,20 @@ class Page:
     newer: int | None  # pass as ?after= to see newer jobs
 
 
-def _positive_int(value):
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
+MAX_ID = 2**63 - 1  # the largest primary key any supported database stores
+
+
+def positive_id(value):
+    """A row id from user input (1..MAX_ID, ASCII digits only), or None: never a 500 for a bad one."""
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
         return None
-    return number if number > 0 else None
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
 
 
 def keyset_page(queryset, params, per_page=PER_PAGE):
     """One page of `queryset` (any order; it is re-ordered by -id) from GET `params`."""
-    before, after = _positive_int(params.get("before")), _positive_int(params.get("after"))
+    before, after = positive_id(params.get("before")), positive_id(params.get("after"))
     if after and not before:
         rows = list(queryset.filter(id__gt=after).order_by("id")[: per_page + 1])
         has_more_newer = len(rows) > per_page

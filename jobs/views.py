@@ -15,7 +15,7 @@ from streams.tail import follow, iter_chunks
 
 from .access import job_for_user
 from .models import CancelOutcome, Job, JobKind, JobLog, JobState
-from .pagination import keyset_page
+from .pagination import keyset_page, positive_id
 from .source import JobSource
 
 LOG_VIEW_LINES = 5000  # lines the job page shows at most; older ones are in log.txt
@@ -155,9 +155,9 @@ def admin_jobs(request):
     for field, (choices, value) in filters.items():
         if value in dict(choices):
             jobs = jobs.filter(**{field: value})
-    server_id = request.GET.get("server", "")
-    if server_id.isdigit():
-        jobs = jobs.filter(server_id=int(server_id))
+    server_id = positive_id(request.GET.get("server"))
+    if server_id:
+        jobs = jobs.filter(server_id=server_id)
     context = {
         **admin.site.each_context(request),
         "title": "Jobs",
@@ -165,6 +165,10 @@ def admin_jobs(request):
         "states": JobState.choices,
         "kinds": JobKind.choices,
         "servers": Server.objects.only("id", "name").order_by("name"),
-        "selected": {"state": filters["state"][1], "kind": filters["kind"][1], "server": server_id},
+        "selected": {
+            "state": filters["state"][1],
+            "kind": filters["kind"][1],
+            "server": str(server_id or ""),
+        },
     }
     return render(request, "admin/jobs.html", context)

@@ -331,3 +331,16 @@ async def test_a_10_mb_line_reaches_the_websocket_in_frames_under_1_mib(owner, j
     assert max(sizes) < 1024 * 1024
     assert [row["seq"] for row in lines] == list(range(1, 2561))
     assert sum(len(row["line"]) for row in lines) == 2560 * 4096
+
+
+async def test_a_deeply_nested_message_closes_4400_with_a_reason_and_stops_the_stream(owner, job):
+    await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
+    comm = await communicator(job.id, owner)
+    await comm.connect()
+    assert (await comm.receive_json_from())["type"] == "state"
+    await comm.send_to(text_data="[" * 3000 + "]" * 3000)
+    error = await comm.receive_json_from()
+    assert error["type"] == "error" and "nested" in error["error"]
+    assert await comm.receive_output() == {"type": "websocket.close", "code": 4400}
+    await sync_to_async(add_lines)(job, "after the close")
+    assert await comm.receive_nothing(timeout=0.5)

@@ -1,0 +1,61 @@
+"""What an attacker, a crash and a busy neighbour found (issue #12), one test per finding."""
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from l4d2site.asgi import application
+
+pytestmark = pytest.mark.django_db
+
+
+# --- no 500 from bad input ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query", ["server=%C2%B2", "server=1234567890123456789012345", "before=%C2%B2", "after=-3"]
+)
+def test_admin_jobs_ignores_filters_that_are_not_ids(staff_client, job, query):
+    response = staff_client.get(f"/admin/jobs?{query}")
+    assert response.status_code == 200
+    assert f"/jobs/{job.id}".encode() in response.content
+
+
+@pytest.mark.parametrize("path", ["/servers/1234567890123456789012345", "/jobs/1234567890123456789012345"])
+def test_an_id_too_long_for_the_database_is_a_404(owner_client, path):
+    assert owner_client.get(path).status_code == 404
+
+
+async def test_a_websocket_to_an_unknown_path_is_refused_at_the_handshake():
+    comm = WebsocketCommunicator(application, "/ws/nothing/here", headers=[(b"origin", b"http://localhost")])
+    connected, code = await comm.connect()
+    assert not connected
+
+
+# --- headers ------------------------------------------------------------------------
+
+
+def test_every_page_has_a_content_security_policy_without_inline_script(owner_client, server):
+    policy = owner_client.get(f"/servers/{server.id}")["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";") if part.strip())
+    assert directives["script-src"] == "'self'"
+    assert "unsafe-inline" not in directives["script-src"] and "unsafe-eval" not in directives["script-src"]
+    assert directives["frame-ancestors"] == "'none'"
+
+
+def test_pages_with_live_state_are_never_stored_so_back_asks_again(owner_client, server, job):
+    for path in ("/servers/", f"/servers/{server.id}", f"/jobs/{job.id}"):
+        assert "no-store" in owner_client.get(path)["Cache-Control"]
+
+
+def test_pages_contain_no_inline_script(owner_client, staff_client, server, job):
+    import re
+
+    for client, path in [
+        (owner_client, f"/servers/{server.id}"),
+        (owner_client, f"/jobs/{job.id}"),
+        (staff_client, "/admin/jobs"),
+    ]:
+        html = client.get(path).content.decode()
+        inline = [tag for tag in re.findall(r"<script\b[^>]*>", html) if "src=" not in tag]
+        assert inline == [], f"{path}: {inline}"
+        assert not re.search(r"\son[a-z]+=", html), f"{path} has an inline event handler"
