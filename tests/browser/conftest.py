@@ -119,11 +119,15 @@ def browser(_async_unsafe_ok):
 
 @pytest.fixture
 def new_page(browser, live_server_url, transactional_db):
-    """Pages in fresh contexts (own cookies); JavaScript errors on any page fail the test."""
+    """Pages in fresh contexts (own cookies); JavaScript errors on any page fail the test.
+
+    Playwright's wait_for_function evaluates strings, which our Content-Security-Policy
+    forbids, so test pages bypass it; `enforce_csp=True` keeps it (see test_security_in_a_browser.py).
+    """
     contexts, errors = [], []
 
-    def make():
-        context = browser.new_context(base_url=live_server_url, viewport=VIEWPORT)
+    def make(viewport=VIEWPORT, enforce_csp=False):
+        context = browser.new_context(base_url=live_server_url, viewport=viewport, bypass_csp=not enforce_csp)
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()
