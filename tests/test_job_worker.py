@@ -381,3 +381,12 @@ def test_a_database_error_in_the_loop_is_logged_and_retried_not_fatal(server, ow
     job.refresh_from_db()
     assert job.state == JobState.SUCCEEDED
     assert "database error in the worker loop, retrying" in caplog.text
+
+
+def test_a_job_queued_with_lines_already_in_its_log_keeps_them_first(server, owner):
+    job = Job.enqueue(server, JobKind.STOP, owner)
+    job.append_log("system", "Opened by whoever queued it.")
+    run_once()
+    log = lines(job)
+    assert log[0] == (1, "system", "Opened by whoever queued it.")
+    assert_contiguous(job)
