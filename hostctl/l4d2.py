@@ -138,13 +138,14 @@ def start(spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *
         return 0
     srcds.reap_launched()
     srcds.check_port_free(spec.port)
+    path = servercfg.write(files.cfg_dir, servercfg.render(spec))
     name = servercfg.hostname(spec.name, default=f"L4D2 server {spec.id}")
-    servercfg.write(files.cfg_dir, name=name)
-    sink("system", f'Wrote {files.cfg_dir / "server.cfg"} (hostname "{name}")')
+    sink("system", f'Wrote {path} (hostname "{name}")')
 
     argv = command_line("start", spec, config=config)
     sink("system", f"$ {shlex.join(argv)}")
-    tail = srcds.ConsoleTail(files.log, sink)
+    srcds.mark_start(files, time.strftime("Server started at %Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+    tail = srcds.ConsoleTail(files.log, sink, secrets=(spec.rcon_password,))
     proc = srcds.launch(argv, files)
     sink("system", f"Started srcds_run (pid {proc.pid}); waiting for it to answer on UDP port {spec.port}")
     return _wait_until_up(spec, files, proc, tail, sink, cancel, config)

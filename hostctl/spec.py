@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -14,6 +14,11 @@ class ServerSpec:
     map: str = "c1m1_hotel"
     max_players: int = 8
     name: str = ""
+    # server.cfg: the RCON password, the everyday cvars as (name, value) pairs and
+    # the owner's extra lines; servercfg.render checks them all again.
+    rcon_password: str = field(default="", repr=False)  # never in a repr that reaches a log
+    cvars: tuple[tuple[str, str], ...] = ()
+    extra_cfg: str = ""
 
 
 @dataclass(frozen=True)

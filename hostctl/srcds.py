@@ -4,7 +4,7 @@ Files kept in the install dir, so any process on the host can find a server
 started by another one (the worker may have restarted since):
 - srcds.pid: pid and creation time of the running srcds_run (guards pid reuse)
 - console.fifo: the server console; `stop` writes "quit" into it
-- console.log: everything the server prints
+- console.log: everything the server prints (console.py reads it; .1 is the one before)
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import NamedTuple
 
 import psutil
 
+from hostctl import console
 from hostctl.errors import HostError
-from hostctl.lines import LineSplitter
 from hostctl.process import LineSink
 from hostctl.proctree import alive, terminate_tree
 from hostctl.spec import ServerSpec
@@ -133,19 +133,25 @@ def send_console(fifo: Path, command: str) -> bool:
 
 
 class ConsoleTail:
-    """Forwards what the server appends to console.log to the sink while starting."""
+    """Forwards what the server appends to console.log to a start job's sink, secrets masked."""
 
-    def __init__(self, path: Path, sink: LineSink) -> None:
-        self.path = path
-        self.offset = path.stat().st_size if path.exists() else 0
-        self.splitter = LineSplitter(lambda text: sink("stdout", text))
+    def __init__(self, path: Path, sink: LineSink, secrets: tuple[str, ...] = ()) -> None:
+        start = console.Position()
+        if (fid := console.file_id(path)) is not None:
+            start = console.Position(fid, path.stat().st_size)
+        self.reader = console.ConsoleReader(path, start)
+        self.sink = sink
+        self.secrets = secrets
 
     def pump(self, *, final: bool = False) -> None:
-        with open(self.path, "rb") as log:
-            log.seek(self.offset)
-            data = log.read()
-        self.offset += len(data)
-        self.splitter.feed(data, final=final)
+        for row in self.reader.read(final=final):
+            self.sink(row.stream, console.redact(row.text, self.secrets))
+
+
+def mark_start(files: Files, note: str) -> None:
+    """Before a launch: replace a big console.log by a fresh one, then note the start in it."""
+    console.rotate(files.log)
+    console.write_marker(files.log, note)
 
 
 def launch(argv: list[str], files: Files) -> subprocess.Popen:
@@ -153,12 +159,12 @@ def launch(argv: list[str], files: Files) -> subprocess.Popen:
 
     The pid file is written before returning, so other processes find the server.
     """
-    console = _console_fd(files.fifo)
+    console_in = _console_fd(files.fifo)
     try:
         with open(files.log, "ab") as log:
             proc = subprocess.Popen(
                 argv,
-                stdin=console,
+                stdin=console_in,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=files.install_dir,
@@ -166,7 +172,7 @@ def launch(argv: list[str], files: Files) -> subprocess.Popen:
                 start_new_session=True,  # outlives this job and this worker
             )
     finally:
-        os.close(console)
+        os.close(console_in)
     _launched[proc.pid] = proc
     files.pid.write_text(f"{proc.pid}\n{psutil.Process(proc.pid).create_time()}\n")
     return proc

@@ -207,7 +207,10 @@ NODE_OFFLINE_SECONDS = float(os.environ.get("L4D2_NODE_OFFLINE_SECONDS", 30))
 NODE_JOB_TIMEOUT_SECONDS = float(os.environ.get("L4D2_NODE_JOB_TIMEOUT_SECONDS", 120))
 
 # The worker process's duties besides running jobs, one thread each (l4d2site/loops.py).
-WORKER_LOOPS = []
+WORKER_LOOPS = ["servers.console.pump.ConsolePump"]
+
+# Console lines kept per server; older ones are pruned in batches by the console pump.
+L4D2_CONSOLE_KEEP_LINES = int(os.environ.get("L4D2_CONSOLE_KEEP_LINES", 50_000))
 
 LOGGING = {
     "version": 1,

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Node, Server
+from .models import ConsoleCommand, Node, Server
 
 
 @admin.register(Node)
@@ -21,3 +21,24 @@ class ServerAdmin(admin.ModelAdmin):
     list_select_related = ("owner", "node")
     readonly_fields = ("desired_state", "actual_state", "actual_state_checked_at", "created_at", "updated_at")
     fields = ("owner", "node", "name", "port", "map", "max_players") + readonly_fields
+
+
+@admin.register(ConsoleCommand)
+class ConsoleCommandAdmin(admin.ModelAdmin):
+    """The audit trail of console commands: who sent what to which server, and what became of it."""
+
+    list_display = ("created_at", "server", "user", "text", "outcome", "delivered_at")
+    list_filter = ("outcome", "kind")
+    search_fields = ("text", "user__username", "server__name")
+    list_select_related = ("server", "user")
+    date_hierarchy = "created_at"
+    readonly_fields = ("server", "user", "kind", "text", "created_at", "delivered_at", "outcome")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -7,7 +7,7 @@ job kind to the hostctl call. hostctl itself never sees Django.
 from django.conf import settings
 from django.utils import timezone
 
-from hostctl import l4d2
+from hostctl import console, cvars, l4d2, servercfg, srcds
 from hostctl.config import HostConfig
 
 from .models import ActualState, Server
@@ -35,12 +35,46 @@ def host_config():
 def spec_for(server):
     return l4d2.ServerSpec(
         id=server.id,
-        install_dir=settings.HOSTCTL_ROOT / str(server.id),
+        install_dir=_install_dir(server.id),
         port=server.port,
         map=server.map,
         max_players=server.max_players,
         name=server.name,
+        rcon_password=server.rcon_password,
+        cvars=tuple((name, str(getattr(server, name))) for name in cvars.EVERYDAY),
+        extra_cfg=server.extra_cfg,
     )
+
+
+def server_cfg(server, *, mask_rcon=True):
+    """The server.cfg the next start writes (RCON password masked); CfgError if a setting is invalid."""
+    return servercfg.render(spec_for(server), mask_rcon=mask_rcon)
+
+
+# --- the console (servers/console/pump.py runs these on the game host) ------------
+
+CfgError = cvars.CfgError
+Position = console.Position
+redact = console.redact
+MASK = console.MASK
+
+
+def console_reader(server_id, position):
+    """A reader of the server's console.log from `position` (hostctl.console.ConsoleReader)."""
+    return console.ConsoleReader(_files(server_id).log, position)
+
+
+def send_console(server_id, line):
+    """Write one line to the server's console input; False if it is not running."""
+    return srcds.send_console(_files(server_id).fifo, line)
+
+
+def _files(server_id):
+    return srcds.files_for(l4d2.ServerSpec(id=server_id, install_dir=_install_dir(server_id), port=0))
+
+
+def _install_dir(server_id):
+    return settings.HOSTCTL_ROOT / str(server_id)
 
 
 def run(kind, server, sink, cancel=None):

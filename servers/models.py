@@ -6,7 +6,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from .validators import validate_map_name, validate_server_name
+from .validators import CvarValidator, validate_extra_cfg, validate_map_name, validate_server_name
 
 
 class DesiredState(models.TextChoices):
@@ -38,6 +38,51 @@ class UpdatePolicy(models.TextChoices):
     "Show that an update is available; a person decides when."
     APPLY = "apply", "Apply"
     "Warn players, stop, update and start again as one job, as soon as Valve ships a build."
+
+
+class GameMode(models.TextChoices):
+    COOP = "coop", "Co-op"
+    "Four survivors against the AI, through a campaign."
+    VERSUS = "versus", "Versus"
+    "Two teams of four take turns as survivors and as special infected."
+    SURVIVAL = "survival", "Survival"
+    "Hold out against endless hordes for as long as possible."
+    SCAVENGE = "scavenge", "Scavenge"
+    "Teams race to collect gas cans, taking turns as survivors and infected."
+    REALISM = "realism", "Realism"
+    "Co-op without outlines or item glows; the infected hit harder."
+
+
+class Difficulty(models.TextChoices):
+    EASY = "Easy", "Easy"
+    "The infected do little damage."
+    NORMAL = "Normal", "Normal"
+    "The game's default."
+    HARD = "Hard", "Advanced (Hard)"
+    "Called Advanced in the game's menus."
+    IMPOSSIBLE = "Impossible", "Expert (Impossible)"
+    "Called Expert in the game's menus."
+
+
+class Region(models.IntegerChoices):
+    WORLD = -1, "World"
+    "Listed everywhere."
+    US_EAST = 0, "US East"
+    "Listed for US East."
+    US_WEST = 1, "US West"
+    "Listed for US West."
+    SOUTH_AMERICA = 2, "South America"
+    "Listed for South America."
+    EUROPE = 3, "Europe"
+    "Listed for Europe."
+    ASIA = 4, "Asia"
+    "Listed for Asia."
+    AUSTRALIA = 5, "Australia"
+    "Listed for Australia."
+    MIDDLE_EAST = 6, "Middle East"
+    "Listed for the Middle East."
+    AFRICA = 7, "Africa"
+    "Listed for Africa."
 
 
 def new_rcon_password():
@@ -115,6 +160,52 @@ class Server(models.Model):
     installed_build = models.CharField(max_length=32, blank=True, default="")
     latest_build = models.CharField(max_length=32, blank=True, default="")
     update_policy = models.CharField(max_length=8, choices=UpdatePolicy.choices, default=UpdatePolicy.NOTIFY)
+    # server.cfg settings (the settings page; hostctl writes the file from them at every start).
+    sv_password = models.CharField(
+        "Join password",
+        max_length=64,
+        blank=True,
+        validators=[CvarValidator("sv_password")],
+        help_text="Players must type it to join; empty: no password.",
+    )
+    mp_gamemode = models.CharField(
+        "Game mode", max_length=16, choices=GameMode.choices, default=GameMode.COOP
+    )
+    z_difficulty = models.CharField(
+        "Difficulty", max_length=16, choices=Difficulty.choices, default=Difficulty.NORMAL
+    )
+    sv_allow_lobby_connect_only = models.BooleanField(
+        "Lobby connections only",
+        default=False,
+        help_text="Players may only join from a matchmaking lobby, not with connect or the server browser.",
+    )
+    sv_steamgroup = models.CharField(
+        "Steam group IDs",
+        max_length=255,
+        blank=True,
+        validators=[CvarValidator("sv_steamgroup")],
+        help_text="Comma-separated Steam group IDs (numbers) this server belongs to.",
+    )
+    sv_steamgroup_exclusive = models.BooleanField(
+        "Steam group members only", default=False, help_text="Only members of those groups may join."
+    )
+    sv_region = models.SmallIntegerField("Region", choices=Region.choices, default=Region.WORLD)
+    sv_tags = models.CharField(
+        "Tags",
+        max_length=128,
+        blank=True,
+        validators=[CvarValidator("sv_tags")],
+        help_text="Comma-separated tags shown in the server browser.",
+    )
+    motd_enabled = models.BooleanField(
+        "Message of the day", default=True, help_text="Show the message of the day to players who join."
+    )
+    extra_cfg = models.TextField(
+        "Extra cfg",
+        blank=True,
+        validators=[validate_extra_cfg],
+        help_text="More cvars, one per line, written after the settings above.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -133,3 +224,101 @@ class Server(models.Model):
 
     def get_absolute_url(self):
         return reverse("servers:detail", args=[self.id])
+
+
+# --- the console (servers/console/) -----------------------------------------------
+
+
+class ConsoleStream(models.TextChoices):
+    STDOUT = "stdout", "Output"
+    "What srcds printed (stdout and stderr, as one stream, like a terminal shows them)."
+    COMMAND = "command", "Command"
+    "A command someone sent from the panel, written as it was delivered, with who sent it."
+    SYSTEM = "system", "Panel"
+    "A note from the panel: the server started, a command could not be delivered."
+
+
+class ConsoleLineQuerySet(models.QuerySet):
+    def last_seq(self, server_id):
+        return self.filter(server_id=server_id).order_by("-seq").values_list("seq", flat=True).first() or 0
+
+
+class ConsoleLine(models.Model):
+    """One line of a server's console; seq 1, 2, 3... per server, no gaps (old ones pruned)."""
+
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="console_lines", db_index=False)
+    seq = models.PositiveBigIntegerField()
+    stream = models.CharField(max_length=7, choices=ConsoleStream.choices)
+    line = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ConsoleLineQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["server", "seq"]
+        constraints = [
+            # Doubles as the (server, seq) index every console read, tail and prune uses.
+            models.UniqueConstraint(fields=["server", "seq"], name="consoleline_server_seq"),
+        ]
+
+    def __str__(self):
+        return f"{self.server_id}:{self.seq} [{self.stream}] {self.line[:80]}"
+
+
+class ConsoleCursor(models.Model):
+    """How far the console pump has read a server's console.log.
+
+    Written in the same transaction as the lines it read up to, so a worker that
+    dies resumes exactly after the last stored line.
+    """
+
+    server = models.OneToOneField(Server, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    file_id = models.CharField(max_length=64, blank=True, help_text="device:inode of the file being read")
+    file_offset = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.server_id}: {self.file_id} @ {self.file_offset}"
+
+
+class CommandKind(models.TextChoices):
+    LINE = "line", "Console line"
+    "A line typed into the console, sent as it is."
+    RCON_PASSWORD = "rcon_password", "RCON password change"
+    "Sets the server's current RCON password; the worker reads it from the server when it delivers it."
+
+
+class CommandOutcome(models.TextChoices):
+    PENDING = "pending", "Pending"
+    "Waiting for the worker on the server's host."
+    DELIVERED = "delivered", "Delivered"
+    "Written to the server's console input."
+    FAILED = "failed", "Not delivered"
+    "The server's console was not open (the server had stopped)."
+    EXPIRED = "expired", "Expired"
+    "Still waiting after CONSOLE_COMMAND_EXPIRY (the host's worker was away): dropped, never run late."
+
+
+class ConsoleCommand(models.Model):
+    """A command sent to a server's console, and who sent it (the audit trail)."""
+
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="console_commands")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=16, choices=CommandKind.choices, default=CommandKind.LINE)
+    text = models.CharField(max_length=512, help_text="As typed; an RCON password change is stored masked.")
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=9, choices=CommandOutcome.choices, default=CommandOutcome.PENDING)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "created_at"], name="consolecommand_user_time"),
+            models.Index(
+                fields=["server"],
+                name="consolecommand_pending",
+                condition=models.Q(outcome="pending"),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.server_id}: {self.text[:80]}"

@@ -34,9 +34,14 @@ class LineSink:
     `model` has a foreign key `owner_field` (e.g. "job"), and `seq`, `stream`,
     `line`, `created_at` columns; `on_written()` runs after each commit that
     included this sink's lines (to wake the readers).
+
+    A line may carry a `mark` (`sink(stream, text, mark)`): then `on_batch(cursor,
+    mark)` runs inside the transaction that commits it, with the last mark among
+    this sink's lines in that transaction, so whatever the hook writes (how far a
+    reader got in a file, say) commits or rolls back together with those lines.
     """
 
-    def __init__(self, model, owner_field, owner_id, *, last_seq=0, on_written=None):
+    def __init__(self, model, owner_field, owner_id, *, last_seq=0, on_written=None, on_batch=None):
         table = connection.ops.quote_name(model._meta.db_table)
         column = connection.ops.quote_name(model._meta.get_field(owner_field).column)
         self.sql = (
@@ -45,16 +50,18 @@ class LineSink:
         self.owner_id = owner_id
         self.name = f"{model._meta.label} of {owner_field} #{owner_id}"
         self.on_written = on_written
+        self.on_batch = on_batch
+        self.marks = []  # with on_batch: one mark (or None) per waiting row
         self.seq = last_seq  # last seq handed out
         self.written = last_seq  # last seq committed (or dropped, see `broken`)
         self.broken = False
         self.rows = []
         self.writer = _writer()
 
-    def __call__(self, stream, text):
+    def __call__(self, stream, text, mark=None):
         # PostgreSQL text cannot hold NUL; the rest of the line is kept as it was.
         text = text.replace("\x00", "\ufffd")
-        self.writer.add(self, stream, text)
+        self.writer.add(self, stream, text, mark)
 
     def flush(self):
         """Wait until every line handed to this sink so far is committed."""
@@ -69,12 +76,14 @@ class _Writer:
         self.thread = threading.Thread(target=self._run, name="line-writer", daemon=True)
         self.thread.start()
 
-    def add(self, sink, stream, text):
+    def add(self, sink, stream, text, mark=None):
         with self.cond:
             while self.pending >= MAX_PENDING:
                 self.cond.wait()
             sink.seq += 1
             sink.rows.append((sink.owner_id, sink.seq, stream, text))
+            if sink.on_batch is not None:
+                sink.marks.append(mark)
             if len(sink.rows) == 1:
                 self.dirty.append(sink)
             self.pending += 1
@@ -87,7 +96,7 @@ class _Writer:
                 self.cond.wait()
 
     def _take(self):
-        """The next batch: whole runs of rows per sink, at most MAX_BATCH rows in all."""
+        """The next batch: (sink, rows, last mark) runs, at most MAX_BATCH rows in all."""
         with self.cond:
             while not self.dirty:
                 self.cond.wait()
@@ -95,9 +104,13 @@ class _Writer:
             while self.dirty and room > 0:
                 sink = self.dirty[0]
                 rows, sink.rows = sink.rows[:room], sink.rows[room:]
+                mark = None
+                if sink.on_batch is not None:
+                    marks, sink.marks = sink.marks[: len(rows)], sink.marks[len(rows) :]
+                    mark = next((m for m in reversed(marks) if m is not None), None)
                 if not sink.rows:
                     self.dirty.pop(0)
-                batch.append((sink, rows))
+                batch.append((sink, rows, mark))
                 room -= len(rows)
             return batch
 
@@ -106,11 +119,11 @@ class _Writer:
             batch = self._take()
             self._write(batch)
             with self.cond:
-                for sink, rows in batch:
+                for sink, rows, _ in batch:
                     sink.written = rows[-1][1]
                     self.pending -= len(rows)
                 self.cond.notify_all()
-            for sink, _ in batch:
+            for sink, _, _ in batch:
                 if sink.on_written and not sink.broken:
                     try:
                         sink.on_written()
@@ -125,8 +138,8 @@ class _Writer:
                 created = created or connection.ops.adapt_datetimefield_value(timezone.now())
                 with transaction.atomic():
                     with connection.cursor() as cursor:
-                        for sink, rows in batch:
-                            cursor.executemany(sink.sql, [row + (created,) for row in rows])
+                        for sink, rows, mark in batch:
+                            _insert(cursor, sink, rows, mark, created)
                 return
             except IntegrityError:
                 # A line whose owner was deleted (a server removed mid-run) can never
@@ -140,17 +153,23 @@ class _Writer:
                 time.sleep(delay)
 
     def _write_each(self, batch, created):
-        for sink, rows in batch:
+        for sink, rows, mark in batch:
             try:
                 with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.executemany(sink.sql, [row + (created,) for row in rows])
+                    _insert(cursor, sink, rows, mark, created)
             except IntegrityError as exc:
                 sink.broken = True
                 log.warning("dropped %d lines of %s: %s", len(rows), sink.name, exc)
 
 
+def _insert(cursor, sink, rows, mark, created):
+    cursor.executemany(sink.sql, [row + (created,) for row in rows])
+    if mark is not None:
+        sink.on_batch(cursor, mark)
+
+
 def _count(batch):
-    return sum(len(rows) for _, rows in batch)
+    return sum(len(rows) for _, rows, _ in batch)
 
 
 _the_writer = None

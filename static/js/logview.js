@@ -5,7 +5,9 @@
 //
 // Markup: an element with data-ws-path (and optional data-after, data-max-lines)
 // containing .log-lines (an <ol>), .log-conn and .log-follow (a checkbox).
-// Pages react to "state" and "end" frames through options.onState / options.onEnd.
+// Pages react to "state" and "end" frames through options.onState / options.onEnd,
+// to other frames through options.onMessage, and may add to each line's element
+// through options.onLine(li, row) (the console adds the line's time).
 (function () {
   "use strict";
 
@@ -88,6 +90,7 @@
       text.textContent = row.line;
       li.appendChild(num);
       li.appendChild(text);
+      if (this.options.onLine) this.options.onLine(li, row);
       frag.appendChild(li);
     }
     this.list.appendChild(frag);

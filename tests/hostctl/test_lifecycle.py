@@ -168,7 +168,7 @@ def test_cfg_injection_through_the_name_stays_inert(installed, config, lines, na
     assert l4d2.start(dataclasses.replace(installed, name=name), lines, config=config) == 0
     cfg = (installed.install_dir / "left4dead2" / "cfg" / "server.cfg").read_text()
     lines_of_cfg = [line.strip() for line in cfg.splitlines() if line.strip() and not line.startswith("//")]
-    assert len(lines_of_cfg) == 1
+    assert lines_of_cfg[1:] == ["log on", 'sv_logecho "1"']  # the name added no line
     assert lines_of_cfg[0].startswith('hostname "') and lines_of_cfg[0].count('"') == 2
     assert not any(line.startswith("rcon_password") for line in lines_of_cfg)
     assert "rcon_password" in a2s.info(("127.0.0.1", installed.port), timeout=2).server_name

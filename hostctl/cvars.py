@@ -1,0 +1,166 @@
+"""The everyday cvars an owner sets and the "extra cfg" lines, checked before they reach server.cfg.
+
+The panel checks them when they are typed (its form calls these functions) and
+hostctl checks them again when it writes server.cfg, so nothing that skipped the
+form (the admin, a script, an old row) can turn a value into a command: a cfg
+line is `name value`, and a quote, a semicolon or a line break in a value would
+start another command (`x" ; rcon_password "y`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from hostctl.errors import HostError
+
+GAMEMODES = ("coop", "versus", "survival", "scavenge", "realism")
+DIFFICULTIES = ("Easy", "Normal", "Hard", "Impossible")
+# sv_region: where the master server lists the server (-1: the whole world).
+REGIONS = {
+    -1: "World",
+    0: "US East",
+    1: "US West",
+    2: "South America",
+    3: "Europe",
+    4: "Asia",
+    5: "Australia",
+    6: "Middle East",
+    7: "Africa",
+}
+# The order server.cfg lists them in.
+EVERYDAY = (
+    "sv_password",
+    "mp_gamemode",
+    "z_difficulty",
+    "sv_allow_lobby_connect_only",
+    "sv_steamgroup",
+    "sv_steamgroup_exclusive",
+    "sv_region",
+    "sv_tags",
+    "motd_enabled",
+)
+MAX_EXTRA_LINES = 200
+MAX_EXTRA_LINE = 255
+
+_PASSWORD = re.compile(r"^[\x21\x23-\x3a\x3c-\x7e]{0,64}$")  # printable ASCII, no space, '"' or ';'
+_STEAMGROUPS = re.compile(r"^(\d{1,20}(,\d{1,20}){0,9})?$")
+_TAGS = re.compile(r"^([A-Za-z0-9_.\-]{1,32}(,[A-Za-z0-9_.\-]{1,32})*)?$")
+_BOOL = {"0", "1"}
+
+# Commands an extra cfg line may not run, and why. server.cfg runs again at every
+# map start, with the server's full rights.
+FORBIDDEN = {
+    "rcon_password": "the RCON password is the panel's: reveal or rotate it on the server page",
+    "hostname": "the name is set on the server page",
+    "exec": "it runs another file",
+    "alias": "aliases can hide any command",
+    "quit": "it stops the server",
+    "exit": "it stops the server",
+    "_restart": "it restarts the server behind the panel's back",
+    "restart": "it restarts the server behind the panel's back",
+    "killserver": "it stops the server",
+    "map": "server.cfg runs at every map start: a map change there loops",
+    "changelevel": "server.cfg runs at every map start: a map change there loops",
+    "changelevel2": "server.cfg runs at every map start: a map change there loops",
+    "plugin_load": "it loads native code",
+    "plugin_unload": "plugins are not managed here",
+    "meta": "Metamod commands load native code",
+    "sm": "SourceMod commands load plugins",
+    "sm_rcon": "it runs commands with RCON rights",
+    "rcon": "it runs commands on another server",
+    "con_logfile": "it writes a file",
+    "host_writeconfig": "it writes a file",
+    "writeid": "it writes a file",
+    "writeip": "it writes a file",
+    "servercfgfile": "it changes which file runs at a map start",
+    "wait": "it delays the commands after it",
+}
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+_TOKEN = re.compile(r'"([^"]*)"|([^\s"]+)')
+_ARGS = re.compile(r'(\s+("[^"]*"|[^\s"]+))*\s*')  # whole tokens: bare, or entirely in quotes
+
+
+class CfgError(HostError):
+    """A setting that cannot go into server.cfg; the message says why."""
+
+
+def check(name: str, value) -> str:
+    """The cfg text of an everyday cvar's value; CfgError if it is not a valid value."""
+    text = str(value)
+    if name == "sv_password":
+        if not _PASSWORD.match(text):
+            raise CfgError("Use up to 64 printable ASCII characters, without spaces, quotes or semicolons.")
+    elif name == "mp_gamemode":
+        if text not in GAMEMODES:
+            raise CfgError(f"Choose one of {', '.join(GAMEMODES)}.")
+    elif name == "z_difficulty":
+        if text not in DIFFICULTIES:
+            raise CfgError(f"Choose one of {', '.join(DIFFICULTIES)}.")
+    elif name in ("sv_allow_lobby_connect_only", "sv_steamgroup_exclusive", "motd_enabled"):
+        text = {"True": "1", "False": "0"}.get(text, text)
+        if text not in _BOOL:
+            raise CfgError("Use 0 or 1.")
+    elif name == "sv_steamgroup":
+        if not _STEAMGROUPS.match(text):
+            raise CfgError("Use Steam group IDs (numbers), separated by commas, at most 10.")
+    elif name == "sv_region":
+        if not text.lstrip("-").isdigit() or int(text) not in REGIONS:
+            raise CfgError(f"Use one of {', '.join(map(str, REGIONS))}.")
+    elif name == "sv_tags":
+        if len(text) > 128 or not _TAGS.match(text):
+            raise CfgError("Use tags of letters, digits, '_', '.' or '-', separated by commas (128 at most).")
+    else:
+        raise CfgError(f"{name} is not one of the settings the panel manages.")
+    return text
+
+
+def extra_line_error(line: str) -> str | None:
+    """Why one "extra cfg" line may not go into server.cfg, or None if it may."""
+    if len(line) > MAX_EXTRA_LINE:
+        return f"longer than {MAX_EXTRA_LINE} characters"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in line):
+        return "control characters are not allowed"
+    code = _without_comment(line).strip()
+    if not code:
+        return None
+    if ";" in code:
+        return "one command per line: ';' is not allowed"
+    if "\\" in code:
+        return "backslashes are not allowed"
+    if code.count('"') % 2:
+        return "a quote is not closed"
+    name, _, rest = code.partition(" ")
+    if not _NAME.match(name):
+        return f"{name[:40]!r} is not a command or cvar name"
+    lowered = name.lower()
+    if lowered in FORBIDDEN:
+        return f"{lowered} is not allowed here: {FORBIDDEN[lowered]}"
+    if lowered in EVERYDAY:
+        return f"{lowered} has its own field above"
+    if not _ARGS.fullmatch(" " + rest):
+        return "quotes may only surround a whole value"
+    for match in _TOKEN.finditer(rest):
+        token = match.group(1) if match.group(1) is not None else match.group(2)
+        if token.startswith(("/", "~")) or ".." in token or re.match(r"^[A-Za-z]:", token):
+            return "absolute paths and '..' are not allowed"
+    return None
+
+
+def _without_comment(line: str) -> str:
+    """The line up to a `//` comment (outside quotes), as srcds reads it."""
+    quoted = False
+    for i, ch in enumerate(line):
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and line.startswith("//", i):
+            return line[:i]
+    return line
+
+
+def extra_errors(text: str) -> list[tuple[int, str]]:
+    """(line number, reason) for every line of an "extra cfg" that may not go into server.cfg."""
+    lines = text.splitlines()
+    errors = [(n, reason) for n, line in enumerate(lines, 1) if (reason := extra_line_error(line))]
+    if len(lines) > MAX_EXTRA_LINES:
+        errors.append((MAX_EXTRA_LINES + 1, f"at most {MAX_EXTRA_LINES} lines"))
+    return errors

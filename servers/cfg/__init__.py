@@ -1,0 +1,1 @@
+"""A server's server.cfg settings (the settings page) and its RCON password (reveal, rotate)."""

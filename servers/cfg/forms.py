@@ -1,0 +1,26 @@
+from django import forms
+
+from ..models import Server
+
+
+class ServerSettingsForm(forms.ModelForm):
+    """The everyday cvars and the extra cfg; each field is checked by hostctl's rule for it."""
+
+    class Meta:
+        model = Server
+        fields = [
+            "sv_password",
+            "mp_gamemode",
+            "z_difficulty",
+            "sv_region",
+            "sv_tags",
+            "sv_steamgroup",
+            "sv_steamgroup_exclusive",
+            "sv_allow_lobby_connect_only",
+            "motd_enabled",
+            "extra_cfg",
+        ]
+        widgets = {
+            "sv_password": forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+            "extra_cfg": forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "class": "mono"}),
+        }

@@ -1,0 +1,70 @@
+"""The settings page (server.cfg) and the RCON password's reveal and rotation."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from .. import l4d2_facade
+from ..access import server_for_user
+from ..console.commands import Refused, submit_rcon_password
+from ..models import Server, new_rcon_password
+from .forms import ServerSettingsForm
+
+LIVE = "live"
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def server_settings(request, server_id):
+    server = server_for_user(request.user, server_id)
+    # The file as the saved settings write it: a rejected form changes nothing, so
+    # this is computed before the form touches the instance.
+    cfg, cfg_error = _cfg_preview(server)
+    form = ServerSettingsForm(request.POST or None, instance=server)
+    if request.method == "POST":
+        if form.is_valid():
+            form.save()
+            messages.success(request, "Settings saved: the server gets them at its next start.")
+            return redirect("servers:settings", server.id)
+    status = 400 if form.errors else 200
+    context = {"server": server, "form": form, "cfg": cfg, "cfg_error": cfg_error}
+    return render(request, "servers/settings.html", context, status=status)
+
+
+def _cfg_preview(server):
+    try:
+        return l4d2_facade.server_cfg(server, mask_rcon=True), None
+    except l4d2_facade.CfgError as exc:
+        return None, str(exc)
+
+
+@require_POST
+@login_required
+@never_cache
+def rcon_reveal(request, server_id):
+    """The password, only on a click (a POST): it is never part of a page until asked for."""
+    server = server_for_user(request.user, server_id)
+    context = {"server": server, "password": server.rcon_password}
+    if request.htmx:
+        return render(request, "servers/_rcon_password.html", context)
+    return render(request, "servers/rcon.html", context)
+
+
+@require_POST
+@login_required
+def rcon_rotate(request, server_id):
+    server = server_for_user(request.user, server_id)
+    Server.objects.filter(pk=server.pk).update(rcon_password=new_rcon_password(), updated_at=timezone.now())
+    if request.POST.get("apply") != LIVE:
+        messages.success(request, "New RCON password saved: the server uses it from its next start.")
+        return redirect(server)
+    try:
+        submit_rcon_password(server, request.user)
+    except Refused as refused:
+        messages.warning(request, f"New RCON password saved; it applies at the next start ({refused.reason})")
+    else:
+        messages.success(request, "New RCON password saved and sent to the running server.")
+    return redirect(server)

@@ -1,0 +1,39 @@
+"""WebSocket of a server's console (DESIGN.md §3): its lines and state, and commands sent back."""
+
+from asgiref.sync import sync_to_async
+from django.http import Http404
+
+from streams.consumers import StreamConsumer
+
+from ..access import server_for_user
+from .commands import Refused, submit
+from .source import ConsoleSource
+
+
+class ConsoleConsumer(StreamConsumer):
+    accepted_messages = 'accepted: {"type": "ping"} and {"type": "command", "command": "..."}'
+
+    async def get_source(self, user, server_id):
+        server = await sync_to_async(server_for_user)(user, server_id)
+        self.user = user
+        return ConsoleSource(server.id)
+
+    async def handle_message(self, message):
+        if message.get("type") != "command":
+            return False
+        try:
+            command = await sync_to_async(self._submit)(message.get("command"))
+        except Refused as refused:
+            # A refused command is news for this viewer only; the stream goes on.
+            await self.send_json({"type": "error", "error": refused.reason, "status": refused.status})
+        else:
+            await self.send_json({"type": "command", "id": command.id, "outcome": command.outcome})
+        return True
+
+    def _submit(self, text):
+        # Fetched again for every command: who may send is decided now, not at connect.
+        try:
+            server = server_for_user(self.user, self.source.server_id)
+        except Http404:
+            raise Refused(404, "No such server.") from None
+        return submit(server, self.user, text)

@@ -1,0 +1,34 @@
+"""A server's console as a live-stream source (DESIGN.md §4, §8): its lines and its state frame."""
+
+from streams.tail import Source
+
+from ..live import server_group, state_frame
+from ..models import ConsoleLine
+
+
+class ConsoleSource(Source):
+    """Never finishes while the server exists: a console outlives every start and stop.
+
+    (A deleted server's state is None, which ends the stream like any source's.)
+    """
+
+    def __init__(self, server_id):
+        self.server_id = server_id
+        self.key = f"console.{server_id}"
+        # The pump nudges the server's group after every batch of lines, and the
+        # supervisor on every state change: both are news for a console viewer.
+        self.group = server_group(server_id)
+
+    def read_lines(self, after, limit):
+        rows = (
+            ConsoleLine.objects.filter(server_id=self.server_id, seq__gt=after)
+            .order_by("seq")
+            .values_list("seq", "stream", "line", "created_at")[:limit]
+        )
+        return [{"seq": s, "stream": st, "line": line, "at": at.isoformat()} for s, st, line, at in rows]
+
+    def read_state(self):
+        return state_frame(self.server_id)
+
+    def last_seq(self):
+        return ConsoleLine.objects.last_seq(self.server_id)
