@@ -14,6 +14,11 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+if __package__:
+    from .ticker import Ticker
+else:  # run as a script, from srcds.py
+    from ticker import Ticker
+
 VERSION = "2.2.4.3"
 ENGINE_BUILD = 9143
 FAILURES = ("segfault", "hosterror", "library", "hang")
@@ -153,6 +158,7 @@ class Game:
         self.cvars = {name: default for name, (default, _) in CVARS.items()}
         self.players = players_from(os.environ.get("HOSTCTL_SIM_PLAYERS"))
         self.logging = False
+        self.ticker: Ticker | None = None  # `sim_tick`: numbered lines printed at a steady rate
         self.on_rcon_password_change = lambda: None
         account = zlib.crc32(f"{os.getpid()}:{port}".encode()) & 0x7FFFFFFF
         self.steam_id = f"[A:1:{account}:{port % 20000}]"
@@ -299,6 +305,15 @@ class Game:
 
     def cmd_sim_hang(self, args, rest) -> list[str]:
         raise Failure("hang")
+
+    def cmd_sim_tick(self, args, rest) -> list[str]:
+        """`sim_tick <lines/s> [count]`: print `tick <n> <unix time>` lines (count 0: until `sim_tick 0`)."""
+        try:
+            rate, count = float(args[0]) if args else 0.0, int(args[1]) if len(args) > 1 else 0
+        except ValueError:
+            return ["sim_tick <lines per second> [count]"]
+        self.ticker = Ticker(rate, count) if rate > 0 else None
+        return []
 
     def cmd_sim_update_available(self, args, rest) -> list[str]:
         return update_notice()

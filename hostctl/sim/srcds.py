@@ -26,6 +26,8 @@ Test hooks (all inherited by every restart):
   hosterror a Host_Error line, exit 1
   library   steamclient.so "cannot open shared object file", exit 1
   hang      alive but deaf: no A2S, no RCON, no console (also `sim_hang`)
+- `sim_tick <lines/s> [count]`: print `tick <n> <unix time>` lines at that rate
+  (count 0 or none: until `sim_tick 0`), for console and latency tests.
 - `sim_update_available`: the "needs to be restarted ... latest update" lines. They
   also come by themselves when the latest build (steaminfo.py) passes the buildid
   of the appmanifest in the current directory, like Steam telling a real server.
@@ -240,8 +242,14 @@ def run_server(options: dict[str, str], console: Console) -> int | str:
     try:
         while True:
             rcon.frame()
-            for key, _ in selector.select(rcon.next_frame_in(0.25)):
+            wait = rcon.next_frame_in(0.25)
+            if state.ticker:
+                wait = min(wait, state.ticker.due_in())
+            for key, _ in selector.select(wait):
                 key.data()
+            if state.ticker:
+                for line in state.ticker.due():
+                    say(line)
             now = time.monotonic()
             if failure and now - started >= failure[0]:
                 return fail(failure[1])

@@ -58,7 +58,11 @@ def check_text(text):
 
 def submit(server, user, text):
     """Store `text` for delivery to `server`'s console; Refused(400/409/429) if it cannot go."""
-    return _store(server, user, CommandKind.LINE, check_text(text))
+    text = check_text(text)
+    if server.rcon_password and server.rcon_password in text:
+        # Stored commands and console lines never hold it (and the error never repeats it).
+        raise Refused(400, "That is the server's RCON password: it is never sent through the console.")
+    return _store(server, user, CommandKind.LINE, text)
 
 
 def submit_rcon_password(server, user):

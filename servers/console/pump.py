@@ -188,7 +188,8 @@ class ConsolePump(WorkerLoop):
             password = server.values_list("rcon_password", flat=True).first()
             console.remember(password)
             line = f'rcon_password "{password}"'
-        console.sink(ConsoleStream.COMMAND, f"{who}> {command.text}")
+        shown = l4d2_facade.redact(f"{who}> {command.text}", tuple(console.secrets))
+        console.sink(ConsoleStream.COMMAND, shown)
         if not l4d2_facade.send_console(command.server_id, line):
             ConsoleCommand.objects.filter(pk=command.pk).update(outcome=CommandOutcome.FAILED)
             console.note("Not delivered: the server's console is not open (has it stopped?).")

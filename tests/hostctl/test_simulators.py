@@ -601,3 +601,15 @@ def test_app_update_writes_an_appmanifest_with_the_latest_build(tmp_path):
     assert state["buildid"] == state["TargetBuildID"] == "777"
     assert set(state["InstalledDepots"]) == {"222861", "222863"}  # shared content + linux binaries
     assert abs(int(state["LastUpdated"]) - time.time()) < 60
+
+
+def test_sim_tick_prints_numbered_timestamped_lines_at_its_rate_then_stops(srcds):
+    server = srcds()
+    before = time.time()
+    server.send("sim_tick 200 20")
+    server.wait_for("tick 20 ")
+    time.sleep(0.1)
+    ticks = [line.split() for line in server.lines if line.startswith("tick ")]
+    assert [int(n) for _, n, _ in ticks] == list(range(1, 21))  # and no 21st
+    stamps = [float(t) for _, _, t in ticks]
+    assert stamps == sorted(stamps) and before <= stamps[0] <= stamps[-1] <= time.time()
