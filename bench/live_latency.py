@@ -83,7 +83,7 @@ def run_clients(web_port, user, cookie, n, seconds, game_port):
                     common.PY,
                     str(common.BENCH / "wsclient.py"),
                     str(web_port),
-                    str(job.id),
+                    f"/ws/jobs/{job.id}/logs",
                     cookie,
                     str(k),
                     str(seconds + 40),

@@ -1,15 +1,16 @@
-"""A tiny asyncio WebSocket client for the log stream (stdlib only, RFC 6455 subset).
+"""A tiny asyncio WebSocket client for the log streams (stdlib only, RFC 6455 subset).
 
-Run as a process by live_latency.py:
+Run as a process by live_latency.py (job logs) and console.py (server consoles):
 
-    python bench/wsclient.py PORT JOB_ID SESSIONID N [TIMEOUT]
+    python bench/wsclient.py PORT PATH[,PATH...] SESSIONID N [TIMEOUT]
 
-Opens N connections to ws://127.0.0.1:PORT/ws/jobs/JOB_ID/logs with the session
-cookie and a same-origin Origin header, prints "READY" once every connection has
-received its first frame (the tail is subscribed by then), follows until each
-gets {"type": "end"} (or TIMEOUT), then prints one JSON line with, per client:
-frames, distinct seqs, repeats, max seq, the end flag, the close code, and the
-print-to-receive latency of every "tick <i> <time.time()>" line.
+Opens N connections to each ws://127.0.0.1:PORT<PATH> (e.g. /ws/jobs/12/logs,
+/ws/servers/3/console?after=40) with the session cookie and a same-origin Origin
+header, prints "READY" once every connection has received its first frame (the
+tail is subscribed by then), follows until each gets {"type": "end"} (or TIMEOUT:
+a console never ends), then prints one JSON line with, per client: its path,
+frames, distinct seqs (and the first and last), repeats, the end flag, the close
+code, and the print-to-receive latency of every "tick <i> <time.time()>" line.
 """
 
 import asyncio
@@ -22,8 +23,8 @@ import time
 
 
 class Client:
-    def __init__(self, port, job_id, cookie):
-        self.port, self.job_id, self.cookie = port, job_id, cookie
+    def __init__(self, port, path, cookie):
+        self.port, self.path, self.cookie = port, path, cookie
         self.seqs = set()
         self.repeats = 0
         self.frames = 0
@@ -37,7 +38,7 @@ class Client:
         self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         key = base64.b64encode(os.urandom(16)).decode()
         request = (
-            f"GET /ws/jobs/{self.job_id}/logs HTTP/1.1\r\n"
+            f"GET {self.path} HTTP/1.1\r\n"
             f"Host: 127.0.0.1:{self.port}\r\n"
             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
@@ -48,6 +49,9 @@ class Client:
         head = await self.reader.readuntil(b"\r\n\r\n")
         if b" 101 " not in head.split(b"\r\n", 1)[0]:
             raise RuntimeError(f"handshake refused: {head[:200]!r}")
+
+    def send_text(self, text):
+        self._send(0x1, text.encode())
 
     def _send(self, opcode, payload=b""):
         mask = os.urandom(4)
@@ -124,8 +128,10 @@ class Client:
 
     def summary(self):
         return {
+            "path": self.path,
             "frames": self.frames,
             "distinct": len(self.seqs),
+            "min_seq": min(self.seqs, default=0),
             "max_seq": max(self.seqs, default=0),
             "repeats": self.repeats,
             "ended": self.ended,
@@ -135,9 +141,9 @@ class Client:
         }
 
 
-async def main(port, job_id, cookie, n, timeout):
-    clients = [Client(port, job_id, cookie) for _ in range(n)]
-    for i in range(0, n, 25):  # connect in waves, like a crowd arriving
+async def main(port, paths, cookie, n, timeout):
+    clients = [Client(port, path, cookie) for path in paths for _ in range(n)]
+    for i in range(0, len(clients), 25):  # connect in waves, like a crowd arriving
         await asyncio.gather(*(c.connect() for c in clients[i : i + 25]))
     tasks = [asyncio.create_task(c.follow()) for c in clients]
     await asyncio.wait_for(asyncio.gather(*(c.first for c in clients)), 30)
@@ -149,6 +155,6 @@ async def main(port, job_id, cookie, n, timeout):
 
 
 if __name__ == "__main__":
-    port, job_id, cookie, n = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    port, paths, cookie, n = int(sys.argv[1]), sys.argv[2].split(","), sys.argv[3], int(sys.argv[4])
     timeout = float(sys.argv[5]) if len(sys.argv) > 5 else 60
-    asyncio.run(main(port, job_id, cookie, n, timeout))
+    asyncio.run(main(port, paths, cookie, n, timeout))

@@ -47,34 +47,23 @@ _STEAMGROUPS = re.compile(r"^(\d{1,20}(,\d{1,20}){0,9})?$")
 _TAGS = re.compile(r"^([A-Za-z0-9_.\-]{1,32}(,[A-Za-z0-9_.\-]{1,32})*)?$")
 _BOOL = {"0", "1"}
 
-# Commands an extra cfg line may not run, and why. server.cfg runs again at every
-# map start, with the server's full rights.
-FORBIDDEN = {
-    "rcon_password": "the RCON password is the panel's: reveal or rotate it on the server page",
-    "hostname": "the name is set on the server page",
-    "exec": "it runs another file",
-    "alias": "aliases can hide any command",
-    "quit": "it stops the server",
-    "exit": "it stops the server",
-    "_restart": "it restarts the server behind the panel's back",
-    "restart": "it restarts the server behind the panel's back",
-    "killserver": "it stops the server",
-    "map": "server.cfg runs at every map start: a map change there loops",
-    "changelevel": "server.cfg runs at every map start: a map change there loops",
-    "changelevel2": "server.cfg runs at every map start: a map change there loops",
-    "plugin_load": "it loads native code",
-    "plugin_unload": "plugins are not managed here",
-    "meta": "Metamod commands load native code",
-    "sm": "SourceMod commands load plugins",
-    "sm_rcon": "it runs commands with RCON rights",
-    "rcon": "it runs commands on another server",
-    "con_logfile": "it writes a file",
-    "host_writeconfig": "it writes a file",
-    "writeid": "it writes a file",
-    "writeip": "it writes a file",
-    "servercfgfile": "it changes which file runs at a map start",
-    "wait": "it delays the commands after it",
+# Commands an extra cfg line may not run, by the reason why. server.cfg runs again
+# at every map start, with the server's full rights.
+_FORBIDDEN_BY_REASON = {
+    "the RCON password is the panel's: reveal or rotate it on the server page": ("rcon_password",),
+    "the name is set on the server page": ("hostname",),
+    "it runs another file": ("exec",),
+    "aliases can hide any command": ("alias",),
+    "it stops the server": ("quit", "exit", "killserver"),
+    "it restarts the server behind the panel's back": ("_restart", "restart"),
+    "server.cfg runs at every map start: a map change there loops": ("map", "changelevel", "changelevel2"),
+    "it loads native code or plugins": ("plugin_load", "plugin_unload", "meta", "sm"),
+    "it runs commands with RCON rights elsewhere": ("rcon", "sm_rcon"),
+    "it writes a file": ("con_logfile", "host_writeconfig", "writeid", "writeip"),
+    "it changes which file runs at a map start": ("servercfgfile",),
+    "it delays the commands after it": ("wait",),
 }
+FORBIDDEN = {name: reason for reason, names in _FORBIDDEN_BY_REASON.items() for name in names}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _TOKEN = re.compile(r'"([^"]*)"|([^\s"]+)')
 _ARGS = re.compile(r'(\s+("[^"]*"|[^\s"]+))*\s*')  # whole tokens: bare, or entirely in quotes

@@ -159,12 +159,12 @@ def launch(argv: list[str], files: Files) -> subprocess.Popen:
 
     The pid file is written before returning, so other processes find the server.
     """
-    console_in = _console_fd(files.fifo)
+    console = _console_fd(files.fifo)
     try:
         with open(files.log, "ab") as log:
             proc = subprocess.Popen(
                 argv,
-                stdin=console_in,
+                stdin=console,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=files.install_dir,
@@ -172,7 +172,7 @@ def launch(argv: list[str], files: Files) -> subprocess.Popen:
                 start_new_session=True,  # outlives this job and this worker
             )
     finally:
-        os.close(console_in)
+        os.close(console)
     _launched[proc.pid] = proc
     files.pid.write_text(f"{proc.pid}\n{psutil.Process(proc.pid).create_time()}\n")
     return proc

@@ -6,6 +6,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from streams.numbered import NumberedLine
+
 from .validators import CvarValidator, validate_extra_cfg, validate_map_name, validate_server_name
 
 
@@ -111,6 +113,13 @@ class Node(models.Model):
         return age < settings.NODE_OFFLINE_SECONDS
 
 
+def cvar_text(cvar, label, max_length, help_text):
+    """A text field for an everyday cvar, checked by hostctl's rule for it."""
+    return models.CharField(
+        label, max_length=max_length, blank=True, validators=[CvarValidator(cvar)], help_text=help_text
+    )
+
+
 class ServerQuerySet(models.QuerySet):
     def visible_to(self, user):
         if user.is_staff:
@@ -161,12 +170,8 @@ class Server(models.Model):
     latest_build = models.CharField(max_length=32, blank=True, default="")
     update_policy = models.CharField(max_length=8, choices=UpdatePolicy.choices, default=UpdatePolicy.NOTIFY)
     # server.cfg settings (the settings page; hostctl writes the file from them at every start).
-    sv_password = models.CharField(
-        "Join password",
-        max_length=64,
-        blank=True,
-        validators=[CvarValidator("sv_password")],
-        help_text="Players must type it to join; empty: no password.",
+    sv_password = cvar_text(
+        "sv_password", "Join password", 64, "Players must type it to join; empty: no password."
     )
     mp_gamemode = models.CharField(
         "Game mode", max_length=16, choices=GameMode.choices, default=GameMode.COOP
@@ -179,24 +184,17 @@ class Server(models.Model):
         default=False,
         help_text="Players may only join from a matchmaking lobby, not with connect or the server browser.",
     )
-    sv_steamgroup = models.CharField(
+    sv_steamgroup = cvar_text(
+        "sv_steamgroup",
         "Steam group IDs",
-        max_length=255,
-        blank=True,
-        validators=[CvarValidator("sv_steamgroup")],
-        help_text="Comma-separated Steam group IDs (numbers) this server belongs to.",
+        255,
+        "Comma-separated Steam group IDs (numbers) this server belongs to.",
     )
     sv_steamgroup_exclusive = models.BooleanField(
         "Steam group members only", default=False, help_text="Only members of those groups may join."
     )
     sv_region = models.SmallIntegerField("Region", choices=Region.choices, default=Region.WORLD)
-    sv_tags = models.CharField(
-        "Tags",
-        max_length=128,
-        blank=True,
-        validators=[CvarValidator("sv_tags")],
-        help_text="Comma-separated tags shown in the server browser.",
-    )
+    sv_tags = cvar_text("sv_tags", "Tags", 128, "Comma-separated tags shown in the server browser.")
     motd_enabled = models.BooleanField(
         "Message of the day", default=True, help_text="Show the message of the day to players who join."
     )
@@ -238,21 +236,13 @@ class ConsoleStream(models.TextChoices):
     "A note from the panel: the server started, a command could not be delivered."
 
 
-class ConsoleLineQuerySet(models.QuerySet):
-    def last_seq(self, server_id):
-        return self.filter(server_id=server_id).order_by("-seq").values_list("seq", flat=True).first() or 0
-
-
-class ConsoleLine(models.Model):
+class ConsoleLine(NumberedLine):
     """One line of a server's console; seq 1, 2, 3... per server, no gaps (old ones pruned)."""
 
+    owner_field = "server"
     server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="console_lines", db_index=False)
     seq = models.PositiveBigIntegerField()
     stream = models.CharField(max_length=7, choices=ConsoleStream.choices)
-    line = models.TextField()
-    created_at = models.DateTimeField(default=timezone.now)
-
-    objects = ConsoleLineQuerySet.as_manager()
 
     class Meta:
         ordering = ["server", "seq"]
@@ -260,9 +250,6 @@ class ConsoleLine(models.Model):
             # Doubles as the (server, seq) index every console read, tail and prune uses.
             models.UniqueConstraint(fields=["server", "seq"], name="consoleline_server_seq"),
         ]
-
-    def __str__(self):
-        return f"{self.server_id}:{self.seq} [{self.stream}] {self.line[:80]}"
 
 
 class ConsoleCursor(models.Model):

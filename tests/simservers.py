@@ -9,6 +9,14 @@ from servers import l4d2_facade
 from servers.models import Server
 
 
+def quick_host(settings, root):
+    """Point the panel (the `settings` fixture) at `root` with quick simulators; returns `root`."""
+    settings.HOSTCTL_ROOT = root
+    settings.HOSTCTL_SIM_SECONDS = 0.2
+    settings.HOSTCTL_STOP_GRACE = 1
+    return root
+
+
 def start(server):
     """Install and start `server` (a Server row); its actual state becomes running."""
     said = []

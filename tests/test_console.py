@@ -37,11 +37,9 @@ XSS = "<script>alert(1)</script>"
 
 @pytest.fixture(autouse=True)
 def host(settings, tmp_path):
-    settings.HOSTCTL_ROOT = tmp_path / "servers"
-    settings.HOSTCTL_SIM_SECONDS = 0.2
-    settings.HOSTCTL_STOP_GRACE = 1
-    yield settings.HOSTCTL_ROOT
-    leftovers = kill_leftovers(settings.HOSTCTL_ROOT)
+    root = simservers.quick_host(settings, tmp_path / "servers")
+    yield root
+    leftovers = kill_leftovers(root)
     assert not leftovers, f"processes outlived the test: {leftovers}"
 
 

@@ -20,12 +20,7 @@ class ConsoleSource(Source):
         self.group = server_group(server_id)
 
     def read_lines(self, after, limit):
-        rows = (
-            ConsoleLine.objects.filter(server_id=self.server_id, seq__gt=after)
-            .order_by("seq")
-            .values_list("seq", "stream", "line", "created_at")[:limit]
-        )
-        return [{"seq": s, "stream": st, "line": line, "at": at.isoformat()} for s, st, line, at in rows]
+        return ConsoleLine.objects.rows_after(self.server_id, after, limit)
 
     def read_state(self):
         return state_frame(self.server_id)

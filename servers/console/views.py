@@ -16,9 +16,13 @@ MAX_LINES = 5000  # lines the page keeps in the DOM while it follows
 @require_http_methods(["GET", "POST"])
 @login_required
 def console(request, server_id):
+    """GET: the live console page; POST command=<line>: send a command (DESIGN.md §3)."""
     server = server_for_user(request.user, server_id)
-    if request.method == "POST":
-        return _command(request, server)
+    handle = _command if request.method == "POST" else _page
+    return handle(request, server)
+
+
+def _page(request, server):
     after = max(0, ConsoleLine.objects.last_seq(server.id) - VIEW_LINES)
     context = {
         "server": server,
