@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -321,7 +322,8 @@ def main():
             fan["lost"] == 0 and fan["repeated"] == 0 and fan["ticks"] > 0,
         )
     res.print()
-    print(f"\n(console bench took {time.monotonic() - t_start:.0f} s)")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\n(console bench took {time.monotonic() - t_start:.0f} s; load average at the end {load})")
     res.dump()
 
 
