@@ -292,6 +292,7 @@ def test_an_htmx_post_gets_a_fragment(owner_client, server):
         ("", "Type a command"),
         ("rcon_password hunter2", "Rotate on the server page"),
         ("quit", "Stop and Restart buttons"),
+        ('say "a;b"; QUIT', "Stop and Restart buttons"),
     ],
 )
 def test_a_bad_command_gets_400_with_the_reason_and_reaches_nothing(
@@ -536,3 +537,9 @@ def test_a_deleted_server_is_let_go_by_the_pump(server, pump):
     loop.due["servers"] = 0
     pump()
     assert loop.consoles == {} and ConsoleLine.objects.count() == 0
+
+
+def test_a_quoted_semicolon_is_text_not_a_second_command(owner_client, server):
+    set_running(server)
+    response = owner_client.post(f"/servers/{server.id}/console", {"command": 'say "no; quit here"'})
+    assert response.status_code == 302 and ConsoleCommand.objects.get().text == 'say "no; quit here"'

@@ -50,10 +50,25 @@ def check_text(text):
         raise Refused(400, f"A command is at most {MAX_BYTES} bytes; this one is {size}.")
     if "rcon_password" in text.lower():
         raise Refused(400, "The RCON password is changed with Rotate on the server page, never typed here.")
-    first = text.split(None, 1)[0].lower()
-    if first in USE_THE_BUTTONS:
-        raise Refused(400, f"Use the Stop and Restart buttons of the server page instead of {first}.")
+    for command in _commands(text):
+        first = command.split(None, 1)[0].lower() if command.strip() else ""
+        if first in USE_THE_BUTTONS:
+            raise Refused(400, f"Use the Stop and Restart buttons of the server page instead of {first}.")
     return text
+
+
+def _commands(line):
+    """The commands srcds runs for one console line: split at ';' outside double quotes."""
+    commands, current, quoted = [], "", False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        if ch == ";" and not quoted:
+            commands.append(current)
+            current = ""
+        else:
+            current += ch
+    return [*commands, current]
 
 
 def submit(server, user, text):
