@@ -129,6 +129,8 @@ class ConsoleReader:
             self.position = Position(current, 0)  # the first file this reader sees
         elif st.st_size < pos.offset:
             return [self._move(Position(current, 0), "console.log was truncated; reading it from the start")]
+        elif st.st_size == pos.offset:
+            return []  # nothing new: the common case, answered by one stat()
         return self._read_from(self.path, final=final, max_bytes=max_bytes)
 
     def _move(self, position: Position, note: str) -> Row:
