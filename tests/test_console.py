@@ -153,6 +153,26 @@ def test_old_lines_are_pruned_in_batches_down_to_the_limit(server, pump, setting
     assert [seq for seq, _, _ in stored(server)] == list(range(21, 31))
 
 
+def test_a_busy_console_is_nudged_at_most_every_gap_but_every_time_while_an_answer_is_due(
+    server, pump, monkeypatch
+):
+    nudges = []
+    monkeypatch.setattr(pump_module, "notify_server", nudges.append)
+    clock = [1000.0]
+    monkeypatch.setattr(pump_module.time, "monotonic", lambda: clock[0])
+    console = pump().consoles[server.id]
+    for _ in range(3):
+        console.written()
+    assert nudges == [server.id]  # one nudge; the tails poll for the rest
+    clock[0] += pump_module.NUDGE_GAP
+    console.written()
+    assert len(nudges) == 2
+    console.answer_due_until = clock[0] + pump_module.ANSWER_SECONDS
+    for _ in range(3):
+        console.written()
+    assert len(nudges) == 5
+
+
 # --- delivery (the pump, in-process) -----------------------------------------------
 
 
@@ -364,17 +384,17 @@ async def test_the_websocket_replays_then_follows_with_times_and_state(owner, se
     await sync_to_async(set_running)(server)
     comm = await communicator(server.id, owner, "after=1")
     assert (await comm.connect())[0]
-    state = await comm.receive_json_from()
+    state = await comm.receive_json_from(timeout=5)
     assert state["type"] == "state" and state["state"] == "running"
-    replay = await comm.receive_json_from()
+    replay = await comm.receive_json_from(timeout=5)
     assert [(row["seq"], row["line"]) for row in replay["lines"]] == [(2, XSS)]
     assert replay["lines"][0]["at"].startswith(str(timezone.now().year))
     await sync_to_async(add_lines)(server, "live")
-    live = await comm.receive_json_from(timeout=3)
+    live = await comm.receive_json_from(timeout=5)
     assert [row["seq"] for row in live["lines"]] == [3]
     await sync_to_async(set_running)(server, ActualState.STOPPED)
     await sync_to_async(add_lines)(server, "nudge the tail")
-    frames = [await comm.receive_json_from(timeout=3) for _ in range(2)]
+    frames = [await comm.receive_json_from(timeout=5) for _ in range(2)]
     assert {"type": "state", "state": "stopped"}.items() <= next(
         f for f in frames if f["type"] == "state"
     ).items()
@@ -385,16 +405,16 @@ async def test_outsiders_and_anonymous_are_closed_with_4403(other_owner, server)
     for user in (other_owner, None):
         comm = await communicator(server.id, user)
         await comm.connect()
-        assert await comm.receive_output() == {"type": "websocket.close", "code": 4403}
+        assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
 
 
 async def test_a_command_over_the_websocket_is_acknowledged_and_stored(owner, server):
     await sync_to_async(set_running)(server)
     comm = await communicator(server.id, owner)
     await comm.connect()
-    assert (await comm.receive_json_from())["type"] == "state"
+    assert (await comm.receive_json_from(timeout=5))["type"] == "state"
     await comm.send_json_to({"type": "command", "command": "status"})
-    ack = await comm.receive_json_from()
+    ack = await comm.receive_json_from(timeout=5)
     command = await ConsoleCommand.objects.aget()
     assert ack == {"type": "command", "id": command.id, "outcome": "pending"}
     assert command.text == "status" and command.user_id == owner.id
@@ -405,16 +425,16 @@ async def test_a_bad_websocket_command_gets_an_error_frame_and_the_stream_goes_o
     await sync_to_async(set_running)(server)
     comm = await communicator(server.id, owner)
     await comm.connect()
-    await comm.receive_json_from()
+    await comm.receive_json_from(timeout=5)
     for bad, status in (("status\nquit", 400), ("x" * 600, 400), (None, 400)):
         await comm.send_json_to({"type": "command", "command": bad})
-        error = await comm.receive_json_from()
+        error = await comm.receive_json_from(timeout=5)
         assert error["type"] == "error" and error["status"] == status
     await sync_to_async(set_running)(server, ActualState.STOPPED)
     await comm.send_json_to({"type": "command", "command": "status"})
-    assert (await comm.receive_json_from())["status"] == 409
+    assert (await comm.receive_json_from(timeout=5))["status"] == 409
     await comm.send_json_to({"type": "ping"})
-    assert await comm.receive_json_from() == {"type": "pong"}
+    assert await comm.receive_json_from(timeout=5) == {"type": "pong"}
     assert not await ConsoleCommand.objects.aexists()
     await comm.disconnect()
 

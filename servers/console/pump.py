@@ -13,7 +13,8 @@ seq. Delivery is at most once: a command is marked delivered before it is
 written to the console input, because running `changelevel` twice is worse than
 a command lost to a crash at that instant. With Redis the web process's nudge
 wakes the loop at once; without, pending commands are looked for every
-COMMAND_POLL seconds.
+COMMAND_POLL seconds. The viewers' tails are nudged after each commit, but a
+console that prints without pause at most every NUDGE_GAP (see `Console.written`).
 """
 
 import asyncio
@@ -21,7 +22,6 @@ import logging
 import threading
 import time
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import connection
@@ -53,6 +53,11 @@ COMMAND_EXPIRY = timedelta(seconds=30)  # older pending commands are dropped, ne
 PRUNE_SECONDS = 5.0
 PRUNE_BATCH = 5000  # rows per DELETE: keeps each write lock short
 SECRETS_KEPT = 3  # passwords masked per server: the current one and the last ones before it
+# A Redis nudge costs several round trips. A console printing without pause is nudged
+# at most this often (its viewers' tails poll at that pace anyway); right after a
+# command, every batch is, because someone is waiting for the answer.
+NUDGE_GAP = 0.1
+ANSWER_SECONDS = 0.5
 
 
 class Console:
@@ -71,10 +76,19 @@ class Console:
             "server",
             server_id,
             last_seq=ConsoleLine.objects.last_seq(server_id),
-            on_written=partial(notify_server, server_id),
+            on_written=self.written,
             on_batch=self.save_position,
         )
         self.pruned_to = None  # every seq up to this one is gone (None: not looked yet)
+        self.nudged_at = 0.0
+        self.answer_due_until = 0.0
+
+    def written(self):
+        # In the sink's writer thread, after each commit with lines of this server.
+        now = time.monotonic()
+        if now < self.answer_due_until or now - self.nudged_at >= NUDGE_GAP:
+            self.nudged_at = now
+            notify_server(self.server_id)
 
     def save_position(self, cursor, position):
         # Runs in the sink's transaction, with the lines read up to `position`.
@@ -94,7 +108,8 @@ class Console:
 
 
 class ConsolePump(WorkerLoop):
-    interval = 0.025  # seconds between looks at the console logs: most of a command's round trip
+    interval = IDLE_INTERVAL = 0.025  # seconds between looks at the console logs
+    ANSWER_INTERVAL = 0.005  # ... for ANSWER_SECONDS after a command was delivered
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -102,6 +117,7 @@ class ConsolePump(WorkerLoop):
         self.due = {"servers": 0.0, "commands": 0.0, "prune": 0.0}
         self.nudged = threading.Event()
         self.listening = False
+        self.answer_due_until = 0.0
 
     # --- the loop -----------------------------------------------------------------
 
@@ -131,8 +147,10 @@ class ConsolePump(WorkerLoop):
             self.due["servers"] = now + REFRESH_SECONDS
         if self.nudged.is_set() or now >= self.due["commands"]:
             self.nudged.clear()
-            self.deliver_commands()
+            if self.deliver_commands():
+                self.answer_due_until = now + ANSWER_SECONDS
             self.due["commands"] = now + (COMMAND_POLL_NUDGED if self.listening else COMMAND_POLL)
+        self.interval = self.ANSWER_INTERVAL if now < self.answer_due_until else self.IDLE_INTERVAL
         for console in self.consoles.values():
             console.pump()
         if now >= self.due["prune"]:
@@ -159,8 +177,9 @@ class ConsolePump(WorkerLoop):
     # --- commands -----------------------------------------------------------------
 
     def deliver_commands(self):
+        """Deliver every pending command of this node's servers; True if there was any."""
         if not self.consoles:
-            return
+            return False
         pending = (
             ConsoleCommand.objects.filter(outcome=CommandOutcome.PENDING, server_id__in=list(self.consoles))
             .select_related("user")
@@ -168,6 +187,7 @@ class ConsolePump(WorkerLoop):
         )
         for command in pending:
             self.deliver(command)
+        return bool(pending)
 
     def deliver(self, command):
         console = self.consoles[command.server_id]
@@ -189,6 +209,7 @@ class ConsolePump(WorkerLoop):
             console.remember(password)
             line = f'rcon_password "{password}"'
         shown = l4d2_facade.redact(f"{who}> {command.text}", tuple(console.secrets))
+        console.answer_due_until = time.monotonic() + ANSWER_SECONDS
         console.sink(ConsoleStream.COMMAND, shown)
         if not l4d2_facade.send_console(command.server_id, line):
             ConsoleCommand.objects.filter(pk=command.pk).update(outcome=CommandOutcome.FAILED)
