@@ -61,11 +61,12 @@ def start_servers(user, count):
     servers = [common.make_server(user, free_udp_port(), name=f"bench-console-{i}") for i in range(count)]
 
     def bring_up(server):
+        said = []
         try:
             for kind in ("install", "start"):
-                code = l4d2_facade.run(kind, server, lambda stream, text: None)
+                code = l4d2_facade.run(kind, server, lambda stream, text: said.append(text))
                 if code:
-                    raise RuntimeError(f"{kind} of server {server.id} failed with {code}")
+                    raise RuntimeError(f"{kind} of server {server.id} failed with {code}: {said[-5:]}")
             l4d2_facade.refresh_actual_state(server)
         finally:
             connection.close()
@@ -139,7 +140,45 @@ async def command_round_trips(port, path, cookie, count):
     follow.cancel()
     client.writer.close()
     latencies = [client.answered[m] - t for m, t in client.sent.items() if m in client.answered]
-    return latencies, count - len(latencies), client.errors
+    return latencies, count - len(latencies), client.errors, client.sent, client.answered
+
+
+STEPS = ("sent -> stored", "stored -> delivered", "delivered -> answer stored", "answer stored -> received")
+
+
+def command_steps(server, sent, answered):
+    """Where each command's time went, from the rows' own timestamps: {step: [seconds]}."""
+    from servers.models import ConsoleCommand, ConsoleLine
+
+    commands = {
+        text.removeprefix("echo "): (created.timestamp(), delivered.timestamp() if delivered else None)
+        for text, created, delivered in ConsoleCommand.objects.filter(server=server).values_list(
+            "text", "created_at", "delivered_at"
+        )
+    }
+    stored = dict(
+        (line, at.timestamp())
+        for line, at in ConsoleLine.objects.filter(server=server, line__in=list(answered)).values_list(
+            "line", "created_at"
+        )
+    )
+    steps = {step: [] for step in STEPS}
+    for mark, t_sent in sent.items():
+        if mark not in answered or mark not in commands or mark not in stored or not commands[mark][1]:
+            continue
+        created, delivered = commands[mark]
+        for step, (a, b) in zip(
+            STEPS,
+            (
+                (t_sent, created),
+                (created, delivered),
+                (delivered, stored[mark]),
+                (stored[mark], answered[mark]),
+            ),
+            strict=True,
+        ):
+            steps[step].append(b - a)
+    return steps
 
 
 # --- 2. fan-out ----------------------------------------------------------------------------
@@ -222,7 +261,7 @@ def main():
     t_start = time.monotonic()
     servers = start_servers(user, n_servers)
     print(f"{n_servers} simulated servers up in {time.monotonic() - t_start:.0f} s", flush=True)
-    rows = []
+    rows, step_rows = [], []
     for mode in modes:
         redis = {"REDIS_URL": common.REDIS_URL} if mode == "redis" else {}
         env = common.base_env(common.DATA, HOSTCTL_SIM_SECONDS="0.1", **redis)
@@ -233,12 +272,16 @@ def main():
             for server in servers:
                 wait_for_pump(server)
             path = f"/ws/servers/{servers[0].id}/console?after={last_seq(servers[0])}"
-            latencies, missing, errors = asyncio.run(command_round_trips(port, path, cookie, commands))
+            latencies, missing, errors, sent, answered = asyncio.run(
+                command_round_trips(port, path, cookie, commands)
+            )
+            steps = command_steps(servers[0], sent, answered)
             fan = fan_out(port, servers, cookie, viewers, rate, seconds, (worker, daphne))
         finally:
             common.stop_proc(daphne)
             common.stop_proc(worker)
         rows.append((mode, latencies, missing, errors, fan))
+        step_rows.append((mode, steps))
 
     print(f"\nServer console: {n_servers} simulated servers, real runworker + Daphne\n")
     print(
@@ -274,6 +317,22 @@ def main():
                 for mode, _, _, _, f in rows
             ],
             ("mode", "viewers", "lines seen", "line->viewer p50 ms", "p99 ms", "max ms", "lost", "repeated"),
+        )
+    )
+    print("\nWhere a command's time goes (row timestamps; p50 / p99 ms):\n")
+    print(
+        common.table(
+            [
+                (
+                    mode,
+                    *(
+                        f"{common.pct(v, 50) * 1000:.0f} / {common.pct(v, 99) * 1000:.0f}"
+                        for v in steps.values()
+                    ),
+                )
+                for mode, steps in step_rows
+            ],
+            ("mode", *STEPS),
         )
     )
     print()

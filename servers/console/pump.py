@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 1.0  # how often the node's server list (and their passwords) is read again
 COMMAND_POLL = 0.05  # without Redis: how often pending commands are looked for
-COMMAND_POLL_NUDGED = 0.5  # with Redis: the nudge comes first; this only catches a lost one
+COMMAND_POLL_NUDGED = 0.1  # with Redis: the nudge comes first; this bounds what a lost one costs
 COMMAND_EXPIRY = timedelta(seconds=30)  # older pending commands are dropped, never run late
 PRUNE_SECONDS = 5.0
 PRUNE_BATCH = 5000  # rows per DELETE: keeps each write lock short
