@@ -8,6 +8,8 @@
 - proctree: find a process's descendants and stop the whole tree (SIGTERM, grace, SIGKILL)
 - lines: byte streams to text lines (UTF-8 with replacement, "\\r" redraws, long lines split)
 - servercfg: validation of user-supplied settings and the server.cfg written from them
+- cvars: the rules for the everyday cvars and the "extra cfg" lines an owner may set
+- console: console.log read exactly once by byte position (rotation, start markers, masking)
 - a2s: A2S_INFO queries against a server on this host
 - config: HostConfig (root, steamcmd, simulate mode, stop grace), built by the Django facade
 - errors: HostError, the user-readable reason an operation cannot run

@@ -157,6 +157,11 @@ def test_rotating_live_a_running_server_queues_a_masked_command(owner_client, se
     assert (command.kind, command.text) == (CommandKind.RCON_PASSWORD, "rcon_password ********")
 
 
+def test_rotating_is_a_post_only(owner_client, server):
+    assert owner_client.get(f"/servers/{server.id}/rcon/rotate").status_code == 405
+    assert Server.objects.get(pk=server.pk).rcon_password == server.rcon_password
+
+
 def test_rotating_needs_the_csrf_token(owner, server):
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
