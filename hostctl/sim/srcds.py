@@ -250,6 +250,8 @@ def run_server(options: dict[str, str], console: Console) -> int | str:
             if state.ticker:
                 for line in state.ticker.due():
                     say(line)
+                if state.ticker.done:
+                    state.ticker = None  # or the loop would spin on a deadline that has passed
             now = time.monotonic()
             if failure and now - started >= failure[0]:
                 return fail(failure[1])

@@ -14,11 +14,15 @@ class Ticker:
         self.number = 0
         self.next = time.monotonic()
 
+    @property
+    def done(self) -> bool:
+        return self.left == 0
+
     def due_in(self) -> float:
         return max(0.0, self.next - time.monotonic())
 
     def due(self) -> list[str]:
-        """The lines whose time has come; [] once it has printed its count."""
+        """The lines whose time has come; [] once it has printed its count (then it is `done`)."""
         lines = []
         while self.left and time.monotonic() >= self.next:
             self.number += 1

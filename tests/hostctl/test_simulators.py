@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import a2s
+import psutil
 import pytest
 import vdf
 from rcon.exceptions import WrongPassword
@@ -613,3 +614,5 @@ def test_sim_tick_prints_numbered_timestamped_lines_at_its_rate_then_stops(srcds
     assert [int(n) for _, n, _ in ticks] == list(range(1, 21))  # and no 21st
     stamps = [float(t) for _, _, t in ticks]
     assert stamps == sorted(stamps) and before <= stamps[0] <= stamps[-1] <= time.time()
+    # Done ticking, it idles again instead of spinning on its last deadline.
+    assert psutil.Process(server.proc.pid).cpu_percent(interval=0.5) < 50
