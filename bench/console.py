@@ -1,7 +1,7 @@
 """Server console latency: a command to its first output line, and console lines to 100 viewers.
 
     .venv/bin/python bench/console.py [--modes sqlite,redis] [--servers 20] [--viewers 100]
-                                      [--rate 20] [--seconds 10] [--commands 40] [--json out.json]
+                                      [--rate 20] [--seconds 10] [--commands 100] [--json out.json]
 
 Everything is the product's own: simulated srcds servers (hostctl/sim/srcds.py,
 installed and started through servers.l4d2_facade, like a start job does), a real
@@ -252,7 +252,7 @@ def main():
     rate, seconds, commands = (
         float(opt("--rate", 20)),
         float(opt("--seconds", 10)),
-        int(opt("--commands", 40)),
+        int(opt("--commands", 100)),
     )
     common.setup("console", HOSTCTL_SIM_SECONDS="0.1")
     res = common.Results("console")
