@@ -59,6 +59,7 @@ def start_servers(user, count):
     from servers import l4d2_facade
 
     servers = [common.make_server(user, free_udp_port(), name=f"bench-console-{i}") for i in range(count)]
+    atexit.register(stop_servers, servers)  # before any starts: a failed start must not leave the others
 
     def bring_up(server):
         said = []
@@ -73,7 +74,6 @@ def start_servers(user, count):
 
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(bring_up, servers))
-    atexit.register(stop_servers, servers)
     return servers
 
 
