@@ -8,16 +8,13 @@ from __future__ import annotations
 import os
 import shlex
 import time
-from pathlib import Path
-
-import psutil
 
 from hostctl import servercfg, srcds, steamcmd
 from hostctl.a2s import query_info
 from hostctl.config import HostConfig
 from hostctl.errors import HostError
 from hostctl.process import PHASE, CancelToken, LineSink
-from hostctl.proctree import alive, descendants, kill_tree, pgid_of, terminate_tree
+from hostctl.proctree import alive, descendants, kill_tree, marked, pgid_of, terminate_tree
 from hostctl.spec import ServerSpec, ServerStatus
 
 __all__ = [
@@ -100,28 +97,22 @@ def status(spec: ServerSpec, *, config: HostConfig) -> ServerStatus:
     )
 
 
-def kill_strays(spec: ServerSpec) -> int:
-    """SIGKILL what a dead worker left working in the install dir (a steamcmd mid-download).
+def kill_strays(spec: ServerSpec, mark: str) -> int:
+    """SIGKILL what a dead worker's run left working (a steamcmd mid-download).
 
-    The game server named by the pid file is spared with everything it started:
+    Only processes carrying the run's `mark` (CancelToken.mark) are touched: an
+    operator's shell in the install dir is not the job's. The game server named
+    by the pid file is spared with everything it started, even if it were marked:
     it is meant to outlive jobs. Returns how many processes were killed.
     """
-    files = srcds.files_for(spec)
-    server = srcds.running(files)
+    server = srcds.running(srcds.files_for(spec))
     spared = {os.getpid()} | ({server.pid, *(p.pid for p in descendants(server.pid))} if server else set())
+    strays = [proc for proc in marked(mark) if proc.pid not in spared]
     killed = 0
-    for proc in psutil.process_iter(["cwd"]):
-        cwd = proc.info["cwd"]
-        if proc.pid in spared or not cwd:
-            continue
-        if Path(cwd) != files.install_dir and files.install_dir not in Path(cwd).parents:
-            continue
+    for proc in strays:
         pgid = pgid_of(proc)
-        if pgid is None:
-            continue
-        if pgid == os.getpgrp():
-            continue  # our own group: not something a dead worker left behind
-        killed += kill_tree(pgid, [proc, *descendants(proc.pid)])
+        if pgid is not None and pgid != os.getpgrp():
+            killed += kill_tree(pgid, [proc])
     return killed
 
 

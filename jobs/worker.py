@@ -14,12 +14,13 @@ import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils.module_loading import import_string
 
+from hostctl import proctree
 from hostctl.errors import HostError
 from hostctl.process import PROGRESS, CancelToken
 from servers import l4d2_facade
@@ -28,12 +29,13 @@ from streams.sink import LineSink
 
 from .models import Job, JobLog, JobState, LogStream
 from .notify import WORKER_GROUP, notify_job
-from .recovery import Recovery, process_identity
+from .recovery import Recovery, job_mark, process_identity
 
 log = logging.getLogger(__name__)
 
 TICK = 0.1  # main loop period: how often cancel requests are looked for while jobs run
-STALE_NODE_CHECK = 10.0  # seconds between looks for jobs of nodes that went silent
+SILENT_CHECK = 10.0  # seconds between looks for jobs whose worker went silent
+REAP_EVERY = 1.0  # seconds between reaping orphans we adopted as a subreaper
 
 
 PROGRESS_EVERY = 0.25  # seconds between progress writes; the bar moves smoothly enough
@@ -78,13 +80,13 @@ class JobOutput:
 class RunningJob:
     job: Job
     sink: JobOutput
-    token: CancelToken = field(default_factory=CancelToken)
+    token: CancelToken
     cancel_seen: bool = False
     future: object = None
 
 
 class Worker:
-    def __init__(self, concurrency=2, poll=1.0, once=False, drain_timeout=60.0, node=None):
+    def __init__(self, concurrency=2, poll=1.0, once=False, drain_timeout=60.0, node=None, subreaper=False):
         self.node_name = node
         self.concurrency = concurrency
         self.poll = poll
@@ -97,6 +99,9 @@ class Worker:
         self.aborting = False  # second signal (or drain timeout): cancel running jobs
         self.nudge = threading.Event()  # set by the channel-layer listener: look now
         self.listening = False
+        # A subreaper adopts what its jobs' daemons leave behind, so cancel can find them;
+        # then it must reap them too. Only for a real worker process (not tests in-process).
+        self.subreaper = subreaper and proctree.become_subreaper()
 
     # --- main loop ---------------------------------------------------------
 
@@ -108,7 +113,7 @@ class Worker:
         self._start_listener()
         loops = self._start_loops()
         # When each periodic duty is next due (time.monotonic()).
-        self.due = dict.fromkeys(("claim", "heartbeat", "stale"), 0.0)
+        self.due = dict.fromkeys(("claim", "heartbeat", "silent", "reap"), 0.0)
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="job") as pool:
             while True:
                 try:
@@ -123,6 +128,7 @@ class Worker:
         self.listening = False
         for loop in loops:
             loop.stop()
+        self.recovery.stopped()
         connection.close()
         log.info("worker %s stopped", self.identity)
 
@@ -161,9 +167,12 @@ class Worker:
         if now >= due["heartbeat"]:
             self.recovery.heartbeat()
             due["heartbeat"] = now + settings.NODE_HEARTBEAT_SECONDS
-        if now >= due["stale"]:
-            self.recovery.fail_jobs_of_silent_nodes()
-            due["stale"] = now + STALE_NODE_CHECK
+        if now >= due["silent"]:
+            self.recovery.recover_silent()
+            due["silent"] = now + SILENT_CHECK
+        if self.subreaper and now >= due["reap"]:
+            proctree.reap_adopted()
+            due["reap"] = now + REAP_EVERY
         if nudged:
             due["claim"] = now
         if self.stopping_since is not None:
@@ -188,7 +197,7 @@ class Worker:
                 break
             log.info("claimed job %s", job.id)
             claimed = True
-            running = RunningJob(job=job, sink=JobOutput(job.id))
+            running = RunningJob(job=job, sink=JobOutput(job.id), token=CancelToken(mark=job_mark(job.id)))
             self.running[job.id] = running
             running.future = pool.submit(self._execute_in_thread, running)
         return claimed
@@ -212,10 +221,8 @@ class Worker:
         job, sink, token = running.job, running.sink, running.token
         started = time.monotonic()
         # hostctl follows this with a "$ <command>" line for each command it runs.
-        sink(
-            LogStream.SYSTEM,
-            f"Worker {self.identity} runs {job.kind} of {job.server.name} (server #{job.server_id}).",
-        )
+        # Host names and pids are for staff (the job page shows them the worker); the log is for everyone.
+        sink(LogStream.SYSTEM, f"Running {job.get_kind_display().lower()} of {job.server.name}.")
         try:
             code = int(l4d2_facade.run(job.kind, job.server, sink, token))
         except HostError as exc:

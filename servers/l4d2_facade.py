@@ -48,9 +48,9 @@ def run(kind, server, sink, cancel=None):
     return OPERATIONS[kind](spec_for(server), sink, cancel, config=host_config())
 
 
-def kill_strays(server):
-    """Kill what a dead worker's job left running in the server's install dir."""
-    return l4d2.kill_strays(spec_for(server))
+def kill_strays(server, mark):
+    """Kill what a dead worker's job (its processes carry `mark`) left running; the game server is spared."""
+    return l4d2.kill_strays(spec_for(server), mark)
 
 
 def refresh_actual_state(server):

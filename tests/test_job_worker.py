@@ -6,13 +6,14 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import psutil
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from jobs.models import Job, JobKind, JobLog, JobState
+from jobs.models import Job, JobKind, JobLog, JobState, WorkerProcess
 from jobs.recovery import Recovery, process_identity
 from jobs.worker import Worker, job_sink
 from servers import l4d2_facade
@@ -100,7 +101,7 @@ def test_install_succeeds_with_contiguous_seq_and_opening_and_closing_lines(serv
     assert job.started_at <= job.finished_at
     log = lines(job)
     assert_contiguous(job)
-    assert log[0][1] == "system" and "runs install of" in log[0][2]
+    assert log[0][1:] == ("system", f"Running install of {server.name}.")
     assert any(
         stream == "system" and line.startswith("$ ") and "steamcmd" in line for _, stream, line in log[1:4]
     )
@@ -298,6 +299,55 @@ def test_a_new_worker_finishes_jobs_its_dead_predecessor_left(job, cancel_reques
     assert lines(job)[-1][0] == 2 and "stopped before it finished" in lines(job)[-1][2]
 
 
+def make_stuck(job, worker_identity, *, seconds_ago, cancel_requested=False):
+    then = timezone.now() - timedelta(seconds=seconds_ago)
+    Job.objects.filter(pk=job.pk).update(
+        state=JobState.CANCELLING if cancel_requested else JobState.RUNNING,
+        started_at=then,
+        updated_at=then,
+        claimed_by=worker_identity,
+        cancel_requested_at=then if cancel_requested else None,
+    )
+
+
+@pytest.mark.parametrize("cancel_requested, expected", [(False, JobState.FAILED), (True, JobState.CANCELLED)])
+def test_a_job_whose_worker_came_back_under_another_host_name_is_recovered_by_its_silence(
+    job, settings, cancel_requested, expected
+):
+    # A container recreated under a new host name: the old identity can never be
+    # checked by pid, and no worker with that name will ever start again.
+    settings.NODE_JOB_TIMEOUT_SECONDS = 60
+    gone = "old-container-name:4242:1700000000.00"
+    WorkerProcess.objects.create(
+        identity=gone, host="old-container-name", last_heartbeat=timezone.now() - timedelta(seconds=300)
+    )
+    make_stuck(job, gone, seconds_ago=300, cancel_requested=cancel_requested)
+    Recovery(process_identity()).recover_silent()
+    job.refresh_from_db()
+    assert job.state == expected and job.finished_at
+    assert "stopped heartbeating" in lines(job)[-1][2]
+
+
+def test_a_worker_that_heartbeats_keeps_its_jobs_however_long_they_run(job, settings):
+    settings.NODE_JOB_TIMEOUT_SECONDS = 60
+    far = "another-host:99:1.00"
+    WorkerProcess.objects.create(identity=far, host="another-host")  # heartbeat: now
+    make_stuck(job, far, seconds_ago=3600)
+    Recovery(process_identity()).recover_silent()
+    job.refresh_from_db()
+    assert job.state == JobState.RUNNING
+
+
+def test_a_job_of_a_worker_that_never_heartbeated_is_recovered_after_the_timeout(job, settings):
+    settings.NODE_JOB_TIMEOUT_SECONDS = 60
+    make_stuck(job, "vanished:1:1.00", seconds_ago=30)
+    Recovery(process_identity()).recover_silent()
+    assert Job.objects.get(pk=job.pk).state == JobState.RUNNING  # not yet: it may just be starting
+    make_stuck(job, "vanished:1:1.00", seconds_ago=300)
+    Recovery(process_identity()).recover_silent()
+    assert Job.objects.get(pk=job.pk).state == JobState.FAILED
+
+
 def test_a_live_workers_jobs_are_left_alone(job):
     Job.objects.filter(pk=job.pk).update(state=JobState.RUNNING, claimed_by=process_identity(os.getppid()))
     Recovery(process_identity()).recover_orphans()
@@ -390,3 +440,49 @@ def test_a_job_queued_with_lines_already_in_its_log_keeps_them_first(server, own
     log = lines(job)
     assert log[0] == (1, "system", "Opened by whoever queued it.")
     assert_contiguous(job)
+
+
+@pytest.mark.slow
+def test_cancelling_a_job_whose_command_daemonized_leaves_no_process_behind(server, owner, host, tmp_path):
+    pid_file = tmp_path / "pids"
+    pid_file.touch()
+    worker = start_worker(
+        "--poll",
+        "0.1",
+        log_path=tmp_path / "w.log",
+        HOSTCTL_ROOT=host,
+        HOSTCTL_SIMULATE="0",
+        HOSTCTL_PLATFORM_WORKAROUND="0",
+        HOSTCTL_STEAMCMD=ROOT / "tests" / "commands" / "daemonizing_steamcmd.py",
+        HOSTCTL_STOP_GRACE="1",
+        DAEMON_PID_FILE=pid_file,
+    )
+    job = Job.enqueue(server, JobKind.INSTALL, owner)
+    pids = []
+    try:
+        with running(worker):
+            pids = wait_until(lambda: recorded_pids(pid_file, 2))
+            requested = time.monotonic()
+            assert cancel(job, owner) == "cancelling"
+            wait_until(lambda: Job.objects.get(pk=job.pk).state == JobState.CANCELLED, timeout=15)
+            wait_until(
+                lambda: not [pid for pid in pids if psutil.pid_exists(pid) and not zombie(pid)], timeout=5
+            )
+            took = time.monotonic() - requested
+        assert took <= 1 + 1  # HOSTCTL_STOP_GRACE + 1 s
+    finally:
+        for pid in pids:
+            if psutil.pid_exists(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def recorded_pids(pid_file, count):
+    pids = [int(p) for p in pid_file.read_text().split()]
+    return pids if len(pids) >= count else None
+
+
+def zombie(pid):
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True

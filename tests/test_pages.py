@@ -176,7 +176,7 @@ def test_a_huge_log_opens_on_its_last_lines_with_a_link_to_the_rest(owner_client
     )
     content = owner_client.get(f"/jobs/{job.id}").content.decode()
     assert 'data-after="1000"' in content
-    assert '<span id="log-skipped-count">1000</span> earlier lines' in content
+    assert '<span class="log-skipped-count" id="log-skipped-count">1000</span> earlier lines' in content
     assert f'href="/jobs/{job.id}/log.txt">download the full log' in content
 
 

@@ -216,19 +216,24 @@ def test_command_lines_match_what_the_operations_run(spec, config):
     assert l4d2.command_line("update", spec, config=config)[-3:] == ["+app_update", "222860", "+quit"]
 
 
-def test_kill_strays_stops_a_dead_workers_leftovers_but_spares_the_game_server(running, lines):
+def test_kill_strays_stops_a_dead_runs_marked_leftovers_but_spares_shells_and_the_game_server(running):
     pid = server_pid(running)
-    leftover = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(60)"], cwd=running.install_dir, start_new_session=True
-    )
+    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+    env = dict(os.environ, HOSTCTL_MARK="l4d2-job-7")
+    leftover = subprocess.Popen(sleep, cwd=running.install_dir, env=env, start_new_session=True)
+    # An operator's shell working in the same directory is not the job's.
+    shell = subprocess.Popen(sleep, cwd=running.install_dir, start_new_session=True)
+    other_job = subprocess.Popen(sleep, env=dict(env, HOSTCTL_MARK="l4d2-job-8"), start_new_session=True)
     try:
-        assert l4d2.kill_strays(running) == 1
+        assert l4d2.kill_strays(running, "l4d2-job-7") == 1
         assert leftover.wait(5) == -signal.SIGKILL
+        assert shell.poll() is None and other_job.poll() is None
         assert still_running([pid]) == [pid]
     finally:
-        if leftover.poll() is None:
-            leftover.kill()
-            leftover.wait()
+        for proc in (leftover, shell, other_job):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def test_an_update_with_nothing_to_download_counts_as_success():

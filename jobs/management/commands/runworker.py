@@ -49,4 +49,5 @@ class Command(BaseCommand):
             once=options["once"],
             drain_timeout=options["drain_timeout"],
             node=options["node"],
+            subreaper=not options["once"],
         ).run()
