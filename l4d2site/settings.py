@@ -7,6 +7,8 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 
+from l4d2site.files import private_dir, private_file, private_sqlite
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -17,8 +19,7 @@ def env_bool(name, default=False):
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-DATA_DIR = Path(os.environ.get("L4D2_DATA_DIR", BASE_DIR / "data"))
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATA_DIR = private_dir(Path(os.environ.get("L4D2_DATA_DIR", BASE_DIR / "data")))
 
 DEBUG = env_bool("DJANGO_DEBUG")
 
@@ -31,9 +32,8 @@ def _secret_key():
         return key
     path = DATA_DIR / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
+        private_file(path, secrets.token_urlsafe(50))
+    return private_file(path).read_text().strip()
 
 
 SECRET_KEY = _secret_key()
@@ -116,6 +116,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not :memory:, so a real worker process in a test sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+    private_sqlite(Path(DATABASES["default"]["NAME"]))
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
