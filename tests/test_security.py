@@ -26,7 +26,8 @@ def test_an_id_too_long_for_the_database_is_a_404(owner_client, path):
 
 
 async def test_a_websocket_to_an_unknown_path_is_refused_at_the_handshake():
-    comm = WebsocketCommunicator(application, "/ws/nothing/here", headers=[(b"origin", b"http://localhost")])
+    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
+    comm = WebsocketCommunicator(application, "/ws/nothing/here", headers=headers)
     connected, code = await comm.connect()
     assert not connected
 
