@@ -15,6 +15,7 @@ from streams.tail import follow, iter_chunks
 
 from .access import job_for_user
 from .models import CancelOutcome, Job, JobKind, JobLog, JobState
+from .models.job import QueueFull
 from .pagination import keyset_page, positive_id
 from .source import JobSource
 
@@ -140,8 +141,16 @@ def _enqueue(request, server):
             {"title": "Unknown action", "message": f"“{kind}” is not a job kind. Use one of: {allowed}."},
             status=400,
         )
-    job = Job.enqueue(server, kind, request.user)
-    messages.success(request, f"{JobKind(kind).label} of {server.name} queued as job #{job.id}.")
+    try:
+        job = Job.enqueue(server, kind, request.user)
+    except QueueFull as exc:
+        return render(
+            request, "error.html", {"title": "Too many jobs waiting", "message": str(exc)}, status=429
+        )
+    if job.duplicate:
+        messages.info(request, f"{JobKind(kind).label} of {server.name} was already queued as job #{job.id}.")
+    else:
+        messages.success(request, f"{JobKind(kind).label} of {server.name} queued as job #{job.id}.")
     return redirect(job)
 
 

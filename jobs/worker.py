@@ -95,6 +95,7 @@ class Worker:
         self.identity = process_identity()
         self.recovery = Recovery(self.identity, node)
         self.running = {}
+        self.last_owner = 0  # whose job this worker claimed last: the queue's round-robin turn
         self.stopping_since = None  # first signal: stop claiming
         self.aborting = False  # second signal (or drain timeout): cancel running jobs
         self.nudge = threading.Event()  # set by the channel-layer listener: look now
@@ -192,9 +193,12 @@ class Worker:
     def _fill(self, pool):
         claimed = False
         while len(self.running) < self.concurrency:
-            job = Job.objects.claim(node_name=self.node_name, worker=self.identity)
+            job = Job.objects.claim(
+                node_name=self.node_name, worker=self.identity, after_owner=self.last_owner
+            )
             if job is None:
                 break
+            self.last_owner = job.server.owner_id
             log.info("claimed job %s", job.id)
             claimed = True
             running = RunningJob(job=job, sink=JobOutput(job.id), token=CancelToken(mark=job_mark(job.id)))

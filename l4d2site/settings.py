@@ -207,6 +207,9 @@ NODE_HEARTBEAT_SECONDS = float(os.environ.get("L4D2_NODE_HEARTBEAT_SECONDS", 5))
 NODE_OFFLINE_SECONDS = float(os.environ.get("L4D2_NODE_OFFLINE_SECONDS", 30))
 NODE_JOB_TIMEOUT_SECONDS = float(os.environ.get("L4D2_NODE_JOB_TIMEOUT_SECONDS", 120))
 
+# Fair queue: jobs a (non-staff) owner may have waiting at once; the next one answers 429.
+MAX_QUEUED_PER_OWNER = int(os.environ.get("L4D2_MAX_QUEUED_PER_OWNER", 20))
+
 # The worker process's duties besides running jobs, one thread each (l4d2site/loops.py).
 WORKER_LOOPS = []
 

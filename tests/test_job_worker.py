@@ -214,6 +214,28 @@ def test_a_lone_line_is_written_without_anyone_flushing_or_ticking(job):
 # --- cancellation ----------------------------------------------------------------
 
 
+def test_a_second_owners_job_does_not_wait_behind_all_of_the_first_owners_jobs(
+    make_server, owner, other_owner
+):
+    # The measured case: one owner queued 8 installs, then another owner queued one.
+    first = [Job.enqueue(make_server(), JobKind.INSTALL, owner) for _ in range(8)]
+    second = Job.enqueue(make_server(owner=other_owner), JobKind.INSTALL, other_owner)
+    order, last_owner = [], 0
+    for _ in range(3):  # one worker, one job at a time
+        job = Job.objects.claim(node_name=None, worker="w:1:1.00", after_owner=last_owner)
+        order.append(job.pk)
+        last_owner = job.server.owner_id
+        Job.objects.filter(pk=job.pk).update(state=JobState.SUCCEEDED)
+    assert order == [first[0].pk, second.pk, first[1].pk]
+
+
+def test_an_owner_with_nothing_running_goes_before_one_who_has_a_job_running(make_server, owner, other_owner):
+    busy_owner_jobs = [Job.enqueue(make_server(), JobKind.INSTALL, owner) for _ in range(3)]
+    waiting = Job.enqueue(make_server(owner=other_owner), JobKind.INSTALL, other_owner)
+    assert claim().pk == busy_owner_jobs[0].pk  # oldest first
+    assert claim().pk == waiting.pk  # the first owner already has one running
+
+
 def test_cancel_before_claim_wins_and_the_worker_never_runs_it(job, owner):
     assert cancel(job, owner) == "cancelled"
     assert claim() is None

@@ -16,6 +16,7 @@ import logging
 
 from django.conf import settings
 from django.db import models, transaction
+from django.db.models import Count, Min
 from django.urls import reverse
 from django.utils import timezone
 
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 ACTIVE_STATES = (JobState.RUNNING, JobState.CANCELLING)
 FINISHED_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 CANCELLABLE_STATES = (JobState.QUEUED, JobState.RUNNING)
-CLAIM_CANDIDATES = 20
 
 # What each kind asks of the game server; cancelling never reverts it.
 DESIRED_STATE_FOR_KIND = {
@@ -61,8 +61,15 @@ class JobQuerySet(models.QuerySet):
         )
 
     @retry_locked
-    def claim(self, *, node_name, worker):
-        """queued -> running: the oldest queued job whose server has no running job, or None.
+    def claim(self, *, node_name, worker, after_owner=0):
+        """queued -> running: the next job of the next owner in turn, or None.
+
+        Fair across owners: each owner's oldest claimable job is a candidate; owners
+        with fewer running jobs go first, then round-robin by owner id after
+        `after_owner` (whom this worker served last). So one owner's 8 queued installs
+        never make another owner wait behind all of them. Within a server, jobs still
+        run one at a time in FIFO order: an owner's oldest claimable job is also the
+        oldest queued job of its server.
 
         On SQLite the IMMEDIATE transaction serialises claimers outright. On
         PostgreSQL each candidate's server row is locked with SKIP LOCKED, so two
@@ -72,18 +79,15 @@ class JobQuerySet(models.QuerySet):
         mine = {"server__node__name": node_name} if node_name else {"server__node__isnull": True}
         with transaction.atomic():
             busy = Job.objects.active().values("server_id")
-            candidates = (
-                self.queued()
-                .filter(**mine)
-                .exclude(server_id__in=busy)
-                .order_by("id")
-                .values_list("id", "server_id")
-            )
-            seen = set()
-            for job_id, server_id in candidates[:CLAIM_CANDIDATES]:
-                if server_id in seen:
-                    continue  # only a server's oldest queued job may run next (FIFO)
-                seen.add(server_id)
+            claimable = self.queued().filter(**mine).exclude(server_id__in=busy)
+            firsts = _per_owner(claimable, Min("id"))
+            if not firsts:
+                return None
+            running = _per_owner(Job.objects.active().filter(server__owner__in=list(firsts)), Count("id"))
+            turn = sorted(firsts, key=lambda owner: (running.get(owner, 0), owner <= after_owner, owner))
+            for owner in turn:
+                job_id = firsts[owner]
+                server_id = Job.objects.filter(pk=job_id).values_list("server_id", flat=True).first()
                 if not Server.objects.select_for_update(skip_locked=True).filter(pk=server_id).exists():
                     continue  # another worker is claiming for this server right now
                 if Job.objects.active().filter(server_id=server_id).exists():
@@ -96,6 +100,16 @@ class JobQuerySet(models.QuerySet):
                     notify_job(job_id)
                     return Job.objects.select_related("server", "requested_by").get(pk=job_id)
         return None
+
+
+def _per_owner(jobs, aggregate):
+    """{server owner id: aggregate} over `jobs`."""
+    rows = jobs.order_by().values("server__owner").annotate(value=aggregate)
+    return {row["server__owner"]: row["value"] for row in rows}
+
+
+class QueueFull(Exception):
+    """An owner has L4D2_MAX_QUEUED_PER_OWNER jobs waiting already (HTTP 429)."""
 
 
 class Job(models.Model):
@@ -144,6 +158,8 @@ class Job(models.Model):
             models.Index(fields=["state", "id"], name="job_state_fifo"),
         ]
 
+    duplicate = False  # set by enqueue when it returned an identical queued job
+
     def __str__(self):
         return f"#{self.id} {self.kind} {self.server.name}"
 
@@ -168,8 +184,24 @@ class Job(models.Model):
 
     @classmethod
     def enqueue(cls, server, kind, user):
-        """-> queued; the server's desired state follows what the kind asks for."""
+        """-> queued; the server's desired state follows what the kind asks for.
+
+        The same kind already queued for the server is returned instead (a double
+        click queues one job), with `duplicate` set. A person who is not staff may
+        have at most L4D2_MAX_QUEUED_PER_OWNER jobs queued on their servers: QueueFull.
+        """
         with transaction.atomic():
+            same = cls.objects.queued().filter(server=server, kind=kind).order_by("id").first()
+            if same is not None:
+                same.duplicate = True
+                return same
+            if user is not None and not user.is_staff:
+                waiting = cls.objects.queued().filter(server__owner_id=server.owner_id).count()
+                if waiting >= settings.MAX_QUEUED_PER_OWNER:
+                    raise QueueFull(
+                        f"{waiting} jobs are already waiting on your servers; the limit is "
+                        f"{settings.MAX_QUEUED_PER_OWNER}. Wait for some to run, or cancel some."
+                    )
             job = cls.objects.create(server=server, kind=kind, requested_by=user)
             desired = DESIRED_STATE_FOR_KIND.get(kind)
             if desired:
