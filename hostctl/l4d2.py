@@ -6,14 +6,13 @@ The verbs only; how a server's files, console and process are handled is in srcd
 from __future__ import annotations
 
 import os
-import shlex
 import time
 
 from hostctl import servercfg, srcds, steamcmd
 from hostctl.a2s import query_info
 from hostctl.config import HostConfig
 from hostctl.errors import HostError
-from hostctl.process import PHASE, CancelToken, LineSink
+from hostctl.process import PHASE, CancelToken, LineSink, shown_command
 from hostctl.proctree import alive, descendants, kill_tree, marked, pgid_of, terminate_tree
 from hostctl.spec import ServerSpec, ServerStatus
 
@@ -125,7 +124,7 @@ def start(spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *
     if not files.srcds_run.exists():
         raise HostError(f"srcds_run not found in {files.install_dir}: install the server first")
     if proc := srcds.running(files):
-        sink("system", f"Server is already running (pid {proc.pid})")
+        sink("system", "Server is already running")
         return 0
     srcds.reap_launched()
     srcds.check_port_free(spec.port)
@@ -134,10 +133,10 @@ def start(spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *
     sink("system", f'Wrote {files.cfg_dir / "server.cfg"} (hostname "{name}")')
 
     argv = command_line("start", spec, config=config)
-    sink("system", f"$ {shlex.join(argv)}")
+    sink("system", f"$ {shown_command(argv, files.install_dir)}")
     tail = srcds.ConsoleTail(files.log, sink)
     proc = srcds.launch(argv, files)
-    sink("system", f"Started srcds_run (pid {proc.pid}); waiting for it to answer on UDP port {spec.port}")
+    sink("system", f"Started srcds_run; waiting for it to answer on UDP port {spec.port}")
     return _wait_until_up(spec, files, proc, tail, sink, cancel, config)
 
 
@@ -191,7 +190,7 @@ def stop(spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *,
         return 0
     quit_wait = min(10.0, config.stop_grace * 2)
     if srcds.send_console(files.fifo, "quit"):
-        sink("system", f"Sent 'quit' to the server console (pid {proc.pid}); waiting up to {quit_wait:g}s")
+        sink("system", f"Sent 'quit' to the server console; waiting up to {quit_wait:g}s")
     else:
         sink("system", "Could not write to the server console; terminating the process instead")
         quit_wait = 0
@@ -206,7 +205,7 @@ def stop(spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *,
             wait_exit=lambda timeout: srcds.wait_gone(proc, timeout),
         )
     if alive(proc):
-        sink("system", f"Server process {proc.pid} could not be stopped")
+        sink("system", "The server process could not be stopped")
         return 1
     files.pid.unlink(missing_ok=True)
     sink("system", "Server stopped")

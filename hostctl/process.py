@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import queue
 import secrets
+import shlex
 import subprocess
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import psutil
 
@@ -205,8 +207,8 @@ class _Supervisor:
             if self.managed and self.open_streams and time.monotonic() >= leftover_deadline:
                 count = kill_tree(self.proc.pid, self.known())
                 self.system(
-                    f"Process exited but its output stayed open: sent SIGKILL to "
-                    f"process group {self.proc.pid} and {count} leftover descendants"
+                    "Process exited but its output stayed open: sent SIGKILL to "
+                    f"the process group and {count} leftover processes"
                 )
                 leftover_deadline = float("inf")
 
@@ -223,6 +225,19 @@ class _Supervisor:
             reader.join()
         self.proc.stdout.close()
         self.proc.stderr.close()
+
+
+def shown_command(argv: list[str], inside: Path) -> str:
+    """`argv` as a log line for everyone: host paths outside `inside` (the server's own
+    directory) are shortened to their last part, so owners see the command, not the host."""
+    root = str(inside)
+    shown = [
+        arg
+        if not os.path.isabs(arg) or arg == root or arg.startswith(root + os.sep)
+        else os.path.basename(arg)
+        for arg in argv
+    ]
+    return shlex.join(shown)
 
 
 def run_command(

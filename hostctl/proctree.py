@@ -172,8 +172,8 @@ def terminate_tree(
     _signal_group(pid, signal.SIGTERM)
     for proc in outside:
         _signal(proc, signal.SIGTERM)
-    extra = f" and {len(outside)} descendants outside it" if outside else ""
-    notify(f"{reason}: sent SIGTERM to process group {pid}{extra} at {_clock()}")
+    extra = f" and {len(outside)} processes outside it" if outside else ""
+    notify(f"{reason}: sent SIGTERM to the process group{extra} at {_clock()}")
 
     deadline = time.monotonic() + grace
     root_gone = wait_exit(grace)

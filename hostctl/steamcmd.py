@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from pathlib import Path
 
 from hostctl.config import HostConfig
 from hostctl.errors import HostError
-from hostctl.process import PHASE, PROGRESS, CancelToken, LineSink, run_command
+from hostctl.process import PHASE, PROGRESS, CancelToken, LineSink, run_command, shown_command
 
 APP_ID = "222860"
 SIMULATOR = Path(__file__).resolve().parent / "sim" / "steamcmd.py"
@@ -51,7 +50,7 @@ def executable(config: HostConfig) -> list[str]:
         return [sys.executable, str(SIMULATOR)]
     found = config.steamcmd and shutil.which(config.steamcmd)
     if not found:
-        raise HostError(f"steamcmd not found at {config.steamcmd!r}; set HOSTCTL_STEAMCMD")
+        raise HostError("steamcmd was not found where HOSTCTL_STEAMCMD points; ask the host's staff")
     return [found]
 
 
@@ -120,7 +119,7 @@ def run(
         platform = argv[argv.index("+@sSteamCmdForcePlatformType") + 1] if len(argvs) > 1 else None
         sink(PHASE, f"Download ({platform.capitalize()} platform)" if platform else "Download")
         sink("system", f"{verb} server files in {install_dir} (steamcmd run {number} of {len(argvs)})")
-        sink("system", f"$ {shlex.join(argv)}")
+        sink("system", f"$ {shown_command(argv, install_dir)}")
         judge = OutputJudge(platform_workaround=config.platform_workaround)
 
         def on_line(stream: str, text: str, judge=judge) -> None:

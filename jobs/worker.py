@@ -10,6 +10,7 @@ dead worker left is `jobs.recovery`'s.
 
 import asyncio
 import logging
+import os
 import signal
 import threading
 import time
@@ -48,7 +49,13 @@ def job_sink(job_id):
 
 
 class JobOutput:
-    """Where hostctl sends a job's output: lines into its log, progress onto the job row."""
+    """Where hostctl sends a job's output: lines into its log, progress onto the job row.
+
+    The worker's home directory is shown as "~": owners read these lines, and paths of
+    the host outside their server are for staff (steamcmd names its own log file there).
+    """
+
+    home = os.path.expanduser("~")
 
     def __init__(self, job_id):
         self.job_id = job_id
@@ -59,6 +66,8 @@ class JobOutput:
 
     def __call__(self, stream, text):
         if stream != PROGRESS:
+            if self.home in text and len(self.home) > 1:
+                text = text.replace(self.home, "~")
             self.lines(stream, text)
             return
         self.progress = int(text)
@@ -234,7 +243,11 @@ class Worker:
             code = 1
         except Exception as exc:
             log.exception("job %s raised", job.id)
-            sink(LogStream.STDERR, f"Internal error: {type(exc).__name__}: {exc}")
+            # The exception may name host paths: its details go to the worker's log, for staff.
+            sink(
+                LogStream.STDERR,
+                f"Internal error ({type(exc).__name__}); details are in the worker's log.",
+            )
             code = 1
         elapsed = time.monotonic() - started
         sink(LogStream.SYSTEM, f"Finished with exit code {code} after {elapsed:.1f} s.")

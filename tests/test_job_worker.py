@@ -140,7 +140,8 @@ def test_an_exception_fails_the_job_and_the_worker_goes_on(server, owner, monkey
     broken.refresh_from_db()
     after.refresh_from_db()
     assert broken.state == JobState.FAILED and broken.exit_code == 1
-    assert any("RuntimeError: boom from the facade" in line for _, _, line in lines(broken))
+    assert any("Internal error (RuntimeError)" in line for _, _, line in lines(broken))
+    assert not any("boom from the facade" in line for _, _, line in lines(broken))  # details: staff only
     assert after.state == JobState.SUCCEEDED
 
 
@@ -508,3 +509,20 @@ def zombie(pid):
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+def test_job_logs_show_owners_no_host_names_pids_or_paths_outside_their_server(udp_server, owner, host):
+    import re
+
+    for kind in (JobKind.INSTALL, JobKind.START, JobKind.RESTART, JobKind.STOP):
+        Job.enqueue(udp_server, kind, owner)
+        run_once()
+    install_dir = str((host / str(udp_server.id)).resolve())
+    text = "\n".join(JobLog.objects.values_list("line", flat=True))
+    assert "Server is up" in text and "Server stopped" in text
+    assert f"{socket.gethostname()}:" not in text
+    assert not re.search(r"\bpid \d+|process group \d+", text)
+    paths = re.findall(r"(?<![\w.:~])/[\w.+-]+(?:/[\w.+-]*)*", text)  # ~/...: the worker home, shortened
+    assert paths, "the install dir itself is shown (it is the owner's)"
+    outside = [p for p in paths if not (p == install_dir or p.startswith(install_dir + "/"))]
+    assert outside == []

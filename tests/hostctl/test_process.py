@@ -118,7 +118,7 @@ def test_cancel_stops_a_term_honouring_child_quickly(lines, pid_file, no_leaks):
     result = run_command(py(RECORD + READY_AND_SLEEP, pid_file), on_line=on_line, cancel=token, grace=5)
     assert time.monotonic() - cancelled_at[0] < 0.5
     assert result == -signal.SIGTERM and result.cancelled
-    assert "Cancel requested: sent SIGTERM to process group" in lines.of("system")[0]
+    assert "Cancel requested: sent SIGTERM to the process group" in lines.of("system")[0]
     assert still_running(recorded_pids(pid_file, 1)) == []
 
 
@@ -154,7 +154,7 @@ def test_cancel_kills_setsid_grandchild(lines, pid_file, no_leaks):
         py(RECORD + SPAWN_GRANDCHILD, pid_file, grandchild), on_line=on_line, cancel=token, grace=0.5
     )
     assert result.cancelled
-    assert "and 1 descendants outside it" in lines.of("system")[0]
+    assert "and 1 processes outside it" in lines.of("system")[0]
     assert still_running(recorded_pids(pid_file, 2)) == []
 
 
@@ -211,7 +211,7 @@ def test_timeout_stops_the_child_like_a_cancel(lines, pid_file, no_leaks):
     result = run_command(py(RECORD + READY_AND_SLEEP, pid_file), on_line=lines, timeout=0.5, grace=0.5)
     assert result == -signal.SIGTERM
     assert result.timed_out and not result.cancelled
-    assert lines.of("system")[0].startswith("Timed out after 0.5s: sent SIGTERM to process group")
+    assert lines.of("system")[0].startswith("Timed out after 0.5s: sent SIGTERM to the process group")
     assert still_running(recorded_pids(pid_file, 1)) == []
 
 
