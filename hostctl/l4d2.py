@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 
-from hostctl import servercfg, srcds, steamcmd
+from hostctl import scope, servercfg, srcds, steamcmd
 from hostctl.a2s import query_info
 from hostctl.config import HostConfig
 from hostctl.errors import HostError
@@ -132,7 +132,7 @@ def start(spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *
     servercfg.write(files.cfg_dir, name=name)
     sink("system", f'Wrote {files.cfg_dir / "server.cfg"} (hostname "{name}")')
 
-    argv = command_line("start", spec, config=config)
+    argv = scope.prefix(spec, config) + command_line("start", spec, config=config)
     sink("system", f"$ {shown_command(argv, files.install_dir)}")
     tail = srcds.ConsoleTail(files.log, sink)
     proc = srcds.launch(argv, files)

@@ -23,7 +23,7 @@ import psutil
 from hostctl.errors import HostError
 from hostctl.lines import LineSplitter
 from hostctl.process import LineSink
-from hostctl.proctree import alive, terminate_tree
+from hostctl.proctree import alive, disown, spawning, terminate_tree
 from hostctl.spec import ServerSpec
 
 # srcds processes this process started. They are our children, so they must be
@@ -82,6 +82,7 @@ def reap_launched() -> None:
         except subprocess.TimeoutExpired:
             continue
         _launched.pop(pid, None)
+        disown(pid)
 
 
 def wait_gone(proc: psutil.Process, timeout: float) -> bool:
@@ -155,7 +156,7 @@ def launch(argv: list[str], files: Files) -> subprocess.Popen:
     """
     console = _console_fd(files.fifo)
     try:
-        with open(files.log, "ab") as log:
+        with open(files.log, "ab") as log, spawning() as own:
             proc = subprocess.Popen(
                 argv,
                 stdin=console,
@@ -165,6 +166,7 @@ def launch(argv: list[str], files: Files) -> subprocess.Popen:
                 close_fds=True,
                 start_new_session=True,  # outlives this job and this worker
             )
+            own(proc.pid)  # reaped by us (reap_launched), never by a subreaper's sweep
     finally:
         os.close(console)
     _launched[proc.pid] = proc
@@ -190,4 +192,5 @@ def kill_launched(files: Files, proc: subprocess.Popen, sink: LineSink, *, grace
         wait_exit=wait_exit,
     )
     _launched.pop(proc.pid, None)
+    disown(proc.pid)
     files.pid.unlink(missing_ok=True)

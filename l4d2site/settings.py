@@ -223,6 +223,9 @@ HOSTCTL_SIMULATE = env_bool("HOSTCTL_SIMULATE")
 HOSTCTL_SIM_SECONDS = float(os.environ.get("HOSTCTL_SIM_SECONDS", 20))
 HOSTCTL_STOP_GRACE = float(os.environ.get("HOSTCTL_STOP_GRACE", 5))
 HOSTCTL_PLATFORM_WORKAROUND = env_bool("HOSTCTL_PLATFORM_WORKAROUND", default=True)
+# Game servers outside the worker's cgroup (systemd-run --scope), so restarting the worker
+# never stops them: "auto" where systemd runs the host, "systemd" (required), "off".
+HOSTCTL_SERVER_SCOPE = os.environ.get("HOSTCTL_SERVER_SCOPE", "auto")
 
 # Game hosts: a node whose worker has not heartbeated for this long shows as offline,
 # and its running jobs are failed after NODE_JOB_TIMEOUT_SECONDS.

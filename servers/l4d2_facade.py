@@ -29,6 +29,7 @@ def host_config():
         sim_seconds=settings.HOSTCTL_SIM_SECONDS,
         stop_grace=settings.HOSTCTL_STOP_GRACE,
         platform_workaround=settings.HOSTCTL_PLATFORM_WORKAROUND,
+        server_scope=settings.HOSTCTL_SERVER_SCOPE,
     )
 
 
