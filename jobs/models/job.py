@@ -30,6 +30,8 @@ from .log import JobLog
 
 log = logging.getLogger(__name__)
 
+CLAIM_CANDIDATES = 20  # servers tried per claim before giving up until the next poll
+
 ACTIVE_STATES = (JobState.RUNNING, JobState.CANCELLING)
 FINISHED_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 CANCELLABLE_STATES = (JobState.QUEUED, JobState.RUNNING)
@@ -64,12 +66,11 @@ class JobQuerySet(models.QuerySet):
     def claim(self, *, node_name, worker, after_owner=0):
         """queued -> running: the next job of the next owner in turn, or None.
 
-        Fair across owners: each owner's oldest claimable job is a candidate; owners
-        with fewer running jobs go first, then round-robin by owner id after
-        `after_owner` (whom this worker served last). So one owner's 8 queued installs
-        never make another owner wait behind all of them. Within a server, jobs still
-        run one at a time in FIFO order: an owner's oldest claimable job is also the
-        oldest queued job of its server.
+        Fair across owners: each server's oldest claimable job is a candidate (so
+        jobs of one server still run one at a time in FIFO order); owners with fewer
+        running jobs go first, then round-robin by owner id after `after_owner`
+        (whom this worker served last), then the oldest job. So one owner's 8 queued
+        installs never make another owner wait behind all of them.
 
         On SQLite the IMMEDIATE transaction serialises claimers outright. On
         PostgreSQL each candidate's server row is locked with SKIP LOCKED, so two
@@ -79,15 +80,19 @@ class JobQuerySet(models.QuerySet):
         mine = {"server__node__name": node_name} if node_name else {"server__node__isnull": True}
         with transaction.atomic():
             busy = Job.objects.active().values("server_id")
-            claimable = self.queued().filter(**mine).exclude(server_id__in=busy)
-            firsts = _per_owner(claimable, Min("id"))
+            claimable = self.queued().filter(**mine).exclude(server_id__in=busy).order_by()
+            firsts = list(claimable.values("server_id", "server__owner").annotate(job_id=Min("id")))
             if not firsts:
                 return None
-            running = _per_owner(Job.objects.active().filter(server__owner__in=list(firsts)), Count("id"))
-            turn = sorted(firsts, key=lambda owner: (running.get(owner, 0), owner <= after_owner, owner))
-            for owner in turn:
-                job_id = firsts[owner]
-                server_id = Job.objects.filter(pk=job_id).values_list("server_id", flat=True).first()
+            owners = {row["server__owner"] for row in firsts}
+            running = _per_owner(Job.objects.active().filter(server__owner__in=owners), Count("id"))
+
+            def turn(row):
+                owner = row["server__owner"]
+                return (running.get(owner, 0), owner <= after_owner, owner, row["job_id"])
+
+            for row in sorted(firsts, key=turn)[:CLAIM_CANDIDATES]:
+                job_id, server_id = row["job_id"], row["server_id"]
                 if not Server.objects.select_for_update(skip_locked=True).filter(pk=server_id).exists():
                     continue  # another worker is claiming for this server right now
                 if Job.objects.active().filter(server_id=server_id).exists():
