@@ -25,7 +25,7 @@ from hostctl import proctree
 from hostctl.errors import HostError
 from hostctl.process import PROGRESS, CancelToken
 from servers import l4d2_facade
-from streams import layer
+from streams import layer, wake
 from streams.sink import LineSink
 
 from .models import Job, JobLog, JobState, LogStream
@@ -136,6 +136,7 @@ class Worker:
                     close_old_connections()
                     time.sleep(1)
         self.listening = False
+        wake.bus.unsubscribe(self.local_wakeups)
         for loop in loops:
             loop.stop()
         self.recovery.stopped()
@@ -155,7 +156,8 @@ class Worker:
         return loops
 
     def _start_listener(self):
-        """Wake the loop on a Redis nudge (a job queued, a cancel asked for); polling goes on regardless."""
+        """Wake the loop on a nudge (a job queued, a cancel asked for); polling goes on regardless."""
+        self.local_wakeups = wake.bus.subscribe(WORKER_GROUP, self.nudge.set)
         if not layer.enabled():
             return
         self.listening = True

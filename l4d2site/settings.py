@@ -122,6 +122,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
     private_sqlite(Path(DATABASES["default"]["NAME"]))
 
+# Same-host wake-ups (a job queued, new log lines) through datagram sockets in the data
+# dir, so a single host needs no Redis for instant updates; polling remains the safety net.
+LOCAL_WAKEUPS = env_bool("L4D2_LOCAL_WAKEUPS", default=True)
+
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
