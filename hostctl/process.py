@@ -49,9 +49,17 @@ class CancelToken:
     def __init__(self, mark: str | None = None) -> None:
         self._event = threading.Event()
         self.mark = mark or f"run-{secrets.token_hex(8)}"
+        self._wakers: list[Callable[[], None]] = []
 
     def cancel(self) -> None:
         self._event.set()
+        for wake in list(self._wakers):
+            wake()
+
+    def on_cancel(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call `wake()` (from the cancelling thread) when cancelled; returns the undo."""
+        self._wakers.append(wake)
+        return lambda: self._wakers.remove(wake)
 
     @property
     def cancelled(self) -> bool:
@@ -132,6 +140,8 @@ class _Supervisor:
             except queue.Empty:
                 return
             timeout = 0  # only the first batch is waited for
+            if stream is None:
+                return  # woken by a cancel: the caller looks at the token now
             if batch is None:
                 self.open_streams -= 1
             else:
@@ -151,6 +161,13 @@ class _Supervisor:
                 return False
             self.pump(min(_POLL, remaining))
         return True
+
+    def interrupt(self) -> None:
+        """Wake a pump waiting for output, so a cancel is acted on at once, not a poll later."""
+        try:
+            self.lines.put_nowait((None, None))
+        except queue.Full:
+            pass  # the pump is busy delivering lines and looks at the token between batches
 
     def supervise(self, cancel: CancelToken | None, grace: float, timeout: float | None) -> RunResult:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -276,7 +293,10 @@ def run_command(
         )
         own(proc.pid)
     supervisor = _Supervisor(proc, on_line, mark)
+    forget = cancel.on_cancel(supervisor.interrupt) if cancel is not None else None
     try:
         return supervisor.supervise(cancel, grace, timeout)
     finally:
+        if forget:
+            forget()
         supervisor.close()
