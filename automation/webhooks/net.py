@@ -62,9 +62,11 @@ def address_problem(address):
             embedded = ip.teredo[1]
     if embedded is not None and (reason := address_problem(str(embedded))):
         return reason
-    for kind in ("loopback", "private", "link_local", "multicast", "reserved", "unspecified"):
+    # Most telling first: 169.254.169.254 is "private" too, but "link-local" says why it matters.
+    for kind in ("loopback", "unspecified", "link_local", "multicast", "private", "reserved"):
         if getattr(ip, f"is_{kind}"):
-            return f"a {kind.replace('_', '-')} address"
+            name = kind.replace("_", "-")
+            return f"{'an' if name[0] in 'aeiou' else 'a'} {name} address"
     if not ip.is_global:
         return "not a public address"
     return None
