@@ -59,7 +59,7 @@ def warn_players(
         sink("system", "Could not write to the server console: the players were not warned.")
         return False
 
-    if not say(f"The server restarts in {seconds:g} seconds {reason}."):
+    if not say(f"The server restarts in {_seconds(seconds)} {reason}."):
         return True  # nobody can be told, so waiting helps no one
     start = time.monotonic()
     reminders = [left for left in REMINDERS if left < seconds]
@@ -69,7 +69,7 @@ def warn_players(
             say("Restart cancelled.")
             return False
         if reminders and left <= reminders[0]:
-            say(f"The server restarts in {reminders.pop(0)} seconds {reason}.")
+            say(f"The server restarts in {_seconds(reminders.pop(0))} {reason}.")
         if time.monotonic() >= recount:
             recount = time.monotonic() + RECOUNT_EVERY
             if count(port) == 0:
@@ -77,6 +77,10 @@ def warn_players(
                 return True
     say(f"Restarting now {reason}.")
     return True
+
+
+def _seconds(count: float) -> str:
+    return f"{count:g} second{'' if count == 1 else 's'}"
 
 
 def _cancelled_within(cancel: CancelToken | None, seconds: float) -> bool:
