@@ -1,6 +1,7 @@
 """Forms for schedules, webhooks and a server's update policy."""
 
 from django import forms
+from django.conf import settings
 
 from servers.models import Server
 
@@ -19,6 +20,7 @@ class ScheduleForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["timezone"].choices = [(name, name) for name in sorted(time_zones())]
+        self.fields["timezone"].initial = settings.TIME_ZONE  # the panel's own zone, UTC unless set
 
     def clean_cron(self):
         # "0  5 * * *" and "0 5 * * *" are one schedule: keep the tidy spelling.

@@ -221,7 +221,7 @@ def test_retries_back_off_and_give_up_after_five_tries(owner, server, job, setti
     assert len(receiver.requests) == 5
     assert delivery.state == DeliveryState.FAILED and delivery.attempts == 5
     assert [t.status_code for t in delivery.tries.all()] == [500] * 5
-    assert delivery.tries.last().error == "HTTP 500 Internal Server Error: not today"
+    assert delivery.tries.last().error == "Internal Server Error: not today"
 
 
 def test_the_backoff_doubles(owner, server, job, settings):

@@ -22,7 +22,7 @@ def schedule_list(request, server_id):
         form.instance.server = server
         form.instance.created_by = request.user
         schedule = form.save()
-        messages.success(request, f"Schedule “{schedule}” saved: {schedule.description.lower()}.")
+        messages.success(request, f"Schedule “{schedule}” saved ({schedule.description}).")
         return redirect("automation:schedules", server.id)
     context = {"server": server, "schedules": server.schedules.order_by("id"), "form": form}
     return render(request, "automation/schedules.html", context, status=400 if form.errors else 200)

@@ -111,9 +111,11 @@ def judge(answer):
     """The Outcome of the receiver's answer: delivered for 2xx."""
     if 200 <= answer.status < 300:
         return Outcome(answer.status)
-    text = f"HTTP {answer.status} {answer.reason}".strip()
-    if answer.body.strip():
-        text += f": {answer.body.strip()}"
+    # The status has a column of its own; the error says the rest.
+    text = (
+        ": ".join(part for part in (answer.reason.strip(), answer.body.strip()) if part)
+        or "(no reason given)"
+    )
     if 300 <= answer.status < 400:
         return Outcome(answer.status, f"{text} (redirects are not followed)", permanent=True)
     # The receiver understood and said no: the same request will get the same answer.
