@@ -87,11 +87,13 @@ def public_build(info: dict) -> str | None:
 
 def appinfo_caches(config: HostConfig) -> list[Path]:
     """Where steamcmd may keep its app-info cache: next to a tarball install, or in the
-    homes the Debian package, LinuxGSM and the simulator use."""
+    homes the Debian package and LinuxGSM use. The simulator's is ~/Steam only, so a
+    test run on a desktop never touches the Steam client's own cache."""
     home = Path.home()
+    if config.simulate:
+        return [home / "Steam" / "appcache" / "appinfo.vdf"]
     homes = [home / "Steam", home / ".steam" / "steamcmd", home / ".steam" / "steam"]
-    found = not config.simulate and config.steamcmd and shutil.which(config.steamcmd)
-    if found:
+    if found := config.steamcmd and shutil.which(config.steamcmd):
         homes.insert(0, Path(found).resolve().parent)
     return [path / "appcache" / "appinfo.vdf" for path in homes]
 

@@ -250,6 +250,22 @@ def test_a_receiver_that_says_no_for_good_is_not_asked_again(owner, server, job,
     assert delivery.state == DeliveryState.FAILED and delivery.attempts == 1 and len(receiver.requests) == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_one_sender_pass_sends_every_due_delivery_and_leaves_none_claimed(owner, server, job, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
+    with Receiver() as receiver:
+        hook(owner, server, url=receiver.url)
+        for _ in range(3 * sender.PARALLEL + 1):
+            events.emit("job.failed", server, "failed", job=job)
+        loop = sender.WebhookSender(identity="test-host:1:1.00", node_name=None)
+        try:
+            loop.run_once()
+        finally:
+            loop.close()
+    assert len(receiver.requests) == 3 * sender.PARALLEL + 1
+    assert set(Delivery.objects.values_list("state", flat=True)) == {DeliveryState.DELIVERED}
+
+
 # --- pages -----------------------------------------------------------------------------------
 
 

@@ -48,11 +48,21 @@ class WebhookSender(WorkerLoop):
             self.released_at = time.monotonic()
             Delivery.objects.release_stuck()
         while not self.stopping.is_set():
-            claimed = [d for d in Delivery.objects.due().order_by("next_attempt_at", "id")[: PARALLEL * 2]]
-            claimed = [d for d in claimed if Delivery.objects.claim(d.pk)][:PARALLEL]
+            claimed = self.claim_batch()
             if not claimed:
                 return
-            list(self.pool.map(send_in_thread, [d.pk for d in claimed]))
+            list(self.pool.map(send_in_thread, claimed))
+
+    def claim_batch(self):
+        """Up to PARALLEL due deliveries this worker won (others may be claiming the same ones)."""
+        claimed = []
+        candidates = Delivery.objects.due().order_by("next_attempt_at", "id").values_list("id", flat=True)
+        for delivery_id in candidates[: PARALLEL * 2]:
+            if len(claimed) == PARALLEL:
+                break
+            if Delivery.objects.claim(delivery_id):
+                claimed.append(delivery_id)
+        return claimed
 
     def close(self):
         self.pool.shutdown(wait=True)
