@@ -21,6 +21,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from hostctl.errors import HostError
+from hostctl.process import CancelToken
 from jobs.models import Job, JobKind, JobTrigger
 from l4d2site.loops import WorkerLoop
 from servers import events, l4d2_facade
@@ -52,6 +53,11 @@ class UpdateWatcher(WorkerLoop):
         super().__init__(**kwargs)
         self.notices = l4d2_facade.NoticeScanner()
         self.node_key = self.node_name or ""
+        self.cancel = CancelToken()  # a stopping worker does not wait for steamcmd
+
+    def stop(self, timeout=10):
+        self.cancel.cancel()
+        super().stop(timeout)
 
     def run_once(self):
         servers = list(servers_of(self.node_name))
@@ -80,7 +86,7 @@ class UpdateWatcher(WorkerLoop):
             due = max(due, noticed)
         if UpdateCheck.claim(self.node_key, checked_before=due):
             try:
-                latest = l4d2_facade.latest_build()
+                latest = l4d2_facade.latest_build(cancel=self.cancel)
             except HostError as exc:
                 log.warning("latest build check on %s failed: %s", self.node_key or "the panel host", exc)
                 UpdateCheck.objects.filter(node_name=self.node_key).update(error=str(exc))

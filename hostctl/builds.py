@@ -20,7 +20,7 @@ import vdf
 from hostctl import steamcmd
 from hostctl.config import HostConfig
 from hostctl.errors import HostError
-from hostctl.process import run_command
+from hostctl.process import CancelToken, run_command
 
 APP_ID = steamcmd.APP_ID
 UPDATE_NOTICE = "Your server needs to be restarted in order to receive the latest update."
@@ -98,9 +98,11 @@ def appinfo_caches(config: HostConfig) -> list[Path]:
     return [path / "appcache" / "appinfo.vdf" for path in homes]
 
 
-def latest_build(config: HostConfig, *, timeout: float = APP_INFO_TIMEOUT) -> str:
+def latest_build(
+    config: HostConfig, *, cancel: CancelToken | None = None, timeout: float = APP_INFO_TIMEOUT
+) -> str:
     """The public branch's buildid as Steam has it now; HostError (with the reason) if steamcmd
-    does not say."""
+    does not say. `cancel` stops steamcmd (a worker shutting down does not wait for it)."""
     for cache in appinfo_caches(config):
         try:
             cache.unlink(missing_ok=True)
@@ -109,12 +111,15 @@ def latest_build(config: HostConfig, *, timeout: float = APP_INFO_TIMEOUT) -> st
     argv = steamcmd.executable(config)
     argv += ["+login", "anonymous", "+app_info_update", "1", "+app_info_print", APP_ID, "+quit"]
     output: list[str] = []
-    result = run_command(argv, on_line=lambda stream, text: output.append(text), timeout=timeout)
+    result = run_command(
+        argv, on_line=lambda stream, text: output.append(text), cancel=cancel, timeout=timeout
+    )
     info = parse_app_info("\n".join(output))
     build = public_build(info) if info else None
     if build is None:
         last = next((line.strip() for line in reversed(output) if line.strip()), "nothing")
         why = f"timed out after {timeout:g}s" if result.timed_out else f"exit code {int(result)}"
+        why = "stopped on request" if result.cancelled else why
         raise HostError(f"steamcmd printed no build id for app {APP_ID} ({why}; last line: {last[:200]})")
     return build
 

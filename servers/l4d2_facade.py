@@ -76,9 +76,9 @@ def installed_build(server):
     return builds.installed_build(spec_for(server).install_dir) or ""
 
 
-def latest_build():
+def latest_build(cancel=None):
     """The latest public build from steamcmd; l4d2.HostError with the reason if steamcmd does not say."""
-    return builds.latest_build(host_config())
+    return builds.latest_build(host_config(), cancel=cancel)
 
 
 def console_log(server):

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
-from django.utils import timezone
+from django.utils.timezone import now as current_time
 
 from jobs.models import Job
 from l4d2site.db import retry_locked
@@ -42,6 +42,7 @@ class Schedule(models.Model):
         validators=[validate_cron],
         help_text="minute hour day-of-month month day-of-week, e.g. 0 5 * * * (05:00 every day).",
     )
+    # (django.utils.timezone is imported as current_time: this field's name would shadow it.)
     timezone = models.CharField("time zone", max_length=64, default="UTC", validators=[validate_time_zone])
     action = models.CharField(max_length=8, choices=ScheduleAction.choices, default=ScheduleAction.RESTART)
     command = models.CharField(
@@ -92,7 +93,7 @@ class Schedule(models.Model):
 
     def reschedule(self, now=None):
         """Set next_run_at from now: the next slot, or None while disabled. (Caller saves.)"""
-        self.next_run_at = self.next_after(now or timezone.now()) if self.enabled else None
+        self.next_run_at = self.next_after(now or current_time()) if self.enabled else None
 
     @retry_locked
     def claim(self, due_at, next_run_at):
@@ -103,7 +104,7 @@ class Schedule(models.Model):
         """
         return bool(
             Schedule.objects.filter(pk=self.pk, enabled=True, next_run_at=due_at).update(
-                next_run_at=next_run_at, last_run_at=timezone.now()
+                next_run_at=next_run_at, last_run_at=current_time()
             )
         )
 
@@ -116,7 +117,7 @@ class ScheduleRun(models.Model):
         Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="schedule_runs"
     )
     due_at = models.DateTimeField(help_text="The slot it ran for (before its start if the slot was missed).")
-    started_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(default=current_time)
     action = models.CharField(max_length=8, choices=ScheduleAction.choices)
     outcome = models.CharField(max_length=300)
 
