@@ -2,7 +2,7 @@
 
 from django.http import Http404
 
-from servers.access import server_for_user
+from servers.access import server_for_user, visible_or_404
 
 from .models import Schedule, Webhook
 
@@ -18,9 +18,5 @@ def schedule_for_user(user, server_id, schedule_id):
 
 def webhook_for_user(user, webhook_id):
     """A webhook its owner (or staff) may see and change."""
-    if not user.is_authenticated:
-        raise Http404("No such webhook.")
-    try:
-        return Webhook.objects.visible_to(user).select_related("server", "owner").get(pk=webhook_id)
-    except Webhook.DoesNotExist:
-        raise Http404("No such webhook.") from None
+    webhooks = Webhook.objects.select_related("server", "owner")
+    return visible_or_404(webhooks, user, webhook_id, "No such webhook.")
