@@ -1,6 +1,6 @@
 """Run every bench and print one combined table (`make bench`).
 
-    .venv/bin/python bench/run_all.py [ingest live_latency cancel_latency pages peers]
+    .venv/bin/python bench/run_all.py [ingest live_latency cancel_latency pages peers automation]
 
 Each bench runs as its own process (its own throwaway data dir and processes),
 prints its detailed tables, and hands its (metric, value, target, pass/fail)
@@ -20,7 +20,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-BENCHES = {"ingest": 180, "live_latency": 300, "cancel_latency": 240, "pages": 240, "peers": 240}
+BENCHES = {
+    "ingest": 180,
+    "live_latency": 300,
+    "cancel_latency": 240,
+    "pages": 240,
+    "peers": 240,
+    "automation": 180,
+}
 
 
 def main():

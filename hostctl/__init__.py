@@ -4,6 +4,8 @@
 - spec: ServerSpec (what a call is told about a server) and ServerStatus (what status reports)
 - srcds: a server's files, pid file and console FIFO; launching, reaping and killing srcds
 - steamcmd: steamcmd command lines for app 222860, running them, judging their output
+- builds: the installed build (appmanifest), the latest one (steamcmd app info), srcds's update notice
+- warning: warning a running server's players in the console before it goes down
 - process: run_command and CancelToken: run a command, stream its lines, cancel it with its tree
 - proctree: find a process's descendants and stop the whole tree (SIGTERM, grace, SIGKILL)
 - lines: byte streams to text lines (UTF-8 with replacement, "\\r" redraws, long lines split)

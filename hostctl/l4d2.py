@@ -8,11 +8,11 @@ from __future__ import annotations
 import os
 import time
 
-from hostctl import scope, servercfg, srcds, steamcmd
+from hostctl import scope, servercfg, srcds, steamcmd, warning
 from hostctl.a2s import query_info
 from hostctl.config import HostConfig
 from hostctl.errors import HostError
-from hostctl.process import PHASE, CancelToken, LineSink, shown_command
+from hostctl.process import PHASE, PROGRESS, CancelToken, LineSink, shown_command
 from hostctl.proctree import alive, descendants, kill_tree, marked, pgid_of, terminate_tree
 from hostctl.spec import ServerSpec, ServerStatus
 
@@ -62,11 +62,71 @@ def command_line(kind: str, spec: ServerSpec, *, config: HostConfig) -> list[str
 def install(
     spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *, config: HostConfig
 ) -> int:
-    return steamcmd.run(srcds.files_for(spec).install_dir, sink, cancel, validate=True, config=config)
+    files = srcds.files_for(spec)
+    if srcds.running(files):
+        # Validating rewrites every file under a live server: it could crash it mid-game.
+        raise HostError(
+            "The server is running: stop it before installing. "
+            "(Update stops it, updates it and starts it again for you.)"
+        )
+    return steamcmd.run(files.install_dir, sink, cancel, validate=True, config=config)
 
 
 def update(spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *, config: HostConfig) -> int:
-    return steamcmd.run(srcds.files_for(spec).install_dir, sink, cancel, validate=False, config=config)
+    """Update the game files; a running server is warned, stopped, updated and started again."""
+    files = srcds.files_for(spec)
+    if srcds.running(files) is None:
+        return steamcmd.run(files.install_dir, sink, cancel, validate=False, config=config)
+    return _update_running(spec, files, sink, cancel, config)
+
+
+def _update_running(spec, files, sink, cancel, config) -> int:
+    """Warn players, stop, update, start: one operation, each step a phase of the log.
+
+    The server ends running whenever it can: once it is stopped, a failed or cancelled
+    update still starts it again (on the files it has), and the log says why the job failed.
+    """
+    sink("system", "The server is running: warning its players, then stopping, updating and starting it.")
+    sink(PHASE, "Warn players")
+    reason = "for a game update"
+    if not warning.warn_players(
+        spec.port, files.fifo, sink, cancel, seconds=config.update_warning_seconds, reason=reason
+    ):
+        sink("system", "Cancel requested during the warning: the server keeps running, nothing was updated.")
+        return 1
+    sink(PROGRESS, "5")
+    sink(PHASE, "Stop")
+    code = stop(spec, sink, config=config)
+    if code:
+        sink("system", "The server could not be stopped, so it was not updated.")
+        return code
+    sink(PROGRESS, "10")
+    sink(PHASE, "Update")
+    code = steamcmd.run(
+        files.install_dir, _scaled(sink, 10, 90), cancel, validate=False, config=config, phases=False
+    )
+    if code:
+        what = "was cancelled" if cancel is not None and cancel.cancelled else "failed"
+        sink("system", f"The update {what}: starting the server again on the files it has.")
+    sink(PHASE, "Start")
+    # No cancel token: a cancel stops the update, never leaves the server down.
+    started = start(spec, sink, None, config=config)
+    if started:
+        sink("system", "The server did not come back up; see the lines above.")
+        return started
+    sink(PROGRESS, "100")
+    return code
+
+
+def _scaled(sink: LineSink, low: int, high: int) -> LineSink:
+    """`sink` with PROGRESS percents mapped into low..high: one bar for the whole operation."""
+
+    def scaled(stream: str, text: str) -> None:
+        if stream == PROGRESS:
+            text = str(low + int(text) * (high - low) // 100)
+        sink(stream, text)
+
+    return scaled
 
 
 # --- running state ------------------------------------------------------------

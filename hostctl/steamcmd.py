@@ -106,9 +106,18 @@ class OutputJudge:
 
 
 def run(
-    install_dir: Path, sink: LineSink, cancel: CancelToken | None, *, validate: bool, config: HostConfig
+    install_dir: Path,
+    sink: LineSink,
+    cancel: CancelToken | None,
+    *,
+    validate: bool,
+    config: HostConfig,
+    phases: bool = True,
 ) -> int:
-    """Install (`validate`) or update into `install_dir`: every pass, each judged; returns the exit code."""
+    """Install (`validate`) or update into `install_dir`: every pass, each judged; returns the exit code.
+
+    `phases`: each pass opens a "Download" phase; off when the caller's own phase holds the passes.
+    """
     argvs = passes(install_dir, validate=validate, config=config)
     install_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, HOSTCTL_SIM_SECONDS=str(config.sim_seconds)) if config.simulate else None
@@ -117,7 +126,8 @@ def run(
     for number, argv in enumerate(argvs, 1):
         progress.done = number - 1
         platform = argv[argv.index("+@sSteamCmdForcePlatformType") + 1] if len(argvs) > 1 else None
-        sink(PHASE, f"Download ({platform.capitalize()} platform)" if platform else "Download")
+        if phases:
+            sink(PHASE, f"Download ({platform.capitalize()} platform)" if platform else "Download")
         sink("system", f"{verb} server files in {install_dir} (steamcmd run {number} of {len(argvs)})")
         sink("system", f"$ {shown_command(argv, install_dir)}")
         judge = OutputJudge(platform_workaround=config.platform_workaround)

@@ -16,7 +16,7 @@ class JobAdmin(admin.ModelAdmin):
         "finished_at",
         "exit_code",
     )
-    list_filter = ("state", "kind", "server")
+    list_filter = ("state", "kind", "trigger", "server")
     list_select_related = ("server", "server__node", "requested_by")
     readonly_fields = [f.name for f in Job._meta.fields]
     actions = ["cancel_selected", "finish_stuck"]

@@ -9,6 +9,7 @@ app_name = "jobs"
 urlpatterns = [
     path("<id:job_id>", views.job_detail, name="detail"),
     path("<id:job_id>/cancel", views.job_cancel, name="cancel"),
+    path("<id:job_id>/retry", views.job_retry, name="retry"),
     path("<id:job_id>/events", views.job_events, name="events"),
     path("<id:job_id>/log.txt", views.job_log_txt, name="log_txt"),
 ]

@@ -1,4 +1,4 @@
-"""Job pages: detail, cancel, plain and streamed logs, a server's history and enqueue, /admin/jobs."""
+"""Job pages: detail, cancel, re-run, plain and streamed logs, a server's history and enqueue, /admin/jobs."""
 
 from asgiref.sync import sync_to_async
 from django.contrib import admin, messages
@@ -14,7 +14,7 @@ from streams.frames import parse_after, sse_text
 from streams.tail import follow, iter_chunks
 
 from .access import job_for_user
-from .models import CancelOutcome, Job, JobKind, JobLog, JobState
+from .models import CancelOutcome, Job, JobKind, JobLog, JobState, JobTrigger
 from .models.job import QueueFull
 from .pagination import keyset_page, positive_id
 from .source import JobSource
@@ -141,17 +141,39 @@ def _enqueue(request, server):
             {"title": "Unknown action", "message": f"“{kind}” is not a job kind. Use one of: {allowed}."},
             status=400,
         )
+    return _enqueue_and_show(request, server, kind)
+
+
+def _enqueue_and_show(request, server, kind, *, parent=None):
+    """Queue `kind` on `server` for the user (a re-run of `parent`, if given), then show the job."""
+    how = {"trigger": JobTrigger.RETRY, "parent": parent} if parent else {}
     try:
-        job = Job.enqueue(server, kind, request.user)
+        job = Job.enqueue(server, kind, request.user, **how)
     except QueueFull as exc:
         return render(
             request, "error.html", {"title": "Too many jobs waiting", "message": str(exc)}, status=429
         )
+    what = f"{JobKind(kind).label} of {server.name}"
     if job.duplicate:
-        messages.info(request, f"{JobKind(kind).label} of {server.name} was already queued as job #{job.id}.")
+        messages.info(request, f"{what} was already queued as job #{job.id}.")
+    elif parent:
+        messages.success(request, f"{what} queued again as job #{job.id}, a re-run of job #{parent.id}.")
     else:
-        messages.success(request, f"{JobKind(kind).label} of {server.name} queued as job #{job.id}.")
+        messages.success(request, f"{what} queued as job #{job.id}.")
     return redirect(job)
+
+
+@require_POST
+@login_required
+def job_retry(request, job_id):
+    """A finished job again: same kind, same server, a new job that points back at this one."""
+    job = job_for_user(request.user, job_id)
+    if not job.is_finished:
+        state = job.get_state_display().lower()
+        message = f"Job #{job.id} is {state}: it can be re-run once it has finished."
+        context = {"title": "Not finished yet", "message": message, "back": job.get_absolute_url()}
+        return render(request, "error.html", context, status=409)
+    return _enqueue_and_show(request, job.server, job.kind, parent=job)
 
 
 def admin_jobs(request):

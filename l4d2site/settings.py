@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "servers",
     # jobs before channels: our `runworker` command must shadow Channels' own.
     "jobs",
+    "automation",
     "channels",
 ]
 
@@ -241,7 +242,23 @@ NODE_JOB_TIMEOUT_SECONDS = float(os.environ.get("L4D2_NODE_JOB_TIMEOUT_SECONDS",
 MAX_QUEUED_PER_OWNER = int(os.environ.get("L4D2_MAX_QUEUED_PER_OWNER", 20))
 
 # The worker process's duties besides running jobs, one thread each (l4d2site/loops.py).
-WORKER_LOOPS = []
+WORKER_LOOPS = [
+    "automation.updates.UpdateWatcher",
+    "automation.scheduler.Scheduler",
+    "automation.webhooks.sender.WebhookSender",
+]
+
+# Automation (automation/): game updates, schedules, webhooks.
+# steamcmd is asked for the latest build at most this often per game host.
+UPDATE_CHECK_MINUTES = float(os.environ.get("L4D2_UPDATE_CHECK_MINUTES", 60))
+# How long players of a running server are warned before an update stops it.
+UPDATE_WARNING_SECONDS = float(os.environ.get("L4D2_UPDATE_WARNING_SECONDS", 60))
+# Webhooks to private, loopback, link-local or reserved addresses are refused unless allowed.
+WEBHOOKS_ALLOW_PRIVATE = env_bool("L4D2_WEBHOOKS_ALLOW_PRIVATE")
+# A failed webhook delivery is tried again after this, doubling each time (5 tries in all).
+WEBHOOK_RETRY_SECONDS = float(os.environ.get("L4D2_WEBHOOK_RETRY_SECONDS", 30))
+# Where people reach the panel: links in webhook messages point here.
+PANEL_URL = os.environ.get("L4D2_PANEL_URL", "http://127.0.0.1:8000").rstrip("/")
 
 LOGGING = {
     "version": 1,
@@ -253,5 +270,6 @@ LOGGING = {
     "loggers": {
         "jobs": {"handlers": ["stderr"], "level": os.environ.get("L4D2_LOG_LEVEL", "INFO")},
         "servers": {"handlers": ["stderr"], "level": os.environ.get("L4D2_LOG_LEVEL", "INFO")},
+        "automation": {"handlers": ["stderr"], "level": os.environ.get("L4D2_LOG_LEVEL", "INFO")},
     },
 }

@@ -10,6 +10,7 @@ urlpatterns = [
     path("servers/", include("servers.urls")),
     path("servers/", include(server_job_urls)),
     path("jobs/", include("jobs.urls")),
+    path("", include("automation.urls")),  # /servers/<id>/schedules, /webhooks/
     path("accounts/", include("django.contrib.auth.urls")),
     # Before the admin's own URLs: /admin/jobs is the shared job table, not the app index.
     path("admin/", include(job_admin_urls)),

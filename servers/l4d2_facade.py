@@ -7,7 +7,7 @@ job kind to the hostctl call. hostctl itself never sees Django.
 from django.conf import settings
 from django.utils import timezone
 
-from hostctl import l4d2
+from hostctl import builds, l4d2, srcds
 from hostctl.config import HostConfig
 
 from .models import ActualState, Server
@@ -30,6 +30,7 @@ def host_config():
         stop_grace=settings.HOSTCTL_STOP_GRACE,
         platform_workaround=settings.HOSTCTL_PLATFORM_WORKAROUND,
         server_scope=settings.HOSTCTL_SERVER_SCOPE,
+        update_warning_seconds=settings.UPDATE_WARNING_SECONDS,
     )
 
 
@@ -63,3 +64,29 @@ def refresh_actual_state(server):
         actual_state=state, actual_state_checked_at=now, updated_at=now
     )
     return status
+
+
+# --- game builds (automation/updates.py runs these on the game host) ---------------
+
+NoticeScanner = builds.NoticeScanner
+
+
+def installed_build(server):
+    """The build in the server's appmanifest, or "" if it has none."""
+    return builds.installed_build(spec_for(server).install_dir) or ""
+
+
+def latest_build(cancel=None):
+    """The latest public build from steamcmd; l4d2.HostError with the reason if steamcmd does not say."""
+    return builds.latest_build(host_config(), cancel=cancel)
+
+
+def console_log(server):
+    """The server's console.log on this host (where srcds prints its update notice)."""
+    return srcds.files_for(spec_for(server)).log
+
+
+def send_console(server_id, line):
+    """Write one line to the server's console input; False if it is not running."""
+    spec = l4d2.ServerSpec(id=server_id, install_dir=settings.HOSTCTL_ROOT / str(server_id), port=0)
+    return srcds.send_console(srcds.files_for(spec).fifo, line)

@@ -180,6 +180,12 @@ class Job(models.Model):
         return self.state in CANCELLABLE_STATES
 
     @property
+    def reruns(self):
+        """Ids of the jobs that re-ran this one, oldest first."""
+        reruns = self.children.filter(trigger=JobTrigger.RETRY).order_by("id")
+        return list(reruns.values_list("id", flat=True))
+
+    @property
     def duration(self):
         if not self.started_at:
             return None
@@ -188,12 +194,13 @@ class Job(models.Model):
     # --- transitions -----------------------------------------------------------
 
     @classmethod
-    def enqueue(cls, server, kind, user):
+    def enqueue(cls, server, kind, user, *, trigger=JobTrigger.USER, parent=None):
         """-> queued; the server's desired state follows what the kind asks for.
 
         The same kind already queued for the server is returned instead (a double
         click queues one job), with `duplicate` set. A person who is not staff may
         have at most L4D2_MAX_QUEUED_PER_OWNER jobs queued on their servers: QueueFull.
+        `user` is None for jobs the panel starts itself (`trigger` says why).
         """
         with transaction.atomic():
             same = cls.objects.queued().filter(server=server, kind=kind).order_by("id").first()
@@ -207,7 +214,9 @@ class Job(models.Model):
                         f"{waiting} jobs are already waiting on your servers; the limit is "
                         f"{settings.MAX_QUEUED_PER_OWNER}. Wait for some to run, or cancel some."
                     )
-            job = cls.objects.create(server=server, kind=kind, requested_by=user)
+            job = cls.objects.create(
+                server=server, kind=kind, requested_by=user, trigger=trigger, parent=parent
+            )
             desired = DESIRED_STATE_FOR_KIND.get(kind)
             if desired:
                 Server.objects.filter(pk=server.pk).update(desired_state=desired, updated_at=timezone.now())

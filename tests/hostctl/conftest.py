@@ -10,6 +10,7 @@ import threading
 import psutil
 import pytest
 
+from hostctl import l4d2
 from hostctl.config import HostConfig
 from hostctl.l4d2 import ServerSpec
 
@@ -104,3 +105,15 @@ def spec(config, udp_port):
         for running in still_running([pid]):
             os.killpg(running, signal.SIGKILL)
             psutil.Process(running).wait(5)  # it is our child: reap it
+
+
+@pytest.fixture
+def installed(spec, config):
+    assert l4d2.install(spec, lambda *_: None, config=config) == 0
+    return spec
+
+
+@pytest.fixture
+def running(installed, config, lines):
+    assert l4d2.start(installed, lines, config=config) == 0
+    return installed

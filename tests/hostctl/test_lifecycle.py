@@ -22,18 +22,6 @@ from hostctl.process import CancelToken
 from .conftest import still_running
 
 
-@pytest.fixture
-def installed(spec, config):
-    assert l4d2.install(spec, lambda *_: None, config=config) == 0
-    return spec
-
-
-@pytest.fixture
-def running(installed, config, lines):
-    assert l4d2.start(installed, lines, config=config) == 0
-    return installed
-
-
 def server_pid(spec) -> int:
     return int((spec.install_dir / "srcds.pid").read_text().split()[0])
 
