@@ -1,23 +1,29 @@
-from django.contrib import admin, messages
+"""Jobs in the Django admin: registered for its bulk actions; every page of it leads to the panel's own.
 
+Staff have one "all jobs" page, /admin/jobs (the shared job table): the changelist
+redirects there (keeping its filters), a job's change page to the job page. The
+changelist still takes the POST of the bulk actions, which /admin/jobs offers
+("Cancel selected jobs", "Finish stuck jobs...").
+"""
+
+from urllib.parse import urlencode
+
+from django.contrib import admin, messages
+from django.shortcuts import redirect
+
+from .admin_views import job_filters
 from .models import ACTIVE_STATES, CancelOutcome, Job, WorkerProcess
+from .pagination import positive_id
+
+# The changelist's filter parameters, by the name /admin/jobs gives them.
+CHANGELIST_FILTERS = {"state__exact": "state", "kind__exact": "kind", "server__id__exact": "server"}
 
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = (
-        "id",
-        "server",
-        "node",
-        "kind",
-        "state",
-        "requested_by",
-        "created_at",
-        "finished_at",
-        "exit_code",
-    )
+    list_display = ("id", "server", "kind", "state", "requested_by", "created_at", "finished_at", "exit_code")
     list_filter = ("state", "kind", "trigger", "server")
-    list_select_related = ("server", "server__node", "requested_by")
+    list_select_related = ("server", "requested_by")
     readonly_fields = [f.name for f in Job._meta.fields]
     actions = ["cancel_selected", "finish_stuck"]
 
@@ -27,9 +33,18 @@ class JobAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Node")
-    def node(self, job):
-        return job.server.node or "panel host"
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "POST":
+            return super().changelist_view(request, extra_context)  # the bulk action
+        params = {name: request.GET.get(key, "") for key, name in CHANGELIST_FILTERS.items()}
+        query = urlencode(job_filters(params))
+        return redirect("/admin/jobs" + (f"?{query}" if query else ""))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job_id = positive_id(object_id)
+        if job_id:
+            return redirect("jobs:detail", job_id=job_id)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.action(description="Cancel selected jobs")
     def cancel_selected(self, request, queryset):

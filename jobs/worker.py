@@ -25,11 +25,13 @@ from hostctl import proctree
 from hostctl.errors import HostError
 from hostctl.process import PROGRESS, CancelToken
 from servers import l4d2_facade
+from servers.models import ActualState
 from streams import layer, wake
 from streams.sink import LineSink
 
 from .models import Job, JobLog, JobState, LogStream
 from .notify import WORKER_GROUP, notify_job
+from .outcome import closing_line
 from .recovery import Recovery, job_mark, process_identity
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,11 @@ class JobOutput:
     def flush(self):
         self.save_progress()
         self.lines.flush()
+
+
+def state_words(state):
+    """An actual state as a person says it: "not_installed" -> "not installed"."""
+    return ActualState(state).label.lower() if state in ActualState.values else str(state)
 
 
 @dataclass
@@ -252,7 +259,7 @@ class Worker:
             )
             code = 1
         elapsed = time.monotonic() - started
-        sink(LogStream.SYSTEM, f"Finished with exit code {code} after {elapsed:.1f} s.")
+        sink(LogStream.SYSTEM, closing_line(code, elapsed))
         self._refresh_actual_state(job, sink)
         sink.flush()
 
@@ -266,7 +273,7 @@ class Worker:
     def _refresh_actual_state(self, job, sink):
         try:
             status = l4d2_facade.refresh_actual_state(job.server)
-            sink(LogStream.SYSTEM, f"Server is now {status.state}.")
+            sink(LogStream.SYSTEM, f"Server is now {state_words(status.state)}.")
         except Exception as exc:
             log.warning("status of server %s failed: %s", job.server_id, exc)
             sink(LogStream.SYSTEM, f"Could not refresh the server's state: {exc}")

@@ -99,6 +99,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "servers.context_processors.host_mode",
             ],
+            # Shared template pieces (relative times), usable by every app's templates.
+            "libraries": {"panel_tags": "l4d2site.panel_tags"},
         },
     },
 ]
@@ -246,6 +248,7 @@ WORKER_LOOPS = [
     "automation.updates.UpdateWatcher",
     "automation.scheduler.Scheduler",
     "automation.webhooks.sender.WebhookSender",
+    "jobs.prune.PruneLoop",
 ]
 
 # Automation (automation/): game updates, schedules, webhooks.
@@ -259,6 +262,13 @@ WEBHOOKS_ALLOW_PRIVATE = env_bool("L4D2_WEBHOOKS_ALLOW_PRIVATE")
 WEBHOOK_RETRY_SECONDS = float(os.environ.get("L4D2_WEBHOOK_RETRY_SECONDS", 30))
 # Where people reach the panel: links in webhook messages point here.
 PANEL_URL = os.environ.get("L4D2_PANEL_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# Daily pruning of finished jobs older than this many days (unset: never), keeping
+# each server's last L4D2_PRUNE_KEEP_LAST jobs (manage.py prunejobs does it by hand).
+L4D2_PRUNE_JOBS_DAYS = (
+    int(os.environ["L4D2_PRUNE_JOBS_DAYS"]) if os.environ.get("L4D2_PRUNE_JOBS_DAYS") else None
+)
+L4D2_PRUNE_KEEP_LAST = int(os.environ.get("L4D2_PRUNE_KEEP_LAST") or 10)
 
 LOGGING = {
     "version": 1,

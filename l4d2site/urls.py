@@ -5,6 +5,10 @@ from django.views.generic import RedirectView
 from jobs.urls import admin_urlpatterns as job_admin_urls
 from jobs.urls import server_urlpatterns as server_job_urls
 
+# The admin's header and tab title name the panel, not the framework.
+admin.site.site_header = admin.site.site_title = "L4D2 host panel"
+admin.site.index_title = "Administration"
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/servers/", permanent=False)),
     path("servers/", include("servers.urls")),

@@ -81,7 +81,7 @@ class Server(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="servers",
-        help_text="The game host it lives on; empty: the panel's own host (plain `runworker`).",
+        help_text="The game host it lives on. Empty: the panel's own host (its worker runs without --node).",
     )
     name = models.CharField(max_length=64, validators=[validate_server_name])
     port = models.PositiveIntegerField(

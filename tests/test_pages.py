@@ -1,5 +1,7 @@
 """The job pages for the cast (owner, other owner, staff, anonymous): access, history, /admin/jobs, a job."""
 
+import re
+
 import pytest
 from asgiref.sync import async_to_sync
 
@@ -100,11 +102,46 @@ def test_admin_jobs_filters_by_state_kind_and_server(staff_client, owner, server
     assert listed("?state=bogus") == [start.id, install.id]
 
 
-def test_admin_jobs_is_staff_only(owner_client, anon_client):
-    for client in (owner_client, anon_client):
-        response = client.get("/admin/jobs")
-        assert response.status_code == 302
-        assert response["Location"].startswith("/admin/login/")
+def test_admin_jobs_sends_anonymous_to_the_login_page(anon_client):
+    response = anon_client.get("/admin/jobs")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/admin/jobs"
+
+
+def test_admin_jobs_tells_a_non_staff_user_it_is_staff_only(owner_client, job):
+    response = owner_client.get("/admin/jobs")
+    assert response.status_code == 403
+    content = response.content.decode()
+    assert "Staff only" in content and "Your servers" in content
+    assert f'href="/jobs/{job.id}"' not in content  # nothing of the table leaks
+
+
+def test_admin_jobs_says_when_no_job_matches_the_filters(staff_client, job):
+    assert "No jobs match these filters." in staff_client.get("/admin/jobs?state=failed").content.decode()
+    unfiltered = staff_client.get("/admin/jobs").content.decode()
+    assert "No jobs match" not in unfiltered and f'href="/jobs/{job.id}"' in unfiltered
+
+
+def test_admin_jobs_without_any_job_says_so(staff_client):
+    assert "No jobs yet." in staff_client.get("/admin/jobs").content.decode()
+
+
+def test_the_admins_job_changelist_redirects_to_admin_jobs_keeping_its_filters(staff_client, server):
+    response = staff_client.get(f"/admin/jobs/job/?state__exact=failed&server__id__exact={server.id}")
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/jobs?state=failed&server={server.id}"
+    assert staff_client.get("/admin/jobs/job/?kind__exact=nonsense")["Location"] == "/admin/jobs"
+
+
+def test_the_admins_job_change_page_redirects_to_the_job_page(staff_client, job):
+    response = staff_client.get(f"/admin/jobs/job/{job.id}/change/")
+    assert response.status_code == 302 and response["Location"] == f"/jobs/{job.id}"
+
+
+def test_the_admin_says_l4d2_host_panel(staff_client):
+    content = staff_client.get("/admin/").content.decode()
+    assert "L4D2 host panel" in content and "Django administration" not in content
+    assert "`" not in staff_client.get("/admin/servers/server/add/").content.decode()
 
 
 def test_admin_jobs_with_trailing_slash_redirects_to_the_table(staff_client):
@@ -176,8 +213,8 @@ def test_a_huge_log_opens_on_its_last_lines_with_a_link_to_the_rest(owner_client
     )
     content = owner_client.get(f"/jobs/{job.id}").content.decode()
     assert 'data-after="1000"' in content
-    assert '<span class="log-skipped-count" id="log-skipped-count">1000</span> earlier lines' in content
-    assert f'href="/jobs/{job.id}/log.txt">download the full log' in content
+    assert re.search(r'<span id="log-skipped-count"[^>]*>1000</span> earlier lines', content)
+    assert f'href="/jobs/{job.id}/log.txt?timestamps=1">download the full log' in content
 
 
 def test_a_short_log_opens_from_its_first_line(owner_client, job):

@@ -6,7 +6,8 @@ Server pages show a server's actions and recent jobs through these tags, so the
 
 from django import template
 
-from ..models import JobKind
+from ..models import JobKind, JobState
+from ..outcome import exit_code_text
 
 register = template.Library()
 
@@ -22,6 +23,26 @@ def duration(delta):
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
     return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
+
+
+@register.filter
+def exit_code(job):
+    """The job's exit code as people read it: "SIGTERM (-15)", "cancelled before it ran"."""
+    return exit_code_text(job)
+
+
+# How a finished job's bar reads; while it runs, the bar shows the percent (jobpage.js keeps it current).
+ENDED_AT = {JobState.FAILED: "Failed at {}%", JobState.CANCELLED: "Cancelled at {}%"}
+
+
+@register.inclusion_tag("jobs/_progress.html")
+def progress_bar(job):
+    """One bar for the whole job, in whole percents; a finished job's says how it ended, in its colour."""
+    percent = job.progress or 0
+    if job.state == JobState.SUCCEEDED:
+        return {"job": job, "percent": percent, "width": 100, "label": "Succeeded"}
+    label = ENDED_AT.get(job.state, "{}%").format(percent)
+    return {"job": job, "percent": percent, "width": percent, "label": label}
 
 
 @register.inclusion_tag("jobs/_job_table.html", takes_context=True)

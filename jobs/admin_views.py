@@ -1,0 +1,69 @@
+"""/admin/jobs: every job on the host for staff, in the shared job table, filterable.
+
+The one "all jobs" page: the Django admin's own job changelist redirects here (jobs/admin.py).
+"""
+
+from functools import wraps
+
+from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import render
+
+from servers.models import Server
+
+from .models import Job, JobKind, JobState
+from .pagination import keyset_page, positive_id
+
+FILTERS = {"state": JobState.choices, "kind": JobKind.choices}
+
+
+def staff_only(view):
+    """Anonymous: the panel's login page. Logged in, not staff: a page saying so (403), not a login form."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_staff:
+            context = {
+                "title": "Staff only",
+                "message": "This page is for the host's staff. Your account sees its own servers and jobs.",
+            }
+            return render(request, "403.html", context, status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def job_filters(params):
+    """The valid filters in `params`: {"state": ..., "kind": ..., "server": id}; unknown values dropped."""
+    chosen = {field: params.get(field, "") for field in FILTERS}
+    chosen = {field: value for field, value in chosen.items() if value in dict(FILTERS[field])}
+    server_id = positive_id(params.get("server"))
+    if server_id:
+        chosen["server"] = server_id
+    return chosen
+
+
+@staff_only
+def admin_jobs(request):
+    """Every job in the shared job table, filterable by state, kind and server, newest first."""
+    chosen = job_filters(request.GET)
+    jobs = Job.objects.for_table().filter(
+        **{("server_id" if k == "server" else k): v for k, v in chosen.items()}
+    )
+    context = {
+        **admin.site.each_context(request),
+        "title": "Jobs",
+        "page": keyset_page(jobs, request.GET),
+        "states": JobState.choices,
+        "kinds": JobKind.choices,
+        "servers": Server.objects.only("id", "name").order_by("name"),
+        "selected": {
+            "state": chosen.get("state", ""),
+            "kind": chosen.get("kind", ""),
+            "server": str(chosen.get("server", "")),
+        },
+        "filtered": bool(chosen),
+    }
+    return render(request, "admin/jobs.html", context)
