@@ -11,12 +11,9 @@ from urllib.parse import urlencode
 from django.contrib import admin, messages
 from django.shortcuts import redirect
 
-from .admin_views import job_filters
+from .admin_views import CHANGELIST_FILTERS, job_filters
 from .models import ACTIVE_STATES, CancelOutcome, Job, WorkerProcess
 from .pagination import positive_id
-
-# The changelist's filter parameters, by the name /admin/jobs gives them.
-CHANGELIST_FILTERS = {"state__exact": "state", "kind__exact": "kind", "server__id__exact": "server"}
 
 
 @admin.register(Job)

@@ -1,9 +1,12 @@
 """/admin/jobs: every job on the host for staff, in the shared job table, filterable.
 
-The one "all jobs" page: the Django admin's own job changelist redirects here (jobs/admin.py).
+The one "all jobs" page: the Django admin's own job changelist redirects here
+(jobs/admin.py), and the admin's bulk actions on jobs are offered here, posted to
+that changelist as the admin expects them.
 """
 
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
@@ -15,6 +18,8 @@ from .models import Job, JobKind, JobState
 from .pagination import keyset_page, positive_id
 
 FILTERS = {"state": JobState.choices, "kind": JobKind.choices}
+# The admin changelist's filter parameters, by the name /admin/jobs gives them.
+CHANGELIST_FILTERS = {"state__exact": "state", "kind__exact": "kind", "server__id__exact": "server"}
 
 
 def staff_only(view):
@@ -49,21 +54,23 @@ def job_filters(params):
 def admin_jobs(request):
     """Every job in the shared job table, filterable by state, kind and server, newest first."""
     chosen = job_filters(request.GET)
-    jobs = Job.objects.for_table().filter(
-        **{("server_id" if k == "server" else k): v for k, v in chosen.items()}
-    )
+    lookups = {("server_id" if field == "server" else field): value for field, value in chosen.items()}
+    jobs = Job.objects.for_table().filter(**lookups)
+    page = keyset_page(jobs, request.GET)
+    model_admin = admin.site.get_model_admin(Job)
+    # The same filters on the changelist: where the admin sends staff back after an action.
+    as_changelist = {name: chosen[field] for name, field in CHANGELIST_FILTERS.items() if field in chosen}
     context = {
         **admin.site.each_context(request),
         "title": "Jobs",
-        "page": keyset_page(jobs, request.GET),
+        "page": page,
         "states": JobState.choices,
         "kinds": JobKind.choices,
         "servers": Server.objects.only("id", "name").order_by("name"),
-        "selected": {
-            "state": chosen.get("state", ""),
-            "kind": chosen.get("kind", ""),
-            "server": str(chosen.get("server", "")),
-        },
+        "selected": {field: str(chosen.get(field, "")) for field in ("state", "kind", "server")},
         "filtered": bool(chosen),
+        "actions": model_admin.get_action_choices(request) if page.jobs else [],
+        "actions_query": urlencode(as_changelist),
+        "selectable": True,
     }
     return render(request, "admin/jobs.html", context)

@@ -30,8 +30,13 @@ def _fragment(request):
     return PANEL if request.htmx.target == "job-status" else ROW
 
 
-def _show_server(request):
-    return request.GET.get("show_server") == "1" or request.POST.get("show_server") == "1"
+def _flag(request, name):
+    return request.GET.get(name) == "1" or request.POST.get(name) == "1"
+
+
+def _row_options(request):
+    """How a table row re-renders: with the server column, with the bulk-action checkbox (/admin/jobs)."""
+    return {"show_server": _flag(request, "show_server"), "selectable": _flag(request, "select")}
 
 
 def _status_context(job, **extra):
@@ -47,7 +52,7 @@ def job_detail(request, job_id):
         # The live page re-renders its status panel (or a table row) on state changes.
         fragment = _fragment(request)
         context = _status_context(job) if fragment == PANEL else {"job": job}
-        return render(request, fragment, {**context, "show_server": _show_server(request)})
+        return render(request, fragment, {**context, **_row_options(request)})
     # A huge log opens on its last lines, like a CI job page: the page stays fast
     # however much the job printed; older lines load on demand.
     skipped = max(0, JobLog.objects.last_seq(job.id) - LOG_VIEW_LINES)
@@ -67,7 +72,7 @@ def job_cancel(request, job_id):
     if request.htmx:
         fragment = _fragment(request)
         context = _status_context(job) if fragment == PANEL else {"job": job}
-        context.update(notice=outcome.label, show_server=_show_server(request))
+        context.update(notice=outcome.label, **_row_options(request))
         return render(request, fragment, context, status=status)
     if status == 409:
         return render(

@@ -221,3 +221,30 @@ def test_a_short_log_opens_from_its_first_line(owner_client, job):
     JobLog.objects.create(job=job, seq=1, stream="stdout", line="only")
     content = owner_client.get(f"/jobs/{job.id}").content.decode()
     assert 'data-after="0"' in content and 'id="log-skipped" hidden' in content
+
+
+def test_admin_jobs_offers_the_admins_bulk_actions_posted_to_the_changelist(staff_client, server, job):
+    content = staff_client.get(f"/admin/jobs?state=queued&server={server.id}").content.decode()
+    form = content[
+        content.index('id="job-actions"') : content.index("</form>", content.index('id="job-actions"'))
+    ]
+    assert f'action="/admin/jobs/job/?state__exact=queued&amp;server__id__exact={server.id}"' in form
+    assert 'value="cancel_selected"' in form and 'value="finish_stuck"' in form
+    assert f'name="_selected_action" value="{job.id}" form="job-actions"' in content
+    assert "_selected_action" not in staff_client.get(f"/servers/{server.id}/jobs").content.decode()
+
+
+def test_a_bulk_action_from_admin_jobs_comes_back_to_admin_jobs(staff_client, server, owner, job):
+    response = staff_client.post(
+        f"/admin/jobs/job/?state__exact=queued&server__id__exact={server.id}",
+        {"action": "cancel_selected", "index": "0", "_selected_action": [job.id]},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == f"/admin/jobs?state=queued&server={server.id}"
+    assert "1 job(s): The job was cancelled before it ran." in response.content.decode()
+    assert Job.objects.get(pk=job.pk).state == JobState.CANCELLED
+
+
+def test_a_row_on_admin_jobs_re_renders_with_its_checkbox(staff_client, job):
+    row = staff_client.get(f"/jobs/{job.id}?show_server=1&select=1", headers={"HX-Request": "true"})
+    assert f'id="select-job-{job.id}" hx-preserve' in row.content.decode()

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def old_job(server, owner, state=JobState.SUCCEEDED, days=40, lines=3):
-    job = Job.enqueue(server, JobKind.UPDATE, owner)
+    job = Job.objects.create(server=server, kind=JobKind.UPDATE, requested_by=owner)
     when = timezone.now() - timedelta(days=days)
     finished = when if state in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED) else None
     Job.objects.filter(pk=job.pk).update(state=state, created_at=when, finished_at=finished)
@@ -95,7 +95,7 @@ def test_prunejobs_deletes_in_batches(server, owner, monkeypatch):
 
 def test_a_re_run_of_a_pruned_job_keeps_its_own_history(server, owner):
     parent = old_job(server, owner)
-    child = Job.enqueue(server, JobKind.UPDATE, owner)
+    child = Job.objects.create(server=server, kind=JobKind.UPDATE, requested_by=owner)
     Job.objects.filter(pk=child.pk).update(parent=parent)
     run("--older-than", "30")
     child.refresh_from_db()

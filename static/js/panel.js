@@ -8,6 +8,13 @@
     if (e.detail.xhr.status === 409) { e.detail.shouldSwap = true; e.detail.isError = false; }
   });
 
+  // /admin/jobs: one box selects every job shown for a bulk action.
+  document.addEventListener("change", function (e) {
+    if (!e.target.matches("input.select-all")) return;
+    var boxes = e.target.closest("table").querySelectorAll('input[name="_selected_action"]');
+    for (var i = 0; i < boxes.length; i++) boxes[i].checked = e.target.checked;
+  });
+
   // --- times: <time datetime=... data-rel> (the panel_tags `reltime` filter) ----------
   // Shown as "3 min ago" in words, with the exact time in the viewer's own time zone
   // as the tooltip; the same on every page.
