@@ -2,21 +2,8 @@ import argparse
 
 from django.core.management.base import BaseCommand
 
+from jobs.management.argtypes import non_negative_int, positive_int
 from jobs.prune import prune_jobs
-
-
-def days(value):
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1 day")
-    return number
-
-
-def count(value):
-    number = int(value)
-    if number < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return number
 
 
 class Command(BaseCommand):
@@ -28,11 +15,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
         parser.add_argument(
-            "--older-than", type=days, required=True, metavar="DAYS", help="finished more than DAYS days ago"
+            "--older-than",
+            type=positive_int,
+            required=True,
+            metavar="DAYS",
+            help="finished more than DAYS days ago",
         )
         parser.add_argument(
             "--keep-last",
-            type=count,
+            type=non_negative_int,
             default=0,
             metavar="N",
             help="keep each server's N newest jobs, however old",
