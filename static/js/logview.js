@@ -16,9 +16,10 @@
 // (JSON {"lines": [...]}, rows after < seq < before) when they are older than
 // what the page holds.
 //
-// Options: onState(msg), onEnd(), onMessage(msg) for other frames, onLines(elements,
-// live) after lines are added (live: appended from the socket; else loaded older
-// lines), onReveal(element) before the view scrolls to a line.
+// Options: onState(msg), onEnd(), onMessage(msg) for other frames, onLine(li, row) as
+// each line's element is made (the console adds to it), onLines(elements, live) after
+// lines are added (live: appended from the socket; else loaded older lines),
+// onReveal(element) before the view scrolls to a line.
 (function () {
   "use strict";
 
@@ -135,6 +136,7 @@
     appendAnsi(text, row.line);
     li.appendChild(text);
     if (this.isSelected(row.seq)) li.classList.add("selected");
+    if (this.options.onLine) this.options.onLine(li, row);
     return li;
   };
 

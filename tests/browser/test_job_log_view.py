@@ -75,8 +75,8 @@ def test_the_header_stays_in_view_while_a_long_log_streams(new_page, owner, view
     for selector in ("#job-state", "#job-status [data-cancel-job]", "#log-progress", "#L600"):
         assert in_view(page, selector), f"{selector} is out of view"
     assert page.locator("#log-follow").is_checked()
-    name = "screenshot-job-phone.png" if viewport == PHONE else "screenshot-job-streaming.png"
-    screenshot(page, name)
+    if viewport == PHONE:
+        screenshot(page, "screenshot-job-phone.png")
 
     # The job ends: the outcome is in view, in the header, without scrolling back up.
     JobLog.objects.create(job=job, seq=601, stream="system", line="Finished with exit code 0 after 9.0 s.")
@@ -286,6 +286,8 @@ def test_no_page_scrolls_sideways(new_page, owner, staff, viewport):
     }
     for user, paths in pages.items():
         page = new_page(viewport=viewport)
+        page.goto("/accounts/login/")
+        assert sideways_scroll(page) == [], "the login page"
         log_in(page, user)
         for path in paths:
             page.goto(path)
@@ -324,3 +326,22 @@ def test_the_404_page_explains_and_leads_back(new_page, owner, viewport):
     assert sideways_scroll(page) == []
     page.get_by_role("link", name="Your servers").click()
     page.wait_for_url(re.compile(r"/servers/$"))
+
+
+def test_the_job_pages_scripts_run_under_the_content_security_policy(new_page, owner):
+    job = finished_job(
+        owner, "Strict Log", 6000, replace={10: ("stdout", "\x1b[38;2;255;0;0mred\x1b[0m needle")}
+    )
+    page = new_page(viewport=DESKTOP, enforce_csp=True)
+    violations = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    log_in(page, owner)
+    page.goto(f"/jobs/{job.id}#L12")
+    page.wait_for_selector("#L12.selected")  # older lines fetched, marked, scrolled to
+    page.fill("#log-search", "needle")
+    page.wait_for_selector("#L10.match-current")
+    color = "getComputedStyle(document.querySelector('#L10 .text span')).color"
+    assert page.evaluate(color) == "rgb(255, 0, 0)"  # set through the CSSOM, which the policy allows
+    page.locator("#log-times").check()
+    assert page.locator("#L10 .ts").is_visible()
+    assert violations == []
