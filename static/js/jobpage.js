@@ -230,7 +230,7 @@
     fetch(this.url + "?q=" + encodeURIComponent(query), {
       credentials: "same-origin", headers: { Accept: "application/json" }
     })
-      .then(function (r) { return r.json(); })
+      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
       .then(function (data) {
         if (asked !== self.asked) return; // a newer search went out meanwhile
         self.matches = data.matches || [];
@@ -238,6 +238,9 @@
         for (var i = 0; i < self.matches.length; i++) self.found[self.matches[i]] = true;
         self.mark();
         if (self.matches.length) self.go(0); else self.showCount();
+      })
+      .catch(function () {
+        if (asked === self.asked) self.count.textContent = "search failed";
       });
   };
 
