@@ -14,12 +14,17 @@ from django.shortcuts import render
 
 from servers.models import Server
 
-from .models import Job, JobKind, JobState
+from .models import Job, JobKind, JobState, JobTrigger
 from .pagination import keyset_page, positive_id
 
-FILTERS = {"state": JobState.choices, "kind": JobKind.choices}
+FILTERS = {"state": JobState.choices, "kind": JobKind.choices, "trigger": JobTrigger.choices}
 # The admin changelist's filter parameters, by the name /admin/jobs gives them.
-CHANGELIST_FILTERS = {"state__exact": "state", "kind__exact": "kind", "server__id__exact": "server"}
+CHANGELIST_FILTERS = {
+    "state__exact": "state",
+    "kind__exact": "kind",
+    "trigger__exact": "trigger",
+    "server__id__exact": "server",
+}
 
 
 def staff_only(view):
@@ -52,7 +57,7 @@ def job_filters(params):
 
 @staff_only
 def admin_jobs(request):
-    """Every job in the shared job table, filterable by state, kind and server, newest first."""
+    """Every job in the shared job table, filterable by state, kind, trigger and server, newest first."""
     chosen = job_filters(request.GET)
     lookups = {("server_id" if field == "server" else field): value for field, value in chosen.items()}
     jobs = Job.objects.for_table().filter(**lookups)
@@ -66,8 +71,9 @@ def admin_jobs(request):
         "page": page,
         "states": JobState.choices,
         "kinds": JobKind.choices,
+        "triggers": JobTrigger.choices,
         "servers": Server.objects.only("id", "name").order_by("name"),
-        "selected": {field: str(chosen.get(field, "")) for field in ("state", "kind", "server")},
+        "selected": {field: str(chosen.get(field, "")) for field in (*FILTERS, "server")},
         "filtered": bool(chosen),
         "actions": model_admin.get_action_choices(request) if page.jobs else [],
         "actions_query": urlencode(as_changelist),

@@ -5,7 +5,7 @@ import re
 import pytest
 from asgiref.sync import async_to_sync
 
-from jobs.models import Job, JobKind, JobLog, JobState
+from jobs.models import Job, JobKind, JobLog, JobState, JobTrigger
 
 pytestmark = pytest.mark.django_db
 
@@ -100,6 +100,8 @@ def test_admin_jobs_filters_by_state_kind_and_server(staff_client, owner, server
     assert listed("?kind=install") == [install.id]
     assert listed(f"?server={server.id}") == [install.id]
     assert listed("?state=bogus") == [start.id, install.id]
+    Job.objects.filter(pk=install.pk).update(trigger=JobTrigger.SCHEDULE)
+    assert listed("?trigger=schedule") == [install.id]
 
 
 def test_admin_jobs_sends_anonymous_to_the_login_page(anon_client):
@@ -127,9 +129,11 @@ def test_admin_jobs_without_any_job_says_so(staff_client):
 
 
 def test_the_admins_job_changelist_redirects_to_admin_jobs_keeping_its_filters(staff_client, server):
-    response = staff_client.get(f"/admin/jobs/job/?state__exact=failed&server__id__exact={server.id}")
+    response = staff_client.get(
+        f"/admin/jobs/job/?state__exact=failed&trigger__exact=retry&server__id__exact={server.id}"
+    )
     assert response.status_code == 302
-    assert response["Location"] == f"/admin/jobs?state=failed&server={server.id}"
+    assert response["Location"] == f"/admin/jobs?state=failed&trigger=retry&server={server.id}"
     assert staff_client.get("/admin/jobs/job/?kind__exact=nonsense")["Location"] == "/admin/jobs"
 
 
