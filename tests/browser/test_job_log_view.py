@@ -279,6 +279,8 @@ def test_no_page_scrolls_sideways(new_page, owner, staff, viewport):
             f"/servers/{server.id}",
             f"/servers/{server.id}/jobs",
             f"/jobs/{job.id}",
+            f"/servers/{server.id}/schedules",
+            "/webhooks/",
             "/admin/jobs",  # staff only: the page that says so
             "/no/such/page",
         ],
