@@ -114,9 +114,16 @@ def child(mode):
             "truncated": data["truncated"],
             "queries": len(queries),
         }
-    print(
-        json.dumps({"mode": mode, "lines": n, "fill_s": fill_s, "results": results, "version": db_version()})
-    )
+    load = "/".join(f"{x:.1f}" for x in os.getloadavg())  # what else the machine was doing meanwhile
+    run = {
+        "mode": mode,
+        "lines": n,
+        "fill_s": fill_s,
+        "results": results,
+        "version": db_version(),
+        "load": load,
+    }
+    print(json.dumps(run))
 
 
 def db_version():
