@@ -1,6 +1,7 @@
 """Run every bench and print one combined table (`make bench`).
 
-    .venv/bin/python bench/run_all.py [ingest live_latency cancel_latency pages peers automation search prune]
+    .venv/bin/python bench/run_all.py [ingest live_latency cancel_latency pages peers automation search prune
+                                       supervision]
 
 Each bench runs as its own process (its own throwaway data dir and processes),
 prints its detailed tables, and hands its (metric, value, target, pass/fail)
@@ -29,6 +30,7 @@ BENCHES = {
     "automation": 180,
     "search": 900,
     "prune": 300,
+    "supervision": 900,
 }
 
 

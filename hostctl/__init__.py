@@ -10,7 +10,10 @@
 - proctree: find a process's descendants and stop the whole tree (SIGTERM, grace, SIGKILL)
 - lines: byte streams to text lines (UTF-8 with replacement, "\\r" redraws, long lines split)
 - servercfg: validation of user-supplied settings and the server.cfg written from them
-- a2s: A2S_INFO queries against a server on this host
+- a2s: A2S_INFO / A2S_PLAYER queries against servers on this host, many at once
+- monitor: what the supervisor checks: process alive or dead (pid file), tree CPU and memory
+- exits: reaping launched servers the moment they exit, with their exit status, for subscribers
+- crash: why a server died (exit status + last console lines), and reading a file's tail
 - config: HostConfig (root, steamcmd, simulate mode, stop grace), built by the Django facade
 - errors: HostError, the user-readable reason an operation cannot run
 - sim: stand-ins for steamcmd and srcds used by tests and simulate mode

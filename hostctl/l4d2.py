@@ -45,9 +45,11 @@ def command_line(kind: str, spec: ServerSpec, *, config: HostConfig) -> list[str
     if kind in ("install", "update"):
         return steamcmd.passes(files.install_dir, validate=kind == "install", config=config)[0]
     if kind in ("start", "restart"):
+        # -norestart: srcds_run must not restart a crashed server itself; the crash
+        # has to reach the panel's supervisor (DESIGN.md §8), which restarts it as a job.
         return [
             str(files.srcds_run),
-            *("-game", "left4dead2", "-strictportbind", "-ip", "0.0.0.0"),
+            *("-game", "left4dead2", "-norestart", "-strictportbind", "-ip", "0.0.0.0"),
             *("-port", str(spec.port), "+map", spec.map, "-maxplayers", str(spec.max_players)),
             *("+servercfgfile", "server.cfg"),
         ]

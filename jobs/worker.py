@@ -10,7 +10,6 @@ dead worker left is `jobs.recovery`'s.
 
 import asyncio
 import logging
-import os
 import signal
 import threading
 import time
@@ -23,6 +22,7 @@ from django.utils.module_loading import import_string
 
 from hostctl import proctree
 from hostctl.errors import HostError
+from hostctl.lines import hide_home
 from hostctl.process import PROGRESS, CancelToken
 from servers import l4d2_facade
 from servers.models import ActualState
@@ -53,11 +53,8 @@ def job_sink(job_id):
 class JobOutput:
     """Where hostctl sends a job's output: lines into its log, progress onto the job row.
 
-    The worker's home directory is shown as "~": owners read these lines, and paths of
-    the host outside their server are for staff (steamcmd names its own log file there).
+    The worker's home directory is shown as "~" (hostctl.lines.hide_home).
     """
-
-    home = os.path.expanduser("~")
 
     def __init__(self, job_id):
         self.job_id = job_id
@@ -68,9 +65,7 @@ class JobOutput:
 
     def __call__(self, stream, text):
         if stream != PROGRESS:
-            if self.home in text and len(self.home) > 1:
-                text = text.replace(self.home, "~")
-            self.lines(stream, text)
+            self.lines(stream, hide_home(text))
             return
         self.progress = int(text)
         if time.monotonic() - self.saved_at >= PROGRESS_EVERY or self.progress == 100:

@@ -4,6 +4,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.urls import re_path
 
 from jobs.urls import websocket_urlpatterns as job_websockets
+from servers.urls import websocket_urlpatterns as server_websockets
 
 
 class NoSuchStream(AsyncWebsocketConsumer):
@@ -15,4 +16,4 @@ class NoSuchStream(AsyncWebsocketConsumer):
         await self.close()
 
 
-websocket_urlpatterns = [*job_websockets, re_path(r"", NoSuchStream.as_asgi())]
+websocket_urlpatterns = [*job_websockets, *server_websockets, re_path(r"", NoSuchStream.as_asgi())]

@@ -243,8 +243,18 @@ NODE_JOB_TIMEOUT_SECONDS = float(os.environ.get("L4D2_NODE_JOB_TIMEOUT_SECONDS",
 # Fair queue: jobs a (non-staff) owner may have waiting at once; the next one answers 429.
 MAX_QUEUED_PER_OWNER = int(os.environ.get("L4D2_MAX_QUEUED_PER_OWNER", 20))
 
+# Supervision (DESIGN.md §8): how often the worker checks its servers, how long a live
+# process may stay silent to A2S before it is "unresponsive", how often resource use
+# is sampled for the charts, and the address players connect to when the server's
+# node has none (empty: the host name the page was opened with).
+MONITOR_SECONDS = float(os.environ.get("L4D2_MONITOR_SECONDS", 5))
+UNRESPONSIVE_SECONDS = float(os.environ.get("L4D2_UNRESPONSIVE_SECONDS", 60))
+SAMPLE_SECONDS = float(os.environ.get("L4D2_SAMPLE_SECONDS", 30))
+PUBLIC_ADDRESS = os.environ.get("L4D2_PUBLIC_ADDRESS", "")
+
 # The worker process's duties besides running jobs, one thread each (l4d2site/loops.py).
 WORKER_LOOPS = [
+    "servers.supervisor.Supervisor",
     "automation.updates.UpdateWatcher",
     "automation.scheduler.Scheduler",
     "automation.webhooks.sender.WebhookSender",

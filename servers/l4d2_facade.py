@@ -7,9 +7,11 @@ job kind to the hostctl call. hostctl itself never sees Django.
 from django.conf import settings
 from django.utils import timezone
 
-from hostctl import builds, l4d2, srcds
+from hostctl import a2s, builds, crash, l4d2, monitor, srcds
 from hostctl.config import HostConfig
+from hostctl.lines import hide_home
 
+from .live import notify_server
 from .models import ActualState, Server
 
 OPERATIONS = {
@@ -60,9 +62,13 @@ def refresh_actual_state(server):
     status = l4d2.status(spec_for(server), config=host_config())
     state = status.state if status.state in ActualState.values else ActualState.UNKNOWN
     now = timezone.now()
-    Server.objects.filter(pk=server.pk).update(
-        actual_state=state, actual_state_checked_at=now, updated_at=now
-    )
+    rows = Server.objects.filter(pk=server.pk)
+    # Only a change of state moves "since" (a running server's uptime).
+    if not rows.exclude(actual_state=state).update(
+        actual_state=state, actual_state_since=now, actual_state_checked_at=now, updated_at=now
+    ):
+        rows.update(actual_state_checked_at=now)
+    notify_server(server.pk)
     return status
 
 
@@ -90,3 +96,34 @@ def send_console(server_id, line):
     """Write one line to the server's console input; False if it is not running."""
     spec = l4d2.ServerSpec(id=server_id, install_dir=settings.HOSTCTL_ROOT / str(server_id), port=0)
     return srcds.send_console(srcds.files_for(spec).fifo, line)
+
+
+# --- supervision (servers/supervisor.py) -------------------------------------------------
+
+# What check_process says of a server's process.
+NOT_INSTALLED, STOPPED, ALIVE, DEAD = monitor.NOT_INSTALLED, monitor.STOPPED, monitor.ALIVE, monitor.DEAD
+on_server_exit = monitor.on_exit  # callback(exit) the moment a server this process launched exits
+off_server_exit = monitor.off_exit
+usage = monitor.usage  # {pid: Usage(cpu_seconds, rss)} of each process tree
+classify_crash = crash.classify
+
+
+def check_process(server):
+    """hostctl's ProcessCheck of the server: not installed, stopped, alive or dead."""
+    return monitor.check(spec_for(server))
+
+
+def forget_dead(server, pid):
+    """Remove the pid file of a death that has been recorded, so it is recorded once."""
+    return monitor.forget(spec_for(server), pid)
+
+
+def query_a2s(servers, timeout=1.0):
+    """{server id: a2s.Reading or None} for every server, queried all at once."""
+    readings = a2s.query_many([server.port for server in servers], timeout=timeout)
+    return {server.id: readings[server.port] for server in servers}
+
+
+def console_tail(server, count=crash.TAIL_LINES):
+    """The last `count` lines the server printed (its console.log on this host), for owners' eyes."""
+    return [hide_home(line) for line in crash.tail_lines(console_log(server), count)]

@@ -39,6 +39,8 @@ class Source(ABC):
 
     key = ""
     group = ""
+    # How often the poller looks when no nudge comes (a state-only source may look less often).
+    poll_seconds = POLL_SECONDS
 
     @abstractmethod
     def read_lines(self, after, limit):
@@ -166,7 +168,7 @@ class Tail:
                     return
                 self.wake.clear()
                 try:
-                    await asyncio.wait_for(self.wake.wait(), POLL_SECONDS)
+                    await asyncio.wait_for(self.wake.wait(), source.poll_seconds)
                 except TimeoutError:
                     pass
         except Exception:

@@ -19,26 +19,14 @@ from jobs.worker import Worker, job_sink
 from servers import l4d2_facade
 from servers.models import ActualState, DesiredState
 
-from .processes import ROOT, free_port, running, start_worker, wait_until
+from .processes import ROOT, running, start_worker, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def host(settings, tmp_path):
-    settings.HOSTCTL_ROOT = tmp_path / "servers"
-    settings.HOSTCTL_SIM_SECONDS = 0.2
-    settings.HOSTCTL_STOP_GRACE = 1
-    yield settings.HOSTCTL_ROOT
-    # No simulated steamcmd or srcds may outlive a test.
-    for proc in psutil.process_iter(["cmdline"]):
-        if any(str(settings.HOSTCTL_ROOT) in part for part in proc.info["cmdline"] or ()):
-            proc.kill()
-
-
-@pytest.fixture
-def udp_server(make_server):
-    return make_server(port=free_port(socket.SOCK_DGRAM))
+def host(sim_host):
+    return sim_host
 
 
 def lines(job):

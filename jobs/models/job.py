@@ -201,6 +201,8 @@ class Job(models.Model):
         click queues one job), with `duplicate` set. A person who is not staff may
         have at most L4D2_MAX_QUEUED_PER_OWNER jobs queued on their servers: QueueFull.
         `user` is None for jobs the panel starts itself (`trigger` says why).
+        A person starting a server (not the monitor, not a schedule) also resumes
+        automatic restarts that a crash loop paused (servers/crashes.py).
         """
         with transaction.atomic():
             same = cls.objects.queued().filter(server=server, kind=kind).order_by("id").first()
@@ -219,7 +221,10 @@ class Job(models.Model):
             )
             desired = DESIRED_STATE_FOR_KIND.get(kind)
             if desired:
-                Server.objects.filter(pk=server.pk).update(desired_state=desired, updated_at=timezone.now())
+                fields = {"desired_state": desired, "updated_at": timezone.now()}
+                if desired == DesiredState.RUNNING and trigger in (JobTrigger.USER, JobTrigger.RETRY):
+                    fields["autorestart_paused_at"] = None
+                Server.objects.filter(pk=server.pk).update(**fields)
             transaction.on_commit(nudge_workers)
         return job
 

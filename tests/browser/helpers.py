@@ -2,11 +2,10 @@
 
 import os
 import re
-import socket
 from pathlib import Path
 
 from servers.models import Server
-from tests.processes import free_port
+from tests.processes import free_game_port
 
 DOCS = Path(__file__).resolve().parent.parent.parent / "docs"
 DESKTOP = {"width": 1366, "height": 800}
@@ -31,7 +30,7 @@ def log_in(page, user):
 
 
 def make_server(owner, name):
-    return Server.objects.create(owner=owner, name=name, port=free_port(socket.SOCK_DGRAM))
+    return Server.objects.create(owner=owner, name=name, port=free_game_port())
 
 
 def mark_page(page):

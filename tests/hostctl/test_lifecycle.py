@@ -19,11 +19,7 @@ from hostctl import l4d2, steamcmd
 from hostctl.l4d2 import HostError
 from hostctl.process import CancelToken
 
-from .conftest import still_running
-
-
-def server_pid(spec) -> int:
-    return int((spec.install_dir / "srcds.pid").read_text().split()[0])
+from .conftest import server_pid, still_running
 
 
 def steamcmd_processes() -> list[psutil.Process]:
@@ -197,7 +193,7 @@ def test_a_missing_steamcmd_is_reported(spec, config, lines):
 def test_command_lines_match_what_the_operations_run(spec, config):
     start = l4d2.command_line("start", spec, config=config)
     assert start[1:] == [
-        *("-game", "left4dead2", "-strictportbind", "-ip", "0.0.0.0", "-port", str(spec.port)),
+        *("-game", "left4dead2", "-norestart", "-strictportbind", "-ip", "0.0.0.0", "-port", str(spec.port)),
         *("+map", "c1m1_hotel", "-maxplayers", "8", "+servercfgfile", "server.cfg"),
     ]
     assert l4d2.command_line("update", spec, config=config)[-3:] == ["+app_update", "222860", "+quit"]
