@@ -20,6 +20,10 @@ class StateOnly(Source):
 
 
 class ServerSource(StateOnly):
+    # The supervisor's and the worker's changes wake it at once (notify_server); the poll
+    # only catches what nobody announces (a job queued elsewhere, the pass time).
+    poll_seconds = 0.5
+
     def __init__(self, server_id):
         self.server_id = server_id
         self.key = f"server.{server_id}.state"

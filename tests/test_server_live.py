@@ -19,6 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 XSS = "<script>alert(1)</script>"
 JOINED = "2026-01-01T10:00:00+00:00"
+STOP_FIRST = "Stop it first (Update stops and starts it for you)."
 
 
 def make_running(server, **fields):
@@ -112,7 +113,7 @@ def test_the_last_crash_and_a_paused_auto_restart_are_explained(owner_client, se
         (
             ActualState.RUNNING,
             "running",
-            {"start": "It is already running.", "install": "Stop it first (Update stops and starts it for you)."},
+            {"start": "It is already running.", "install": STOP_FIRST},
         ),
         (ActualState.STOPPED, "stopped", {"stop": "It is not running."}),
         (ActualState.CRASHED, "running", {}),
