@@ -164,7 +164,7 @@ def test_list_pages_cost_a_fixed_number_of_queries(
         assert owner_client.get(f"/servers/{server.id}/jobs").status_code == 200
     # The server page also reads its live state (server, last pass, job in progress, last crash)
     # and its 24 h of samples: a few queries more, still the same for any history.
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(10):
         assert owner_client.get(f"/servers/{server.id}").status_code == 200
     with django_assert_max_num_queries(5):
         assert owner_client.get("/servers/").status_code == 200

@@ -221,7 +221,8 @@ def test_setting_the_policy_requires_a_csrf_token(owner, server):
 def test_install_is_disabled_with_a_reason_while_the_server_runs(owner_client, server):
     Server.objects.filter(pk=server.pk).update(actual_state=ActualState.RUNNING)
     page = owner_client.get(f"/servers/{server.id}").content.decode()
-    assert 'disabled title="Stop the server first' in page
+    assert 'disabled aria-describedby="why-install"' in page
+    assert '<small class="why" id="why-install">Stop it first (Update stops and starts it for you).</small>' in page
 
 
 # --- with a real worker -------------------------------------------------------------------------
