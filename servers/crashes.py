@@ -83,7 +83,7 @@ def record(server, check, lines):
     l4d2_facade.forget_dead(fresh, check.pid)
     notify_server(fresh.pk)
     _announce(fresh, crash, job)
-    log.warning("server %s crashed (%s): %s", fresh.pk, crash.reason, crash.action)
+    log.warning("server %s crashed (%s): %s", fresh.pk, crash.reason, crash.get_action_display())
     return crash
 
 
