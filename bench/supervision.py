@@ -46,7 +46,8 @@ def opt(name, default):
 
 
 def free_game_ports(count, start=41000):
-    """Ports free for UDP (A2S) and TCP (RCON) both, as srcds binds them."""
+    """Ports free for UDP (A2S) and TCP (RCON) both, as srcds binds them (tests/processes.py
+    has the same check for one random port; bench/ imports nothing from tests/)."""
     ports, port = [], start
     while len(ports) < count:
         port += 1

@@ -152,6 +152,15 @@ def test_outsiders_get_404_for_the_page_and_its_parts(other_client, server):
 # --- the auto-restart switch ----------------------------------------------------------------
 
 
+def switch(client, server, value="off", **headers):
+    return client.post(f"/servers/{server.id}/auto-restart", {"auto_restart": value}, headers=headers)
+
+
+def auto_restart_of(server):
+    server.refresh_from_db()
+    return server.auto_restart
+
+
 def test_the_owner_turns_auto_restart_off_and_on(owner_client, server):
     response = owner_client.post(f"/servers/{server.id}/auto-restart", {"auto_restart": "off"})
     assert response.status_code == 302 and response["Location"] == f"/servers/{server.id}"
@@ -175,27 +184,24 @@ def test_htmx_switch_answers_with_the_switch(owner_client, server):
 
 
 def test_staff_can_switch_any_server(staff_client, server):
-    assert staff_client.post(f"/servers/{server.id}/auto-restart", {"auto_restart": "off"}).status_code == 302
-    server.refresh_from_db()
-    assert server.auto_restart is False
+    assert switch(staff_client, server).status_code == 302
+    assert auto_restart_of(server) is False
 
 
 def test_a_bad_switch_value_is_400_and_changes_nothing(owner_client, server):
-    response = owner_client.post(f"/servers/{server.id}/auto-restart", {"auto_restart": "maybe"})
-    assert response.status_code == 400
-    server.refresh_from_db()
-    assert server.auto_restart is True
+    assert switch(owner_client, server, "maybe").status_code == 400
+    assert auto_restart_of(server) is True
 
 
 def test_outsider_switch_gets_404_and_changes_nothing(other_client, server):
-    assert other_client.post(f"/servers/{server.id}/auto-restart", {"auto_restart": "off"}).status_code == 404
-    server.refresh_from_db()
-    assert server.auto_restart is True
+    assert switch(other_client, server).status_code == 404
+    assert auto_restart_of(server) is True
 
 
 def test_anonymous_switch_is_redirected_to_login(anon_client, server):
-    response = anon_client.post(f"/servers/{server.id}/auto-restart", {"auto_restart": "off"})
+    response = switch(anon_client, server)
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    assert auto_restart_of(server) is True
 
 
 def test_switch_with_get_is_405(owner_client, server):

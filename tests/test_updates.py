@@ -222,7 +222,8 @@ def test_install_is_disabled_with_a_reason_while_the_server_runs(owner_client, s
     Server.objects.filter(pk=server.pk).update(actual_state=ActualState.RUNNING)
     page = owner_client.get(f"/servers/{server.id}").content.decode()
     assert 'disabled aria-describedby="why-install"' in page
-    assert '<small class="why" id="why-install">Stop it first (Update stops and starts it for you).</small>' in page
+    why = "Stop it first (Update stops and starts it for you)."
+    assert f'<small class="why" id="why-install">{why}</small>' in page
 
 
 # --- with a real worker -------------------------------------------------------------------------
