@@ -63,11 +63,6 @@
     }
     var checked = document.getElementById("server-checked");
     if (checked) checked.textContent = checked.dataset.at ? span(secondsSince(checked.dataset.at)) + " ago" : "never";
-    var crashAt = document.getElementById("server-crash-at");
-    if (crashAt && crashAt.getAttribute("datetime")) {
-      crashAt.textContent = span(secondsSince(crashAt.getAttribute("datetime"))) + " ago";
-      crashAt.title = new Date(crashAt.getAttribute("datetime")).toLocaleString();
-    }
     document.querySelectorAll("#server-players td[data-joined]").forEach(function (cell) {
       if (cell.dataset.joined) cell.textContent = span(secondsSince(cell.dataset.joined));
     });
@@ -156,6 +151,7 @@
     setText("server-crash-action", crash.action);
     setText("server-crash-detail", crash.detail);
     document.getElementById("server-crash-at").setAttribute("datetime", crash.at);
+    if (window.panelTimes) window.panelTimes.refresh(card); // "3 min ago", like every page's times
   };
 
   // --- the server list ----------------------------------------------------------------------

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('servers', '0003_live_servers'),
+        ('servers', '0004_node_help_text'),
     ]
 
     operations = [
