@@ -272,7 +272,7 @@ def test_the_list_shows_live_state_map_and_who_is_playing(owner_client, server):
     assert f'<tr data-server-id="{server.id}">' in content
     assert '<td data-field="map">c2m1_highway</td>' in content
     assert "&lt;script&gt;alert(1)&lt;/script&gt;, Ellis" in content
-    assert '<span class="badge s-running" data-field="state">Running</span>' in content
+    assert '<span class="badge s-running" data-field="state" title="Actual state">Running</span>' in content
 
 
 # --- WebSockets ------------------------------------------------------------------------------------
