@@ -8,11 +8,14 @@ also finishes at once the jobs of dead predecessors on its own host (it can tell
 from the pid), and kills the processes they left (by their mark).
 """
 
+import functools
+import hashlib
 import logging
 import socket
 from datetime import timedelta
 
 import psutil
+from django.db import connection
 from django.utils import timezone
 
 from l4d2site.db import retry_locked
@@ -46,8 +49,19 @@ def identity_alive(identity):
 
 
 def job_mark(job_id):
-    """The mark (hostctl CancelToken.mark) every process of a job carries, to find them later."""
-    return f"l4d2-job-{job_id}"
+    """The mark (hostctl CancelToken.mark) every process of a job carries, to find them later.
+
+    It names the database too: two panels on one host (or two test runs) both have a
+    job #12, and one's recovery must never kill the other's processes.
+    """
+    return f"l4d2-{_panel_id()}-job-{job_id}"
+
+
+@functools.cache
+def _panel_id():
+    db = connection.settings_dict
+    where = f"{db['ENGINE']}:{db.get('HOST')}:{db.get('PORT')}:{db['NAME']}"
+    return hashlib.sha256(where.encode()).hexdigest()[:10]
 
 
 class Recovery:

@@ -514,3 +514,22 @@ def test_job_logs_show_owners_no_host_names_pids_or_paths_outside_their_server(u
     assert paths, "the install dir itself is shown (it is the owner's)"
     outside = [p for p in paths if not (p == install_dir or p.startswith(install_dir + "/"))]
     assert outside == []
+
+
+def test_job_marks_name_the_database_so_two_panels_on_one_host_never_kill_each_others_processes(settings):
+    from django.db import connection
+
+    from jobs import recovery
+
+    ours = recovery.job_mark(12)
+    recovery._panel_id.cache_clear()
+    real = dict(connection.settings_dict)
+    try:
+        connection.settings_dict["NAME"] = "another-panel.sqlite3"
+        theirs = recovery.job_mark(12)
+    finally:
+        connection.settings_dict.clear()
+        connection.settings_dict.update(real)
+        recovery._panel_id.cache_clear()
+    assert ours.endswith("-job-12") and theirs.endswith("-job-12") and ours != theirs
+    assert recovery.job_mark(12) == ours
