@@ -107,6 +107,27 @@ def setup(name: str, keep: bool = False, **extra):
     return DATA
 
 
+def pg_database(name: str) -> str:
+    """A throwaway PostgreSQL database on BENCH_PG_URL's server (dropped at exit); its URL."""
+    import psycopg
+
+    admin_url = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    db = f"bench_{name}_{os.getpid()}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{db}"')
+
+    def drop():
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [db])
+            conn.execute(f'DROP DATABASE IF EXISTS "{db}"')
+
+    atexit.register(drop)
+    return admin_url.rsplit("/", 1)[0] + f"/{db}"
+
+
 # --- processes ----------------------------------------------------------------
 
 

@@ -369,12 +369,14 @@ def main():
         rates = [t for t in tails if t["mode"] == mode]
         if len(rates) == 2:
             one, many = rates
-            same = abs(many["queries_per_s"] - one["queries_per_s"]) <= 0.2 * one["queries_per_s"]
+            # The tail reads when woken by a write (and on its poll), never per viewer:
+            # 200 viewers must not cost more reads than one.
+            flat = many["queries_per_s"] <= 1.2 * one["queries_per_s"]
             res.add(
                 f"{mode} tail queries/s, 1 vs {many['viewers']} viewers",
                 f"{one['queries_per_s']:.1f} vs {many['queries_per_s']:.1f}",
-                "same (+-20%)",
-                same and one["lost"] == 0 and many["lost"] == 0 and many["repeats"] == 0,
+                "not more (+20%)",
+                flat and one["lost"] == 0 and many["lost"] == 0 and many["repeats"] == 0,
             )
     res.print()
     print(f"\n(live bench took {time.monotonic() - t_start:.0f} s)")

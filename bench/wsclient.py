@@ -29,6 +29,7 @@ class Client:
         self.repeats = 0
         self.frames = 0
         self.latencies = []
+        self.sent = []  # when each tick was printed (time.time()), in the order received
         self.ended = False
         self.close_code = None
         self.first = asyncio.get_running_loop().create_future()
@@ -122,7 +123,9 @@ class Client:
                 self.seqs.add(seq)
                 line = row["line"]
                 if row["stream"] == "stdout" and line.startswith("tick "):
-                    self.latencies.append(now - float(line.split()[2]))
+                    sent = float(line.split()[2])
+                    self.sent.append(sent)
+                    self.latencies.append(now - sent)
         elif kind == "end":
             self.ended = True
 
@@ -138,6 +141,7 @@ class Client:
             "close_code": self.close_code,
             "error": self.error,
             "latencies": [round(x, 5) for x in self.latencies],
+            "sent": [round(x, 3) for x in self.sent],
         }
 
 

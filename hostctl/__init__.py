@@ -4,10 +4,16 @@
 - spec: ServerSpec (what a call is told about a server) and ServerStatus (what status reports)
 - srcds: a server's files, pid file and console FIFO; launching, reaping and killing srcds
 - steamcmd: steamcmd command lines for app 222860, running them, judging their output
+- builds: the installed build (appmanifest), the latest one (steamcmd app info), srcds's update notice
+- warning: warning a running server's players in the console before it goes down
 - process: run_command and CancelToken: run a command, stream its lines, cancel it with its tree
 - proctree: find a process's descendants and stop the whole tree (SIGTERM, grace, SIGKILL)
 - lines: byte streams to text lines (UTF-8 with replacement, "\\r" redraws, long lines split)
 - servercfg: validation of user-supplied settings and the server.cfg written from them
+- a2s: A2S_INFO / A2S_PLAYER queries against servers on this host, many at once
+- monitor: what the supervisor checks: process alive or dead (pid file), tree CPU and memory
+- exits: reaping launched servers the moment they exit, with their exit status, for subscribers
+- crash: why a server died (exit status + last console lines), and reading a file's tail
 - cvars: the rules for the everyday cvars and the "extra cfg" lines an owner may set
 - console: console.log read exactly once by byte position (rotation, start markers, masking)
 - a2s: A2S_INFO queries against a server on this host

@@ -15,3 +15,5 @@ class HostConfig:
     stop_grace: float = 5
     platform_workaround: bool = True
     start_timeout: float = 30
+    server_scope: str = "auto"  # game servers in a systemd scope of their own: auto, systemd or off
+    update_warning_seconds: float = 60  # players' warning before a running server is updated

@@ -6,18 +6,14 @@ The verbs only; how a server's files, console and process are handled is in srcd
 from __future__ import annotations
 
 import os
-import shlex
 import time
-from pathlib import Path
 
-import psutil
-
-from hostctl import servercfg, srcds, steamcmd
+from hostctl import scope, servercfg, srcds, steamcmd, warning
 from hostctl.a2s import query_info
 from hostctl.config import HostConfig
 from hostctl.errors import HostError
-from hostctl.process import PHASE, CancelToken, LineSink
-from hostctl.proctree import alive, descendants, kill_tree, pgid_of, terminate_tree
+from hostctl.process import PHASE, PROGRESS, CancelToken, LineSink, shown_command
+from hostctl.proctree import alive, descendants, kill_tree, marked, pgid_of, terminate_tree
 from hostctl.spec import ServerSpec, ServerStatus
 
 __all__ = [
@@ -49,9 +45,11 @@ def command_line(kind: str, spec: ServerSpec, *, config: HostConfig) -> list[str
     if kind in ("install", "update"):
         return steamcmd.passes(files.install_dir, validate=kind == "install", config=config)[0]
     if kind in ("start", "restart"):
+        # -norestart: srcds_run must not restart a crashed server itself; the crash
+        # has to reach the panel's supervisor (DESIGN.md §8), which restarts it as a job.
         return [
             str(files.srcds_run),
-            *("-game", "left4dead2", "-strictportbind", "-ip", "0.0.0.0"),
+            *("-game", "left4dead2", "-norestart", "-strictportbind", "-ip", "0.0.0.0"),
             *("-port", str(spec.port), "+map", spec.map, "-maxplayers", str(spec.max_players)),
             *("+servercfgfile", "server.cfg"),
         ]
@@ -66,11 +64,71 @@ def command_line(kind: str, spec: ServerSpec, *, config: HostConfig) -> list[str
 def install(
     spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *, config: HostConfig
 ) -> int:
-    return steamcmd.run(srcds.files_for(spec).install_dir, sink, cancel, validate=True, config=config)
+    files = srcds.files_for(spec)
+    if srcds.running(files):
+        # Validating rewrites every file under a live server: it could crash it mid-game.
+        raise HostError(
+            "The server is running: stop it before installing. "
+            "(Update stops it, updates it and starts it again for you.)"
+        )
+    return steamcmd.run(files.install_dir, sink, cancel, validate=True, config=config)
 
 
 def update(spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *, config: HostConfig) -> int:
-    return steamcmd.run(srcds.files_for(spec).install_dir, sink, cancel, validate=False, config=config)
+    """Update the game files; a running server is warned, stopped, updated and started again."""
+    files = srcds.files_for(spec)
+    if srcds.running(files) is None:
+        return steamcmd.run(files.install_dir, sink, cancel, validate=False, config=config)
+    return _update_running(spec, files, sink, cancel, config)
+
+
+def _update_running(spec, files, sink, cancel, config) -> int:
+    """Warn players, stop, update, start: one operation, each step a phase of the log.
+
+    The server ends running whenever it can: once it is stopped, a failed or cancelled
+    update still starts it again (on the files it has), and the log says why the job failed.
+    """
+    sink("system", "The server is running: warning its players, then stopping, updating and starting it.")
+    sink(PHASE, "Warn players")
+    reason = "for a game update"
+    if not warning.warn_players(
+        spec.port, files.fifo, sink, cancel, seconds=config.update_warning_seconds, reason=reason
+    ):
+        sink("system", "Cancel requested during the warning: the server keeps running, nothing was updated.")
+        return 1
+    sink(PROGRESS, "5")
+    sink(PHASE, "Stop")
+    code = stop(spec, sink, config=config)
+    if code:
+        sink("system", "The server could not be stopped, so it was not updated.")
+        return code
+    sink(PROGRESS, "10")
+    sink(PHASE, "Update")
+    code = steamcmd.run(
+        files.install_dir, _scaled(sink, 10, 90), cancel, validate=False, config=config, phases=False
+    )
+    if code:
+        what = "was cancelled" if cancel is not None and cancel.cancelled else "failed"
+        sink("system", f"The update {what}: starting the server again on the files it has.")
+    sink(PHASE, "Start")
+    # No cancel token: a cancel stops the update, never leaves the server down.
+    started = start(spec, sink, None, config=config)
+    if started:
+        sink("system", "The server did not come back up; see the lines above.")
+        return started
+    sink(PROGRESS, "100")
+    return code
+
+
+def _scaled(sink: LineSink, low: int, high: int) -> LineSink:
+    """`sink` with PROGRESS percents mapped into low..high: one bar for the whole operation."""
+
+    def scaled(stream: str, text: str) -> None:
+        if stream == PROGRESS:
+            text = str(low + int(text) * (high - low) // 100)
+        sink(stream, text)
+
+    return scaled
 
 
 # --- running state ------------------------------------------------------------
@@ -100,28 +158,22 @@ def status(spec: ServerSpec, *, config: HostConfig) -> ServerStatus:
     )
 
 
-def kill_strays(spec: ServerSpec) -> int:
-    """SIGKILL what a dead worker left working in the install dir (a steamcmd mid-download).
+def kill_strays(spec: ServerSpec, mark: str) -> int:
+    """SIGKILL what a dead worker's run left working (a steamcmd mid-download).
 
-    The game server named by the pid file is spared with everything it started:
+    Only processes carrying the run's `mark` (CancelToken.mark) are touched: an
+    operator's shell in the install dir is not the job's. The game server named
+    by the pid file is spared with everything it started, even if it were marked:
     it is meant to outlive jobs. Returns how many processes were killed.
     """
-    files = srcds.files_for(spec)
-    server = srcds.running(files)
+    server = srcds.running(srcds.files_for(spec))
     spared = {os.getpid()} | ({server.pid, *(p.pid for p in descendants(server.pid))} if server else set())
+    strays = [proc for proc in marked(mark) if proc.pid not in spared]
     killed = 0
-    for proc in psutil.process_iter(["cwd"]):
-        cwd = proc.info["cwd"]
-        if proc.pid in spared or not cwd:
-            continue
-        if Path(cwd) != files.install_dir and files.install_dir not in Path(cwd).parents:
-            continue
+    for proc in strays:
         pgid = pgid_of(proc)
-        if pgid is None:
-            continue
-        if pgid == os.getpgrp():
-            continue  # our own group: not something a dead worker left behind
-        killed += kill_tree(pgid, [proc, *descendants(proc.pid)])
+        if pgid is not None and pgid != os.getpgrp():
+            killed += kill_tree(pgid, [proc])
     return killed
 
 
@@ -134,7 +186,7 @@ def start(spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *
     if not files.srcds_run.exists():
         raise HostError(f"srcds_run not found in {files.install_dir}: install the server first")
     if proc := srcds.running(files):
-        sink("system", f"Server is already running (pid {proc.pid})")
+        sink("system", "Server is already running")
         return 0
     srcds.reap_launched()
     srcds.check_port_free(spec.port)
@@ -142,12 +194,12 @@ def start(spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *
     name = servercfg.hostname(spec.name, default=f"L4D2 server {spec.id}")
     sink("system", f'Wrote {path} (hostname "{name}")')
 
-    argv = command_line("start", spec, config=config)
-    sink("system", f"$ {shlex.join(argv)}")
+    argv = scope.prefix(spec, config) + command_line("start", spec, config=config)
+    sink("system", f"$ {shown_command(argv, files.install_dir)}")
     srcds.mark_start(files, time.strftime("Server started at %Y-%m-%d %H:%M:%S UTC", time.gmtime()))
     tail = srcds.ConsoleTail(files.log, sink, secrets=(spec.rcon_password,))
     proc = srcds.launch(argv, files)
-    sink("system", f"Started srcds_run (pid {proc.pid}); waiting for it to answer on UDP port {spec.port}")
+    sink("system", f"Started srcds_run; waiting for it to answer on UDP port {spec.port}")
     return _wait_until_up(spec, files, proc, tail, sink, cancel, config)
 
 
@@ -201,7 +253,7 @@ def stop(spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *,
         return 0
     quit_wait = min(10.0, config.stop_grace * 2)
     if srcds.send_console(files.fifo, "quit"):
-        sink("system", f"Sent 'quit' to the server console (pid {proc.pid}); waiting up to {quit_wait:g}s")
+        sink("system", f"Sent 'quit' to the server console; waiting up to {quit_wait:g}s")
     else:
         sink("system", "Could not write to the server console; terminating the process instead")
         quit_wait = 0
@@ -216,7 +268,7 @@ def stop(spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *,
             wait_exit=lambda timeout: srcds.wait_gone(proc, timeout),
         )
     if alive(proc):
-        sink("system", f"Server process {proc.pid} could not be stopped")
+        sink("system", "The server process could not be stopped")
         return 1
     files.pid.unlink(missing_ok=True)
     sink("system", "Server stopped")

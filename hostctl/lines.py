@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import codecs
+import os
 import re
 from collections.abc import Callable
 
 MAX_LINE = 4096  # longer lines are delivered in chunks of this many characters
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+HOME = os.path.expanduser("~")
+
+
+def hide_home(text: str) -> str:
+    """This process's home directory as "~": owners read these lines, host paths outside
+    their server are for staff (steamcmd and srcds name files there)."""
+    return text.replace(HOME, "~") if len(HOME) > 1 and HOME in text else text
 
 
 class LineSplitter:

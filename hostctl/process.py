@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import os
 import queue
+import secrets
+import shlex
 import subprocess
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import psutil
 
 from hostctl.lines import LineSplitter
-from hostctl.proctree import descendants, kill_tree, merge, terminate_tree
+from hostctl.proctree import MARK_VAR, descendants, disown, kill_tree, marked, merge, spawning, terminate_tree
 
 LineSink = Callable[[str, str], None]
 # Besides "stdout"/"stderr"/"system" lines, lifecycle operations send two structured
@@ -36,13 +39,27 @@ _LEFTOVER_WAIT = 0.5  # how long readers may stay open after the child exits
 
 
 class CancelToken:
-    """A one-way flag another thread can raise to stop a running operation."""
+    """A one-way flag another thread can raise to stop a running operation.
 
-    def __init__(self) -> None:
+    Every process run under the token carries `mark` in its environment (see
+    proctree), so a cancel finds each one however it detached, and so can a
+    later process after ours died (pass the same mark to `proctree.marked`).
+    """
+
+    def __init__(self, mark: str | None = None) -> None:
         self._event = threading.Event()
+        self.mark = mark or f"run-{secrets.token_hex(8)}"
+        self._wakers: list[Callable[[], None]] = []
 
     def cancel(self) -> None:
         self._event.set()
+        for wake in list(self._wakers):
+            wake()
+
+    def on_cancel(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call `wake()` (from the cancelling thread) when cancelled; returns the undo."""
+        self._wakers.append(wake)
+        return lambda: self._wakers.remove(wake)
 
     @property
     def cancelled(self) -> bool:
@@ -90,10 +107,11 @@ def _read_stream(fd: int, stream: str, lines: queue.Queue) -> None:
 class _Supervisor:
     """One run: owns the child, its reader threads and the output queue."""
 
-    def __init__(self, proc: subprocess.Popen, on_line: LineSink, managed: bool) -> None:
+    def __init__(self, proc: subprocess.Popen, on_line: LineSink, mark: str | None) -> None:
         self.proc = proc
         self.on_line = on_line
-        self.managed = managed
+        self.mark = mark
+        self.managed = mark is not None
         # Bounded: when on_line is slower than the child, readers block, the pipe
         # fills and the child waits; memory stays flat however much it prints.
         self.lines: queue.Queue = queue.Queue(maxsize=_QUEUED_READS)
@@ -122,6 +140,8 @@ class _Supervisor:
             except queue.Empty:
                 return
             timeout = 0  # only the first batch is waited for
+            if stream is None:
+                return  # woken by a cancel: the caller looks at the token now
             if batch is None:
                 self.open_streams -= 1
             else:
@@ -141,6 +161,13 @@ class _Supervisor:
                 return False
             self.pump(min(_POLL, remaining))
         return True
+
+    def interrupt(self) -> None:
+        """Wake a pump waiting for output, so a cancel is acted on at once, not a poll later."""
+        try:
+            self.lines.put_nowait((None, None))
+        except queue.Full:
+            pass  # the pump is busy delivering lines and looks at the token between batches
 
     def supervise(self, cancel: CancelToken | None, grace: float, timeout: float | None) -> RunResult:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -162,7 +189,14 @@ class _Supervisor:
                 next_track = time.monotonic() + _TRACK_EVERY
             self.pump(_POLL)
         self.drain()
+        if self.managed:
+            self.kill_leftovers()
         return RunResult(self.proc.wait(), cancelled=cancelled, timed_out=timed_out)
+
+    def known(self) -> list[psutil.Process]:
+        """Every process of this run we can find: tracked, descendants, and marked ones."""
+        procs = merge(self.tracked, descendants(self.proc.pid), marked(self.mark) if self.mark else [])
+        return [p for p in procs if p.pid != self.proc.pid]
 
     def stop(self, reason: str, grace: float) -> None:
         terminate_tree(
@@ -171,8 +205,16 @@ class _Supervisor:
             notify=self.system,
             reason=reason,
             wait_exit=self.wait_exit,
-            tracked=self.tracked,
+            tracked=self.known(),
         )
+
+    def kill_leftovers(self) -> None:
+        """A run ends with its processes: a daemon it left behind (double-forked, stdio
+        closed, deaf to SIGTERM) would otherwise outlive the job that started it."""
+        leftovers = [p for p in marked(self.mark) if p.pid != self.proc.pid]
+        if leftovers:
+            count = kill_tree(self.proc.pid, leftovers)
+            self.system(f"The command left {count} process(es) running after it ended: sent SIGKILL")
 
     def drain(self) -> None:
         """Deliver the rest of the output once the child has exited."""
@@ -180,11 +222,10 @@ class _Supervisor:
         while self.open_streams:
             self.pump(_POLL)
             if self.managed and self.open_streams and time.monotonic() >= leftover_deadline:
-                procs = merge(self.tracked, descendants(self.proc.pid))
-                count = kill_tree(self.proc.pid, procs)
+                count = kill_tree(self.proc.pid, self.known())
                 self.system(
-                    f"Process exited but its output stayed open: sent SIGKILL to "
-                    f"process group {self.proc.pid} and {count} leftover descendants"
+                    "Process exited but its output stayed open: sent SIGKILL to "
+                    f"the process group and {count} leftover processes"
                 )
                 leftover_deadline = float("inf")
 
@@ -192,14 +233,28 @@ class _Supervisor:
         """Reap the child, join the readers and close the pipes, whatever happened."""
         if self.proc.poll() is None:  # only after an exception in on_line
             if self.managed:
-                kill_tree(self.proc.pid, merge(self.tracked, descendants(self.proc.pid)))
+                kill_tree(self.proc.pid, self.known())
             else:
                 self.proc.kill()
         self.proc.wait()
+        disown(self.proc.pid)
         for reader in self.readers:
             reader.join()
         self.proc.stdout.close()
         self.proc.stderr.close()
+
+
+def shown_command(argv: list[str], inside: Path) -> str:
+    """`argv` as a log line for everyone: host paths outside `inside` (the server's own
+    directory) are shortened to their last part, so owners see the command, not the host."""
+    root = str(inside)
+    shown = [
+        arg
+        if not os.path.isabs(arg) or arg == root or arg.startswith(root + os.sep)
+        else os.path.basename(arg)
+        for arg in argv
+    ]
+    return shlex.join(shown)
 
 
 def run_command(
@@ -214,25 +269,34 @@ def run_command(
 ) -> RunResult:
     """Run `argv` (no shell), send each output line to `on_line`, return the exit code.
 
-    With a cancel token or a timeout the child gets its own session, so the whole
-    tree it starts can be stopped: SIGTERM, then SIGKILL after `grace` seconds.
+    With a cancel token or a timeout the child gets its own session and a mark, so
+    the whole tree it starts can be stopped: SIGTERM, then SIGKILL after `grace`
+    seconds; and whatever of the tree is still alive when the child ends is killed.
     """
     if isinstance(argv, (str, bytes)):
         raise TypeError("argv must be a list of arguments, not a string: no shell is used")
     argv = [os.fspath(arg) for arg in argv]
     managed = cancel is not None or timeout is not None
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        close_fds=True,
-        cwd=cwd,
-        env=env,
-        start_new_session=managed,
-    )
-    supervisor = _Supervisor(proc, on_line, managed)
+    mark = (cancel or CancelToken()).mark if managed else None
+    if mark is not None:
+        env = {**(os.environ if env is None else env), MARK_VAR: mark}
+    with spawning() as own:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            close_fds=True,
+            cwd=cwd,
+            env=env,
+            start_new_session=managed,
+        )
+        own(proc.pid)
+    supervisor = _Supervisor(proc, on_line, mark)
+    forget = cancel.on_cancel(supervisor.interrupt) if cancel is not None else None
     try:
         return supervisor.supervise(cancel, grace, timeout)
     finally:
+        if forget:
+            forget()
         supervisor.close()

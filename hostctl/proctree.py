@@ -1,14 +1,29 @@
-"""Stopping whole process trees: find descendants, signal them safely, TERM then KILL."""
+"""Stopping whole process trees: find descendants, signal them safely, TERM then KILL.
+
+A tree is found three ways, because a process can leave it three ways:
+- descendants of the child, listed while they are still descendants;
+- the child's process group (a descendant that called setsid() leaves it);
+- a *mark*: an environment variable every process of a run inherits (MARK_VAR), which
+  stays when a daemon double-forks and is reparented, and survives our own restart.
+A worker that is a child subreaper (`become_subreaper`) also keeps orphans as its
+children instead of init's, and reaps the ones it did not start (`reap_adopted`).
+"""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import psutil
+
+MARK_VAR = "HOSTCTL_MARK"
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 def alive(proc: psutil.Process) -> bool:
@@ -29,6 +44,66 @@ def descendants(pid: int) -> list[psutil.Process]:
 def merge(*groups: Iterable[psutil.Process]) -> list[psutil.Process]:
     # psutil.Process hashes on pid + creation time, so a reused pid stays distinct.
     return list(dict.fromkeys(p for group in groups for p in group))
+
+
+def marked(mark: str) -> list[psutil.Process]:
+    """Every live process of this user whose environment carries `mark`, wherever it is now."""
+    uid = os.getuid()
+    found = []
+    for proc in psutil.process_iter(["uids"]):
+        try:
+            if proc.info["uids"] and proc.info["uids"].real == uid and proc.environ().get(MARK_VAR) == mark:
+                if alive(proc):
+                    found.append(proc)
+        except psutil.Error:
+            continue  # gone meanwhile, or not ours to read
+    return found
+
+
+def become_subreaper() -> bool:
+    """Make orphaned descendants of this process its children, not init's (Linux 3.4+).
+
+    Then a daemon that double-forks away from a job is still ours to find and to
+    reap. Returns False where the kernel refuses (not Linux).
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+# Children this process started with Popen (which reaps them itself); every other
+# zombie child is an orphan we adopted as a subreaper and must reap.
+_own_lock = threading.Lock()
+_own: set[int] = set()
+
+
+@contextmanager
+def spawning() -> Iterator[Callable[[int], None]]:
+    """Hold while starting a child: yields `own(pid)`, so `reap_adopted` never takes it."""
+    with _own_lock:
+        yield _own.add
+
+
+def disown(pid: int) -> None:
+    """The child `pid` was reaped by its Popen: forget it."""
+    with _own_lock:
+        _own.discard(pid)
+
+
+def reap_adopted() -> int:
+    """Reap zombie children that no Popen of ours will; returns how many."""
+    reaped = 0
+    with _own_lock:
+        for child in psutil.Process().children():
+            try:
+                if child.pid not in _own and child.status() == psutil.STATUS_ZOMBIE:
+                    os.waitpid(child.pid, os.WNOHANG)
+                    reaped += 1
+            except (psutil.Error, ChildProcessError):
+                continue
+    return reaped
 
 
 def pgid_of(proc: psutil.Process) -> int | None:
@@ -97,8 +172,8 @@ def terminate_tree(
     _signal_group(pid, signal.SIGTERM)
     for proc in outside:
         _signal(proc, signal.SIGTERM)
-    extra = f" and {len(outside)} descendants outside it" if outside else ""
-    notify(f"{reason}: sent SIGTERM to process group {pid}{extra} at {_clock()}")
+    extra = f" and {len(outside)} processes outside it" if outside else ""
+    notify(f"{reason}: sent SIGTERM to the process group{extra} at {_clock()}")
 
     deadline = time.monotonic() + grace
     root_gone = wait_exit(grace)

@@ -20,14 +20,14 @@ from typing import NamedTuple
 
 import psutil
 
-from hostctl import console
+from hostctl import console, exits
 from hostctl.errors import HostError
 from hostctl.process import LineSink
-from hostctl.proctree import alive, terminate_tree
+from hostctl.proctree import alive, disown, spawning, terminate_tree
 from hostctl.spec import ServerSpec
 
-# srcds processes this process started. They are our children, so they must be
-# reaped here or they linger as zombies after they exit.
+# srcds processes this process started and that are still running. They are our
+# children: each has a waiter thread (exits.watch) that reaps it the moment it exits.
 _launched: dict[int, subprocess.Popen] = {}
 
 
@@ -54,16 +54,27 @@ def files_for(spec: ServerSpec) -> Files:
     )
 
 
-def running(files: Files) -> psutil.Process | None:
-    """The server process named by the pid file, if it is still that process."""
+def read_pid_file(files: Files) -> tuple[int, float] | None:
+    """(pid, creation time) from the pid file; None if there is none (or it is unreadable)."""
     try:
         pid_text, created_text = files.pid.read_text().split()
-        proc = psutil.Process(int(pid_text))
-        if proc.create_time() != float(created_text):
+        return int(pid_text), float(created_text)
+    except (OSError, ValueError):
+        return None
+
+
+def running(files: Files) -> psutil.Process | None:
+    """The server process named by the pid file, if it is still that process."""
+    named = read_pid_file(files)
+    if named is None:
+        return None
+    try:
+        proc = psutil.Process(named[0])
+        if proc.create_time() != named[1]:
             return None  # the pid now belongs to another process
         if not any("srcds" in part for part in proc.cmdline()):
             return None
-    except (OSError, ValueError, psutil.Error):
+    except psutil.Error:
         return None
     return proc if alive(proc) else None
 
@@ -82,6 +93,7 @@ def reap_launched() -> None:
         except subprocess.TimeoutExpired:
             continue
         _launched.pop(pid, None)
+        disown(pid)
 
 
 def wait_gone(proc: psutil.Process, timeout: float) -> bool:
@@ -161,7 +173,7 @@ def launch(argv: list[str], files: Files) -> subprocess.Popen:
     """
     console = _console_fd(files.fifo)
     try:
-        with open(files.log, "ab") as log:
+        with open(files.log, "ab") as log, spawning() as own:
             proc = subprocess.Popen(
                 argv,
                 stdin=console,
@@ -171,11 +183,20 @@ def launch(argv: list[str], files: Files) -> subprocess.Popen:
                 close_fds=True,
                 start_new_session=True,  # outlives this job and this worker
             )
+            own(proc.pid)  # reaped by us (reap_launched), never by a subreaper's sweep
     finally:
         os.close(console)
     _launched[proc.pid] = proc
+    # Before the waiter starts: until it is reaped, a child that died at once is still
+    # a zombie whose creation time can be read.
     files.pid.write_text(f"{proc.pid}\n{psutil.Process(proc.pid).create_time()}\n")
+    exits.watch(proc, files.install_dir, on_reaped=_reaped)
     return proc
+
+
+def _reaped(pid: int) -> None:
+    _launched.pop(pid, None)
+    disown(pid)
 
 
 def kill_launched(files: Files, proc: subprocess.Popen, sink: LineSink, *, grace: float, reason: str) -> None:
@@ -196,4 +217,5 @@ def kill_launched(files: Files, proc: subprocess.Popen, sink: LineSink, *, grace
         wait_exit=wait_exit,
     )
     _launched.pop(proc.pid, None)
+    disown(proc.pid)
     files.pid.unlink(missing_ok=True)

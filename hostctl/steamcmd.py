@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from pathlib import Path
 
 from hostctl.config import HostConfig
 from hostctl.errors import HostError
-from hostctl.process import PHASE, PROGRESS, CancelToken, LineSink, run_command
+from hostctl.process import PHASE, PROGRESS, CancelToken, LineSink, run_command, shown_command
 
 APP_ID = "222860"
 SIMULATOR = Path(__file__).resolve().parent / "sim" / "steamcmd.py"
@@ -51,7 +50,7 @@ def executable(config: HostConfig) -> list[str]:
         return [sys.executable, str(SIMULATOR)]
     found = config.steamcmd and shutil.which(config.steamcmd)
     if not found:
-        raise HostError(f"steamcmd not found at {config.steamcmd!r}; set HOSTCTL_STEAMCMD")
+        raise HostError("steamcmd was not found where HOSTCTL_STEAMCMD points; ask the host's staff")
     return [found]
 
 
@@ -107,9 +106,18 @@ class OutputJudge:
 
 
 def run(
-    install_dir: Path, sink: LineSink, cancel: CancelToken | None, *, validate: bool, config: HostConfig
+    install_dir: Path,
+    sink: LineSink,
+    cancel: CancelToken | None,
+    *,
+    validate: bool,
+    config: HostConfig,
+    phases: bool = True,
 ) -> int:
-    """Install (`validate`) or update into `install_dir`: every pass, each judged; returns the exit code."""
+    """Install (`validate`) or update into `install_dir`: every pass, each judged; returns the exit code.
+
+    `phases`: each pass opens a "Download" phase; off when the caller's own phase holds the passes.
+    """
     argvs = passes(install_dir, validate=validate, config=config)
     install_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, HOSTCTL_SIM_SECONDS=str(config.sim_seconds)) if config.simulate else None
@@ -118,9 +126,10 @@ def run(
     for number, argv in enumerate(argvs, 1):
         progress.done = number - 1
         platform = argv[argv.index("+@sSteamCmdForcePlatformType") + 1] if len(argvs) > 1 else None
-        sink(PHASE, f"Download ({platform.capitalize()} platform)" if platform else "Download")
+        if phases:
+            sink(PHASE, f"Download ({platform.capitalize()} platform)" if platform else "Download")
         sink("system", f"{verb} server files in {install_dir} (steamcmd run {number} of {len(argvs)})")
-        sink("system", f"$ {shlex.join(argv)}")
+        sink("system", f"$ {shown_command(argv, install_dir)}")
         judge = OutputJudge(platform_workaround=config.platform_workaround)
 
         def on_line(stream: str, text: str, judge=judge) -> None:

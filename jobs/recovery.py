@@ -1,26 +1,33 @@
 """Jobs whose worker is gone: who the worker is, heartbeats, and finishing what it left.
 
-A worker is known by "host:pid:start-time" (`claimed_by` on its jobs). At start it
-finishes the jobs of dead predecessors on this host; every few seconds it
-heartbeats its node and finishes the jobs of nodes that went silent.
+Every worker heartbeats a `WorkerProcess` row (and its node's row, for node
+workers). A running job whose worker has been silent for
+L4D2_NODE_JOB_TIMEOUT_SECONDS is finished by whichever worker notices: failed,
+or cancelled if a cancel was asked for, with a line saying why. At start a worker
+also finishes at once the jobs of dead predecessors on its own host (it can tell
+from the pid), and kills the processes they left (by their mark).
 """
 
+import functools
+import hashlib
 import logging
 import socket
 from datetime import timedelta
 
 import psutil
-from django.conf import settings
-from django.db.models import Q
+from django.db import connection
 from django.utils import timezone
 
 from l4d2site.db import retry_locked
 from servers import l4d2_facade
 from servers.models import Node
 
-from .models import Job
+from .models import Job, WorkerProcess
+from .models.worker import timeout_cutoff
 
 log = logging.getLogger(__name__)
+
+FORGET_AFTER = timedelta(days=1)  # rows of workers silent this long, with no job left, are deleted
 
 
 def process_identity(pid=None):
@@ -41,55 +48,79 @@ def identity_alive(identity):
         return False
 
 
+def job_mark(job_id):
+    """The mark (hostctl CancelToken.mark) every process of a job carries, to find them later.
+
+    It names the database too: two panels on one host (or two test runs) both have a
+    job #12, and one's recovery must never kill the other's processes.
+    """
+    return f"l4d2-{_panel_id()}-job-{job_id}"
+
+
+@functools.cache
+def _panel_id():
+    db = connection.settings_dict
+    where = f"{db['ENGINE']}:{db.get('HOST')}:{db.get('PORT')}:{db['NAME']}"
+    return hashlib.sha256(where.encode()).hexdigest()[:10]
+
+
 class Recovery:
     def __init__(self, identity, node_name=None):
         self.identity = identity
         self.node_name = node_name
         self.node = None
 
+    @retry_locked
     def heartbeat(self):
-        """Say this node is alive (only with --node: the panel's own host needs no heartbeat)."""
-        if not self.node_name:
-            return
-        if self.node is None:
-            self.node, _ = retry_locked(Node.objects.get_or_create)(name=self.node_name)
-        retry_locked(Node.objects.filter(pk=self.node.pk).update)(last_heartbeat=timezone.now())
+        """Say this worker (and its node) is alive."""
+        WorkerProcess.heartbeat(self.identity, self.node_name)
+        if self.node_name:
+            if self.node is None:
+                self.node, _ = Node.objects.get_or_create(name=self.node_name)
+            Node.objects.filter(pk=self.node.pk).update(last_heartbeat=timezone.now())
 
-    def fail_jobs_of_silent_nodes(self):
-        """Finish jobs whose node stopped heartbeating long ago: its worker is gone."""
-        cutoff = timezone.now() - timedelta(seconds=settings.NODE_JOB_TIMEOUT_SECONDS)
-        stale = (
-            Job.objects.active().filter(server__node__isnull=False).exclude(server__node__name=self.node_name)
-        )
-        stale = stale.filter(
-            Q(server__node__last_heartbeat__lt=cutoff) | Q(server__node__last_heartbeat=None)
-        )
-        for job in stale.select_related("server__node"):
-            node = job.server.node
-            seen = node.last_heartbeat.strftime("%Y-%m-%d %H:%M:%S UTC") if node.last_heartbeat else "never"
+    def stopped(self):
+        """A clean stop: nothing of ours is left running, so the row can go."""
+        WorkerProcess.objects.filter(identity=self.identity).delete()
+
+    def recover_silent(self):
+        """Finish jobs whose worker stopped heartbeating long ago, wherever it ran."""
+        alive = WorkerProcess.objects.alive().values("identity")
+        silent = Job.objects.active().exclude(claimed_by__in=alive).exclude(claimed_by=self.identity)
+        # A job claimed by a worker that never heartbeated (older panel) counts from its last change.
+        silent = silent.filter(updated_at__lt=timeout_cutoff())
+        workers = {
+            w.identity: w for w in WorkerProcess.objects.filter(identity__in=silent.values("claimed_by"))
+        }
+        for job in silent.select_related("server__node"):
+            worker = workers.get(job.claimed_by)
+            seen = worker.last_heartbeat.strftime("%Y-%m-%d %H:%M:%S UTC") if worker else "never"
+            where = f"node {job.server.node.name}" if job.server.node else "the panel host"
             job.abandon(
-                f"Node {node.name} stopped heartbeating (last seen {seen}); "
-                f"marked {{state}} by worker {self.identity}."
+                f"The worker running this job on {where} stopped heartbeating (last seen {seen}); "
+                "marked {state}."
             )
+        forget = timezone.now() - FORGET_AFTER
+        WorkerProcess.objects.filter(last_heartbeat__lt=forget).exclude(
+            identity__in=Job.objects.active().values("claimed_by")
+        ).delete()
 
     def recover_orphans(self):
-        """Finish jobs left running/cancelling by a worker that died (kill -9, power loss)."""
+        """At start: finish at once the jobs of dead workers on this host (kill -9, power loss)."""
         for job in Job.objects.active().exclude(claimed_by=self.identity).select_related("server"):
             if identity_alive(job.claimed_by) is not False:
-                continue  # alive, or on another host: not ours to judge
+                continue  # alive, or on another host: its heartbeat will tell
             try:
                 # Its steamcmd may still be downloading: stop it before anyone else
                 # runs a job on this server (the game server itself is spared).
-                strays = l4d2_facade.kill_strays(job.server)
+                strays = l4d2_facade.kill_strays(job.server, job_mark(job.id))
             except Exception as exc:
                 log.warning("could not clean up after job %s: %s", job.id, exc)
                 strays = 0
             cleanup = f" Killed {strays} process(es) it left running." if strays else ""
-            message = (
-                f"The worker running this job ({job.claimed_by or 'unknown'}) stopped before it "
-                f"finished; marked {{state}} by worker {self.identity}.{cleanup}"
-            )
-            if job.abandon(message):
+            if job.abandon(
+                f"The worker running this job stopped before it finished; marked {{state}}.{cleanup}"
+            ):
                 try:
                     l4d2_facade.refresh_actual_state(job.server)
                 except Exception as exc:

@@ -14,26 +14,31 @@ import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils.module_loading import import_string
 
+from hostctl import proctree
 from hostctl.errors import HostError
+from hostctl.lines import hide_home
 from hostctl.process import PROGRESS, CancelToken
 from servers import l4d2_facade
-from streams import layer
+from servers.models import ActualState
+from streams import layer, wake
 from streams.sink import LineSink
 
 from .models import Job, JobLog, JobState, LogStream
 from .notify import WORKER_GROUP, notify_job
-from .recovery import Recovery, process_identity
+from .outcome import closing_line
+from .recovery import Recovery, job_mark, process_identity
 
 log = logging.getLogger(__name__)
 
 TICK = 0.1  # main loop period: how often cancel requests are looked for while jobs run
-STALE_NODE_CHECK = 10.0  # seconds between looks for jobs of nodes that went silent
+SILENT_CHECK = 10.0  # seconds between looks for jobs whose worker went silent
+REAP_EVERY = 1.0  # seconds between reaping orphans we adopted as a subreaper
 
 
 PROGRESS_EVERY = 0.25  # seconds between progress writes; the bar moves smoothly enough
@@ -46,7 +51,10 @@ def job_sink(job_id):
 
 
 class JobOutput:
-    """Where hostctl sends a job's output: lines into its log, progress onto the job row."""
+    """Where hostctl sends a job's output: lines into its log, progress onto the job row.
+
+    The worker's home directory is shown as "~" (hostctl.lines.hide_home).
+    """
 
     def __init__(self, job_id):
         self.job_id = job_id
@@ -57,7 +65,7 @@ class JobOutput:
 
     def __call__(self, stream, text):
         if stream != PROGRESS:
-            self.lines(stream, text)
+            self.lines(stream, hide_home(text))
             return
         self.progress = int(text)
         if time.monotonic() - self.saved_at >= PROGRESS_EVERY or self.progress == 100:
@@ -74,17 +82,22 @@ class JobOutput:
         self.lines.flush()
 
 
+def state_words(state):
+    """An actual state as a person says it: "not_installed" -> "not installed"."""
+    return ActualState(state).label.lower() if state in ActualState.values else str(state)
+
+
 @dataclass
 class RunningJob:
     job: Job
     sink: JobOutput
-    token: CancelToken = field(default_factory=CancelToken)
+    token: CancelToken
     cancel_seen: bool = False
     future: object = None
 
 
 class Worker:
-    def __init__(self, concurrency=2, poll=1.0, once=False, drain_timeout=60.0, node=None):
+    def __init__(self, concurrency=2, poll=1.0, once=False, drain_timeout=60.0, node=None, subreaper=False):
         self.node_name = node
         self.concurrency = concurrency
         self.poll = poll
@@ -93,10 +106,14 @@ class Worker:
         self.identity = process_identity()
         self.recovery = Recovery(self.identity, node)
         self.running = {}
+        self.last_owner = 0  # whose job this worker claimed last: the queue's round-robin turn
         self.stopping_since = None  # first signal: stop claiming
         self.aborting = False  # second signal (or drain timeout): cancel running jobs
         self.nudge = threading.Event()  # set by the channel-layer listener: look now
         self.listening = False
+        # A subreaper adopts what its jobs' daemons leave behind, so cancel can find them;
+        # then it must reap them too. Only for a real worker process (not tests in-process).
+        self.subreaper = subreaper and proctree.become_subreaper()
 
     # --- main loop ---------------------------------------------------------
 
@@ -108,7 +125,7 @@ class Worker:
         self._start_listener()
         loops = self._start_loops()
         # When each periodic duty is next due (time.monotonic()).
-        self.due = dict.fromkeys(("claim", "heartbeat", "stale"), 0.0)
+        self.due = dict.fromkeys(("claim", "heartbeat", "silent", "reap"), 0.0)
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="job") as pool:
             while True:
                 try:
@@ -121,8 +138,10 @@ class Worker:
                     close_old_connections()
                     time.sleep(1)
         self.listening = False
+        wake.bus.unsubscribe(self.local_wakeups)
         for loop in loops:
             loop.stop()
+        self.recovery.stopped()
         connection.close()
         log.info("worker %s stopped", self.identity)
 
@@ -139,7 +158,8 @@ class Worker:
         return loops
 
     def _start_listener(self):
-        """Wake the loop on a Redis nudge (a job queued, a cancel asked for); polling goes on regardless."""
+        """Wake the loop on a nudge (a job queued, a cancel asked for); polling goes on regardless."""
+        self.local_wakeups = wake.bus.subscribe(WORKER_GROUP, self.nudge.set)
         if not layer.enabled():
             return
         self.listening = True
@@ -161,9 +181,12 @@ class Worker:
         if now >= due["heartbeat"]:
             self.recovery.heartbeat()
             due["heartbeat"] = now + settings.NODE_HEARTBEAT_SECONDS
-        if now >= due["stale"]:
-            self.recovery.fail_jobs_of_silent_nodes()
-            due["stale"] = now + STALE_NODE_CHECK
+        if now >= due["silent"]:
+            self.recovery.recover_silent()
+            due["silent"] = now + SILENT_CHECK
+        if self.subreaper and now >= due["reap"]:
+            proctree.reap_adopted()
+            due["reap"] = now + REAP_EVERY
         if nudged:
             due["claim"] = now
         if self.stopping_since is not None:
@@ -183,12 +206,15 @@ class Worker:
     def _fill(self, pool):
         claimed = False
         while len(self.running) < self.concurrency:
-            job = Job.objects.claim(node_name=self.node_name, worker=self.identity)
+            job = Job.objects.claim(
+                node_name=self.node_name, worker=self.identity, after_owner=self.last_owner
+            )
             if job is None:
                 break
+            self.last_owner = job.server.owner_id
             log.info("claimed job %s", job.id)
             claimed = True
-            running = RunningJob(job=job, sink=JobOutput(job.id))
+            running = RunningJob(job=job, sink=JobOutput(job.id), token=CancelToken(mark=job_mark(job.id)))
             self.running[job.id] = running
             running.future = pool.submit(self._execute_in_thread, running)
         return claimed
@@ -212,10 +238,8 @@ class Worker:
         job, sink, token = running.job, running.sink, running.token
         started = time.monotonic()
         # hostctl follows this with a "$ <command>" line for each command it runs.
-        sink(
-            LogStream.SYSTEM,
-            f"Worker {self.identity} runs {job.kind} of {job.server.name} (server #{job.server_id}).",
-        )
+        # Host names and pids are for staff (the job page shows them the worker); the log is for everyone.
+        sink(LogStream.SYSTEM, f"Running {job.get_kind_display().lower()} of {job.server.name}.")
         try:
             code = int(l4d2_facade.run(job.kind, job.server, sink, token))
         except HostError as exc:
@@ -223,10 +247,14 @@ class Worker:
             code = 1
         except Exception as exc:
             log.exception("job %s raised", job.id)
-            sink(LogStream.STDERR, f"Internal error: {type(exc).__name__}: {exc}")
+            # The exception may name host paths: its details go to the worker's log, for staff.
+            sink(
+                LogStream.STDERR,
+                f"Internal error ({type(exc).__name__}); details are in the worker's log.",
+            )
             code = 1
         elapsed = time.monotonic() - started
-        sink(LogStream.SYSTEM, f"Finished with exit code {code} after {elapsed:.1f} s.")
+        sink(LogStream.SYSTEM, closing_line(code, elapsed))
         self._refresh_actual_state(job, sink)
         sink.flush()
 
@@ -240,7 +268,7 @@ class Worker:
     def _refresh_actual_state(self, job, sink):
         try:
             status = l4d2_facade.refresh_actual_state(job.server)
-            sink(LogStream.SYSTEM, f"Server is now {status.state}.")
+            sink(LogStream.SYSTEM, f"Server is now {state_words(status.state)}.")
         except Exception as exc:
             log.warning("status of server %s failed: %s", job.server_id, exc)
             sink(LogStream.SYSTEM, f"Could not refresh the server's state: {exc}")

@@ -2,10 +2,13 @@
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONE, SELF, UNSAFE_INLINE
+
+from l4d2site.files import private_dir, private_file, private_sqlite
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -17,8 +20,7 @@ def env_bool(name, default=False):
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-DATA_DIR = Path(os.environ.get("L4D2_DATA_DIR", BASE_DIR / "data"))
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATA_DIR = private_dir(Path(os.environ.get("L4D2_DATA_DIR", BASE_DIR / "data")))
 
 DEBUG = env_bool("DJANGO_DEBUG")
 
@@ -31,9 +33,8 @@ def _secret_key():
         return key
     path = DATA_DIR / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
+        private_file(path, secrets.token_urlsafe(50))
+    return private_file(path).read_text().strip()
 
 
 SECRET_KEY = _secret_key()
@@ -58,9 +59,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "csp",
+    "axes",
     "servers",
     # jobs before channels: our `runworker` command must shadow Channels' own.
     "jobs",
+    "automation",
     "channels",
 ]
 
@@ -76,6 +79,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
     "l4d2site.middleware.NoStoreHtml",
+    # Last, as django-axes asks: it turns a locked-out login into the page below.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "l4d2site.urls"
@@ -94,6 +99,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "servers.context_processors.host_mode",
             ],
+            # Shared template pieces (relative times), usable by every app's templates.
+            "libraries": {"panel_tags": "l4d2site.panel_tags"},
         },
     },
 ]
@@ -116,6 +123,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not :memory:, so a real worker process in a test sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+    private_sqlite(Path(DATABASES["default"]["NAME"]))
+
+# Same-host wake-ups (a job queued, new log lines) through datagram sockets in the data
+# dir, so a single host needs no Redis for instant updates; polling remains the safety net.
+LOCAL_WAKEUPS = env_bool("L4D2_LOCAL_WAKEUPS", default=True)
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
@@ -137,6 +149,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes): 10 failed logins for one user name, or from one
+# address, lock further attempts for 15 minutes; staff unlock in the admin
+# (Axes → Access attempts: delete) or with `manage.py axes_reset`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("L4D2_LOGIN_FAILURE_LIMIT", 10))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("L4D2_LOGIN_LOCKOUT_MINUTES", 15)))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# Behind a reverse proxy every login would come from 127.0.0.1: count proxies to trust
+# X-Forwarded-For from (deploy/nginx.conf sets it; one proxy: L4D2_PROXY_COUNT=1).
+AXES_IPWARE_PROXY_COUNT = int(os.environ.get("L4D2_PROXY_COUNT", 0)) or None
+if AXES_IPWARE_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/servers/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -199,6 +230,9 @@ HOSTCTL_SIMULATE = env_bool("HOSTCTL_SIMULATE")
 HOSTCTL_SIM_SECONDS = float(os.environ.get("HOSTCTL_SIM_SECONDS", 20))
 HOSTCTL_STOP_GRACE = float(os.environ.get("HOSTCTL_STOP_GRACE", 5))
 HOSTCTL_PLATFORM_WORKAROUND = env_bool("HOSTCTL_PLATFORM_WORKAROUND", default=True)
+# Game servers outside the worker's cgroup (systemd-run --scope), so restarting the worker
+# never stops them: "auto" where systemd runs the host, "systemd" (required), "off".
+HOSTCTL_SERVER_SCOPE = os.environ.get("HOSTCTL_SERVER_SCOPE", "auto")
 
 # Game hosts: a node whose worker has not heartbeated for this long shows as offline,
 # and its running jobs are failed after NODE_JOB_TIMEOUT_SECONDS.
@@ -206,8 +240,46 @@ NODE_HEARTBEAT_SECONDS = float(os.environ.get("L4D2_NODE_HEARTBEAT_SECONDS", 5))
 NODE_OFFLINE_SECONDS = float(os.environ.get("L4D2_NODE_OFFLINE_SECONDS", 30))
 NODE_JOB_TIMEOUT_SECONDS = float(os.environ.get("L4D2_NODE_JOB_TIMEOUT_SECONDS", 120))
 
+# Fair queue: jobs a (non-staff) owner may have waiting at once; the next one answers 429.
+MAX_QUEUED_PER_OWNER = int(os.environ.get("L4D2_MAX_QUEUED_PER_OWNER", 20))
+
+# Supervision (DESIGN.md §8): how often the worker checks its servers, how long a live
+# process may stay silent to A2S before it is "unresponsive", how often resource use
+# is sampled for the charts, and the address players connect to when the server's
+# node has none (empty: the host name the page was opened with).
+MONITOR_SECONDS = float(os.environ.get("L4D2_MONITOR_SECONDS", 5))
+UNRESPONSIVE_SECONDS = float(os.environ.get("L4D2_UNRESPONSIVE_SECONDS", 60))
+SAMPLE_SECONDS = float(os.environ.get("L4D2_SAMPLE_SECONDS", 30))
+PUBLIC_ADDRESS = os.environ.get("L4D2_PUBLIC_ADDRESS", "")
+
 # The worker process's duties besides running jobs, one thread each (l4d2site/loops.py).
-WORKER_LOOPS = ["servers.console.pump.ConsolePump"]
+WORKER_LOOPS = [
+    "servers.supervisor.Supervisor",
+    "servers.console.pump.ConsolePump",
+    "automation.updates.UpdateWatcher",
+    "automation.scheduler.Scheduler",
+    "automation.webhooks.sender.WebhookSender",
+    "jobs.prune.PruneLoop",
+]
+
+# Automation (automation/): game updates, schedules, webhooks.
+# steamcmd is asked for the latest build at most this often per game host.
+UPDATE_CHECK_MINUTES = float(os.environ.get("L4D2_UPDATE_CHECK_MINUTES", 60))
+# How long players of a running server are warned before an update stops it.
+UPDATE_WARNING_SECONDS = float(os.environ.get("L4D2_UPDATE_WARNING_SECONDS", 60))
+# Webhooks to private, loopback, link-local or reserved addresses are refused unless allowed.
+WEBHOOKS_ALLOW_PRIVATE = env_bool("L4D2_WEBHOOKS_ALLOW_PRIVATE")
+# A failed webhook delivery is tried again after this, doubling each time (5 tries in all).
+WEBHOOK_RETRY_SECONDS = float(os.environ.get("L4D2_WEBHOOK_RETRY_SECONDS", 30))
+# Where people reach the panel: links in webhook messages point here.
+PANEL_URL = os.environ.get("L4D2_PANEL_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# Daily pruning of finished jobs older than this many days (unset: never), keeping
+# each server's last L4D2_PRUNE_KEEP_LAST jobs (manage.py prunejobs does it by hand).
+L4D2_PRUNE_JOBS_DAYS = (
+    int(os.environ["L4D2_PRUNE_JOBS_DAYS"]) if os.environ.get("L4D2_PRUNE_JOBS_DAYS") else None
+)
+L4D2_PRUNE_KEEP_LAST = int(os.environ.get("L4D2_PRUNE_KEEP_LAST") or 10)
 
 # Console lines kept per server; older ones are pruned in batches by the console pump.
 L4D2_CONSOLE_KEEP_LINES = int(os.environ.get("L4D2_CONSOLE_KEEP_LINES", 50_000))
@@ -222,5 +294,6 @@ LOGGING = {
     "loggers": {
         "jobs": {"handlers": ["stderr"], "level": os.environ.get("L4D2_LOG_LEVEL", "INFO")},
         "servers": {"handlers": ["stderr"], "level": os.environ.get("L4D2_LOG_LEVEL", "INFO")},
+        "automation": {"handlers": ["stderr"], "level": os.environ.get("L4D2_LOG_LEVEL", "INFO")},
     },
 }

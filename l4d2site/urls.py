@@ -5,11 +5,16 @@ from django.views.generic import RedirectView
 from jobs.urls import admin_urlpatterns as job_admin_urls
 from jobs.urls import server_urlpatterns as server_job_urls
 
+# The admin's header and tab title name the panel, not the framework.
+admin.site.site_header = admin.site.site_title = "L4D2 host panel"
+admin.site.index_title = "Administration"
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/servers/", permanent=False)),
     path("servers/", include("servers.urls")),
     path("servers/", include(server_job_urls)),
     path("jobs/", include("jobs.urls")),
+    path("", include("automation.urls")),  # /servers/<id>/schedules, /webhooks/
     path("accounts/", include("django.contrib.auth.urls")),
     # Before the admin's own URLs: /admin/jobs is the shared job table, not the app index.
     path("admin/", include(job_admin_urls)),

@@ -1,6 +1,16 @@
 from django.contrib import admin
 
-from .models import ConsoleCommand, Node, Server
+from .models import ConsoleCommand, Node, Server, ServerCrash
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records of what happened (crashes, commands, workers): shown, never added or edited here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Node)
@@ -15,16 +25,44 @@ class NodeAdmin(admin.ModelAdmin):
 
 @admin.register(Server)
 class ServerAdmin(admin.ModelAdmin):
-    list_display = ("name", "owner", "node", "port", "map", "max_players", "desired_state", "actual_state")
-    list_filter = ("node", "desired_state", "actual_state")
+    list_display = (
+        "name",
+        "owner",
+        "node",
+        "port",
+        "map",
+        "max_players",
+        "desired_state",
+        "actual_state",
+        "auto_restart",
+    )
+    list_filter = ("node", "desired_state", "actual_state", "auto_restart")
     search_fields = ("name", "owner__username")
     list_select_related = ("owner", "node")
-    readonly_fields = ("desired_state", "actual_state", "actual_state_checked_at", "created_at", "updated_at")
-    fields = ("owner", "node", "name", "port", "map", "max_players") + readonly_fields
+    readonly_fields = (
+        "desired_state",
+        "actual_state",
+        "actual_state_checked_at",
+        "autorestart_paused_at",
+        "created_at",
+        "updated_at",
+    )
+    fields = ("owner", "node", "name", "port", "map", "max_players", "auto_restart") + readonly_fields
+
+
+@admin.register(ServerCrash)
+class ServerCrashAdmin(ReadOnlyAdmin):
+    """What the supervisor recorded; read-only: a crash is a fact, not a setting."""
+
+    list_display = ("at", "server", "reason", "exit_status", "action")
+    list_filter = ("reason", "action")
+    search_fields = ("server__name",)
+    list_select_related = ("server",)
+    readonly_fields = ("server", "at", "reason", "detail", "exit_status", "last_lines", "action")
 
 
 @admin.register(ConsoleCommand)
-class ConsoleCommandAdmin(admin.ModelAdmin):
+class ConsoleCommandAdmin(ReadOnlyAdmin):
     """The audit trail of console commands: who sent what to which server, and what became of it."""
 
     list_display = ("created_at", "server", "user", "text", "outcome", "delivered_at")
@@ -33,12 +71,6 @@ class ConsoleCommandAdmin(admin.ModelAdmin):
     list_select_related = ("server", "user")
     date_hierarchy = "created_at"
     readonly_fields = ("server", "user", "kind", "text", "created_at", "delivered_at", "outcome")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

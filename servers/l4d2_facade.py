@@ -7,9 +7,11 @@ job kind to the hostctl call. hostctl itself never sees Django.
 from django.conf import settings
 from django.utils import timezone
 
-from hostctl import console, cvars, l4d2, servercfg, srcds
+from hostctl import a2s, builds, console, crash, cvars, l4d2, monitor, servercfg, srcds
 from hostctl.config import HostConfig
+from hostctl.lines import hide_home
 
+from .live import notify_server
 from .models import ActualState, Server
 
 OPERATIONS = {
@@ -29,6 +31,8 @@ def host_config():
         sim_seconds=settings.HOSTCTL_SIM_SECONDS,
         stop_grace=settings.HOSTCTL_STOP_GRACE,
         platform_workaround=settings.HOSTCTL_PLATFORM_WORKAROUND,
+        server_scope=settings.HOSTCTL_SERVER_SCOPE,
+        update_warning_seconds=settings.UPDATE_WARNING_SECONDS,
     )
 
 
@@ -82,9 +86,9 @@ def run(kind, server, sink, cancel=None):
     return OPERATIONS[kind](spec_for(server), sink, cancel, config=host_config())
 
 
-def kill_strays(server):
-    """Kill what a dead worker's job left running in the server's install dir."""
-    return l4d2.kill_strays(spec_for(server))
+def kill_strays(server, mark):
+    """Kill what a dead worker's job (its processes carry `mark`) left running; the game server is spared."""
+    return l4d2.kill_strays(spec_for(server), mark)
 
 
 def refresh_actual_state(server):
@@ -92,7 +96,62 @@ def refresh_actual_state(server):
     status = l4d2.status(spec_for(server), config=host_config())
     state = status.state if status.state in ActualState.values else ActualState.UNKNOWN
     now = timezone.now()
-    Server.objects.filter(pk=server.pk).update(
-        actual_state=state, actual_state_checked_at=now, updated_at=now
-    )
+    rows = Server.objects.filter(pk=server.pk)
+    # Only a change of state moves "since" (a running server's uptime).
+    if not rows.exclude(actual_state=state).update(
+        actual_state=state, actual_state_since=now, actual_state_checked_at=now, updated_at=now
+    ):
+        rows.update(actual_state_checked_at=now)
+    notify_server(server.pk)
     return status
+
+
+# --- game builds (automation/updates.py runs these on the game host) ---------------
+
+NoticeScanner = builds.NoticeScanner
+
+
+def installed_build(server):
+    """The build in the server's appmanifest, or "" if it has none."""
+    return builds.installed_build(spec_for(server).install_dir) or ""
+
+
+def latest_build(cancel=None):
+    """The latest public build from steamcmd; l4d2.HostError with the reason if steamcmd does not say."""
+    return builds.latest_build(host_config(), cancel=cancel)
+
+
+def console_log(server):
+    """The server's console.log on this host (where srcds prints its update notice)."""
+    return srcds.files_for(spec_for(server)).log
+
+
+# --- supervision (servers/supervisor.py) -------------------------------------------------
+
+# What check_process says of a server's process.
+NOT_INSTALLED, STOPPED, ALIVE, DEAD = monitor.NOT_INSTALLED, monitor.STOPPED, monitor.ALIVE, monitor.DEAD
+on_server_exit = monitor.on_exit  # callback(exit) the moment a server this process launched exits
+off_server_exit = monitor.off_exit
+usage = monitor.usage  # {pid: Usage(cpu_seconds, rss)} of each process tree
+classify_crash = crash.classify
+
+
+def check_process(server):
+    """hostctl's ProcessCheck of the server: not installed, stopped, alive or dead."""
+    return monitor.check(spec_for(server))
+
+
+def forget_dead(server, pid):
+    """Remove the pid file of a death that has been recorded, so it is recorded once."""
+    return monitor.forget(spec_for(server), pid)
+
+
+def query_a2s(servers, timeout=1.0):
+    """{server id: a2s.Reading or None} for every server, queried all at once."""
+    readings = a2s.query_many([server.port for server in servers], timeout=timeout)
+    return {server.id: readings[server.port] for server in servers}
+
+
+def console_tail(server, count=crash.TAIL_LINES):
+    """The last `count` lines the server printed (its console.log on this host), for owners' eyes."""
+    return [hide_home(line) for line in crash.tail_lines(console_log(server), count)]

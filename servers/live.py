@@ -2,12 +2,42 @@
 
 The supervisor (and the console pump) write the state to the database, then call
 `notify_server`; every live view of the server (its page, the server list, the
-console) re-reads `state_frame` on the nudge, or on its next poll without Redis.
+console) re-reads `state_frame` (or `list_frame`) on the nudge, or on its next
+poll without Redis.
 """
 
 from streams import layer
 
-from .models import Server
+from .models import (
+    PAUSED_NOTICE,
+    ActualState,
+    CrashAction,
+    CrashReason,
+    DesiredState,
+    Server,
+    ServerCrash,
+    SupervisorBeat,
+)
+
+LIST_GROUP = "servers"  # any server changed: the server lists look again
+UNFINISHED_JOB_STATES = ("queued", "running", "cancelling")  # jobs' states, without importing jobs
+
+FIELDS = (
+    "name",
+    "map",
+    "max_players",
+    "actual_state",
+    "desired_state",
+    "actual_state_checked_at",
+    "actual_state_since",
+    "map_seen",
+    "player_count",
+    "max_players_seen",
+    "players",
+    "auto_restart",
+    "autorestart_paused_at",
+    "node__name",
+)
 
 
 def server_group(server_id):
@@ -17,22 +47,81 @@ def server_group(server_id):
 def notify_server(server_id):
     """The server's state (or its console) changed: wake its live views now."""
     layer.publish(server_group(server_id), {"type": "server.changed"})
+    layer.publish(LIST_GROUP, {"type": "server.changed"})
 
 
 def state_frame(server_id):
-    """The server's live state as a JSON-able dict (a "state" frame), or None if it is gone."""
-    row = (
-        Server.objects.filter(pk=server_id)
-        .values("actual_state", "desired_state", "actual_state_checked_at", "actual_state_since")
-        .first()
-    )
+    """The server's live state as a JSON-able dict (a "state" frame), or None if it is gone.
+
+    Keys: state, desired_state, checked_at, since (the first four, which the console
+    reads too), then what the server page shows: state_label, map, player_count,
+    max_players, players, auto_restart, paused (notice text or ""), job (the job
+    queued or running on it, or None) and crash (the last one, or None).
+    """
+    row = Server.objects.filter(pk=server_id).values(*FIELDS).first()
     if row is None:
         return None
+    beat = SupervisorBeat.objects.filter(node_name=row["node__name"] or "").values_list(
+        "checked_at", flat=True
+    )
+    checked = max(filter(None, [row["actual_state_checked_at"], beat.first()]), default=None)
+    job = (
+        Server.objects.filter(pk=server_id, jobs__state__in=UNFINISHED_JOB_STATES)
+        .order_by("jobs__id")
+        .values("jobs__id", "jobs__kind", "jobs__state")
+        .first()
+    )
+    crash = ServerCrash.objects.filter(server_id=server_id).values("at", "reason", "detail", "action").first()
     return {
         "state": row["actual_state"],
         "desired_state": row["desired_state"],
-        "checked_at": _iso(row["actual_state_checked_at"]),
+        "checked_at": _iso(checked),
         "since": _iso(row["actual_state_since"]),
+        **_live_fields(row),
+        "auto_restart": row["auto_restart"],
+        "paused": PAUSED_NOTICE if row["autorestart_paused_at"] else "",
+        "job": job and {"id": job["jobs__id"], "kind": job["jobs__kind"], "state": job["jobs__state"]},
+        "crash": crash and _crash(crash),
+    }
+
+
+def list_frame(user_id, is_staff):
+    """The live columns of every server the user sees (the /servers/ page), as a state frame."""
+    servers = Server.objects.all() if is_staff else Server.objects.filter(owner_id=user_id)
+    rows = servers.order_by("name", "id").values("id", *FIELDS)
+    return {
+        "servers": [
+            {
+                "id": row["id"],
+                "state": row["actual_state"],
+                "desired_state": row["desired_state"],
+                **_live_fields(row),
+            }
+            for row in rows
+        ]
+    }
+
+
+def _live_fields(row):
+    return {
+        "state_label": ActualState(row["actual_state"]).label,
+        "desired_label": DesiredState(row["desired_state"]).label,
+        "map": row["map_seen"] or row["map"],
+        "player_count": row["player_count"],
+        "max_players": row["max_players_seen"] or row["max_players"],
+        "players": row["players"]
+        if row["actual_state"] in (ActualState.RUNNING, ActualState.UNRESPONSIVE)
+        else [],
+    }
+
+
+def _crash(row):
+    return {
+        "at": _iso(row["at"]),
+        "reason": row["reason"],
+        "reason_label": CrashReason(row["reason"]).label,
+        "detail": row["detail"],
+        "action": CrashAction(row["action"]).label,
     }
 
 

@@ -1,9 +1,11 @@
-"""Cross-process nudges over the channel layer (Redis), best effort.
+"""Cross-process nudges, best effort: local datagrams (streams.wake) and the Redis channel layer.
 
 The database is the source of truth: every reader also polls it, so a lost or
-impossible nudge (no Redis, Redis down) only costs latency, never a line.
-Sends are fire-and-forget on one background event loop per process, so a hot
-path (a log flush) never waits on Redis.
+impossible nudge (no Redis, Redis down, a full socket) only costs latency, never a
+line. `publish` wakes listeners on this host at once through the local bus and,
+where Redis is configured, on every host through the channel layer. Redis sends
+are fire-and-forget on one background event loop per process, so a hot path (a
+log flush) never waits on Redis.
 """
 
 import asyncio
@@ -13,6 +15,8 @@ import threading
 
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from django.conf import settings
+
+from . import wake
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +66,8 @@ _publisher = _Publisher()
 
 
 def publish(group, message):
-    """Send `message` to every listener of `group`, if a cross-process layer exists."""
+    """Wake every listener of `group`: on this host at once, and on others through Redis."""
+    wake.bus.publish(group)
     if enabled():
         _publisher.send(group, message)
 

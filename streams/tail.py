@@ -7,8 +7,9 @@ the stream's state, then hands them to every viewer's queue. Each viewer
 poller, keeping its own last seq so it never repeats a line and filling any gap
 (a late join, a dropped batch) from the database so it never loses one.
 
-Where a cross-process channel layer exists (Redis), the writer's nudge wakes the
-poller at once; polling continues regardless, so a lost nudge only costs latency.
+The writer's nudge wakes the poller at once: a local datagram from a writer on this
+host (streams.wake), a Redis message from anywhere; polling continues regardless,
+so a lost nudge only costs latency.
 """
 
 import asyncio
@@ -19,7 +20,7 @@ from abc import ABC, abstractmethod
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 
-from . import layer
+from . import layer, wake
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ class Source(ABC):
 
     key = ""
     group = ""
+    # How often the poller looks when no nudge comes (a state-only source may look less often).
+    poll_seconds = POLL_SECONDS
 
     @abstractmethod
     def read_lines(self, after, limit):
@@ -136,6 +139,9 @@ class Tail:
 
     async def _run(self):
         source = self.source
+        loop = asyncio.get_running_loop()
+        # Same-host writers wake us through a datagram, others through Redis; both just set `wake`.
+        local = wake.bus.subscribe(source.group, lambda: loop.call_soon_threadsafe(self.wake.set))
         self.listening = layer.enabled()
         listener = None
         if self.listening:
@@ -162,7 +168,7 @@ class Tail:
                     return
                 self.wake.clear()
                 try:
-                    await asyncio.wait_for(self.wake.wait(), POLL_SECONDS)
+                    await asyncio.wait_for(self.wake.wait(), source.poll_seconds)
                 except TimeoutError:
                     pass
         except Exception:
@@ -171,6 +177,7 @@ class Tail:
             self._publish(("error",))
         finally:
             self.ready.set()  # never leave a subscriber waiting on a failed start
+            wake.bus.unsubscribe(local)
             if listener:
                 self.listening = False
                 listener.cancel()

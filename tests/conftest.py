@@ -81,6 +81,27 @@ def other_server(make_server, other_owner):
 
 
 @pytest.fixture
+def udp_server(make_server):
+    """A server with a game port nothing else holds, so its simulated srcds can start."""
+    from tests.processes import free_game_port
+
+    return make_server(port=free_game_port())
+
+
+@pytest.fixture
+def sim_host(settings, tmp_path):
+    """HOSTCTL_ROOT in the test's folder, quick simulators; no simulated process outlives the test."""
+    from tests.processes import kill_leftovers
+
+    settings.HOSTCTL_ROOT = tmp_path / "servers"
+    settings.HOSTCTL_SIM_SECONDS = 0.2
+    settings.HOSTCTL_STOP_GRACE = 1
+    yield settings.HOSTCTL_ROOT
+    # By working directory too: srcds_run execs the simulator, whose argv no longer names the root.
+    kill_leftovers(settings.HOSTCTL_ROOT)
+
+
+@pytest.fixture
 def job(server, owner):
     from jobs.models import Job, JobKind
 

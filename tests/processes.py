@@ -1,6 +1,7 @@
 """Real processes for tests: a runworker and a Daphne on the test database."""
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -20,6 +21,22 @@ def free_port(kind=socket.SOCK_STREAM):
     with socket.socket(socket.AF_INET, kind) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def free_game_port():
+    """A port free for both UDP (A2S) and TCP (RCON), as srcds binds them, below the kernel's
+    ephemeral range: a port the kernel hands out can be taken by any outgoing TCP connection
+    (of a parallel test run, say) before the simulated srcds binds it."""
+    rng = random.Random()
+    while True:
+        port = rng.randrange(20000, 32000)
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
+                udp.bind(("0.0.0.0", port))
+                tcp.bind(("0.0.0.0", port))
+        except OSError:
+            continue
+        return port
 
 
 def process_env(**extra):

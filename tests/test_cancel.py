@@ -157,3 +157,27 @@ def test_admin_action_cancels_selected_jobs_with_the_same_rules(staff_client, se
 def test_job_page_warns_that_a_cancelled_run_may_leave_partial_state(owner_client, job):
     Job.objects.filter(pk=job.pk).update(state=JobState.CANCELLED, started_at=job.created_at)
     assert "does not roll back" in owner_client.get(f"/jobs/{job.id}").content.decode()
+
+
+def test_staff_finish_a_job_stuck_on_a_vanished_worker_from_the_admin_but_not_a_live_ones(
+    staff_client, server, make_server, owner
+):
+    from jobs.models import WorkerProcess
+
+    stuck = Job.enqueue(server, JobKind.INSTALL, owner)
+    live = Job.enqueue(make_server(), JobKind.INSTALL, owner)
+    WorkerProcess.objects.create(identity="alive:1:1.00", host="alive")
+    Job.objects.filter(pk=stuck.pk).update(state=JobState.RUNNING, claimed_by="gone:2:2.00")
+    Job.objects.filter(pk=live.pk).update(state=JobState.RUNNING, claimed_by="alive:1:1.00")
+    response = staff_client.post(
+        "/admin/jobs/job/",
+        {"action": "finish_stuck", "_selected_action": [stuck.pk, live.pk]},
+        follow=True,
+    )
+    assert b"1 stuck job(s) finished" in response.content
+    assert b"their worker is alive" in response.content
+    stuck.refresh_from_db()
+    live.refresh_from_db()
+    assert stuck.state == JobState.FAILED
+    assert "marked failed by staff from the admin" in stuck.logs.last().line
+    assert live.state == JobState.RUNNING

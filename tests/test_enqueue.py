@@ -71,3 +71,29 @@ def test_enqueue_requires_csrf_token(owner, server):
 @pytest.mark.parametrize("method", ["put", "delete", "patch"])
 def test_server_jobs_rejects_other_methods(owner_client, server, method):
     assert getattr(owner_client, method)(f"/servers/{server.id}/jobs").status_code == 405
+
+
+def test_a_double_click_queues_one_job_and_says_it_was_already_queued(owner_client, server):
+    first = owner_client.post(f"/servers/{server.id}/jobs", {"kind": "install"})
+    second = owner_client.post(f"/servers/{server.id}/jobs", {"kind": "install"}, follow=True)
+    assert Job.objects.filter(server=server).count() == 1
+    assert first["Location"] == f"/jobs/{Job.objects.get().id}"
+    assert b"already queued" in second.content
+
+
+def test_an_owner_may_have_20_jobs_waiting_and_the_21st_answers_429(
+    owner_client, owner, make_server, settings
+):
+    settings.MAX_QUEUED_PER_OWNER = 20
+    servers = [make_server() for _ in range(21)]
+    for server in servers[:20]:
+        assert owner_client.post(f"/servers/{server.id}/jobs", {"kind": "install"}).status_code == 302
+    response = owner_client.post(f"/servers/{servers[20].id}/jobs", {"kind": "install"})
+    assert response.status_code == 429
+    assert b"20 jobs are already waiting on your servers" in response.content
+    assert Job.objects.count() == 20
+
+
+def test_staff_are_not_held_by_the_queue_cap(staff_client, server, settings):
+    settings.MAX_QUEUED_PER_OWNER = 0
+    assert staff_client.post(f"/servers/{server.id}/jobs", {"kind": "install"}).status_code == 302

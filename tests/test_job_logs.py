@@ -37,8 +37,8 @@ def session_cookie(user):
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
-async def communicator(job_id, user=None, query="", origin=b"http://localhost"):
-    headers = [(b"origin", origin)] if origin else []
+async def communicator(job_id, user=None, query="", origin=b"http://localhost", host=b"localhost"):
+    headers = [(b"host", host)] + ([(b"origin", origin)] if origin else [])
     if user is not None:
         headers.append((b"cookie", await sync_to_async(session_cookie)(user)))
     path = f"/ws/jobs/{job_id}/logs" + (f"?{query}" if query else "")
@@ -186,6 +186,30 @@ async def test_foreign_origin_is_refused(owner, job):
     comm = await communicator(job.id, owner, origin=b"http://evil.example")
     connected, _ = await comm.connect()
     assert not connected
+
+
+@pytest.mark.parametrize(
+    "origin, host",
+    [
+        (b"http://localhost:9999", b"localhost"),  # another port of the same host
+        (b"https://localhost", b"localhost"),  # another scheme
+        (b"http://localhost", b"localhost:8000"),
+        (b"http://localhost.evil.example", b"localhost"),
+        (b"null", b"localhost"),
+        (b"http://localhost", b"evil.example"),  # a Host we do not serve
+    ],
+)
+async def test_an_origin_that_is_not_exactly_this_site_is_refused(owner, job, origin, host):
+    comm = await communicator(job.id, owner, origin=origin, host=host)
+    connected, _ = await comm.connect()
+    assert not connected
+
+
+async def test_the_same_origin_on_a_non_default_port_is_accepted(owner, job):
+    await sync_to_async(set_state)(job, JobState.SUCCEEDED, exit_code=0)
+    comm = await communicator(job.id, owner, origin=b"http://localhost:8000", host=b"localhost:8000")
+    assert (await comm.connect())[0]
+    assert (await receive_until_end(comm))[-1] == {"type": "end"}
 
 
 async def test_a_client_without_origin_such_as_a_script_is_let_through_to_the_owner_check(

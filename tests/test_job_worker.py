@@ -6,38 +6,27 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import psutil
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from jobs.models import Job, JobKind, JobLog, JobState
+from jobs.models import Job, JobKind, JobLog, JobState, WorkerProcess
 from jobs.recovery import Recovery, process_identity
 from jobs.worker import Worker, job_sink
 from servers import l4d2_facade
 from servers.models import ActualState, DesiredState
 
-from .processes import ROOT, free_port, running, start_worker, wait_until
+from .processes import ROOT, running, start_worker, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def host(settings, tmp_path):
-    settings.HOSTCTL_ROOT = tmp_path / "servers"
-    settings.HOSTCTL_SIM_SECONDS = 0.2
-    settings.HOSTCTL_STOP_GRACE = 1
-    yield settings.HOSTCTL_ROOT
-    # No simulated steamcmd or srcds may outlive a test.
-    for proc in psutil.process_iter(["cmdline"]):
-        if any(str(settings.HOSTCTL_ROOT) in part for part in proc.info["cmdline"] or ()):
-            proc.kill()
-
-
-@pytest.fixture
-def udp_server(make_server):
-    return make_server(port=free_port(socket.SOCK_DGRAM))
+def host(sim_host):
+    return sim_host
 
 
 def lines(job):
@@ -100,7 +89,7 @@ def test_install_succeeds_with_contiguous_seq_and_opening_and_closing_lines(serv
     assert job.started_at <= job.finished_at
     log = lines(job)
     assert_contiguous(job)
-    assert log[0][1] == "system" and "runs install of" in log[0][2]
+    assert log[0][1:] == ("system", f"Running install of {server.name}.")
     assert any(
         stream == "system" and line.startswith("$ ") and "steamcmd" in line for _, stream, line in log[1:4]
     )
@@ -139,7 +128,8 @@ def test_an_exception_fails_the_job_and_the_worker_goes_on(server, owner, monkey
     broken.refresh_from_db()
     after.refresh_from_db()
     assert broken.state == JobState.FAILED and broken.exit_code == 1
-    assert any("RuntimeError: boom from the facade" in line for _, _, line in lines(broken))
+    assert any("Internal error (RuntimeError)" in line for _, _, line in lines(broken))
+    assert not any("boom from the facade" in line for _, _, line in lines(broken))  # details: staff only
     assert after.state == JobState.SUCCEEDED
 
 
@@ -211,6 +201,28 @@ def test_a_lone_line_is_written_without_anyone_flushing_or_ticking(job):
 
 
 # --- cancellation ----------------------------------------------------------------
+
+
+def test_a_second_owners_job_does_not_wait_behind_all_of_the_first_owners_jobs(
+    make_server, owner, other_owner
+):
+    # The measured case: one owner queued 8 installs, then another owner queued one.
+    first = [Job.enqueue(make_server(), JobKind.INSTALL, owner) for _ in range(8)]
+    second = Job.enqueue(make_server(owner=other_owner), JobKind.INSTALL, other_owner)
+    order, last_owner = [], 0
+    for _ in range(3):  # one worker, one job at a time
+        job = Job.objects.claim(node_name=None, worker="w:1:1.00", after_owner=last_owner)
+        order.append(job.pk)
+        last_owner = job.server.owner_id
+        Job.objects.filter(pk=job.pk).update(state=JobState.SUCCEEDED)
+    assert order == [first[0].pk, second.pk, first[1].pk]
+
+
+def test_an_owner_with_nothing_running_goes_before_one_who_has_a_job_running(make_server, owner, other_owner):
+    busy_owner_jobs = [Job.enqueue(make_server(), JobKind.INSTALL, owner) for _ in range(3)]
+    waiting = Job.enqueue(make_server(owner=other_owner), JobKind.INSTALL, other_owner)
+    assert claim().pk == busy_owner_jobs[0].pk  # oldest first
+    assert claim().pk == waiting.pk  # the first owner already has one running
 
 
 def test_cancel_before_claim_wins_and_the_worker_never_runs_it(job, owner):
@@ -296,6 +308,55 @@ def test_a_new_worker_finishes_jobs_its_dead_predecessor_left(job, cancel_reques
     job.refresh_from_db()
     assert job.state == expected and job.finished_at
     assert lines(job)[-1][0] == 2 and "stopped before it finished" in lines(job)[-1][2]
+
+
+def make_stuck(job, worker_identity, *, seconds_ago, cancel_requested=False):
+    then = timezone.now() - timedelta(seconds=seconds_ago)
+    Job.objects.filter(pk=job.pk).update(
+        state=JobState.CANCELLING if cancel_requested else JobState.RUNNING,
+        started_at=then,
+        updated_at=then,
+        claimed_by=worker_identity,
+        cancel_requested_at=then if cancel_requested else None,
+    )
+
+
+@pytest.mark.parametrize("cancel_requested, expected", [(False, JobState.FAILED), (True, JobState.CANCELLED)])
+def test_a_job_whose_worker_came_back_under_another_host_name_is_recovered_by_its_silence(
+    job, settings, cancel_requested, expected
+):
+    # A container recreated under a new host name: the old identity can never be
+    # checked by pid, and no worker with that name will ever start again.
+    settings.NODE_JOB_TIMEOUT_SECONDS = 60
+    gone = "old-container-name:4242:1700000000.00"
+    WorkerProcess.objects.create(
+        identity=gone, host="old-container-name", last_heartbeat=timezone.now() - timedelta(seconds=300)
+    )
+    make_stuck(job, gone, seconds_ago=300, cancel_requested=cancel_requested)
+    Recovery(process_identity()).recover_silent()
+    job.refresh_from_db()
+    assert job.state == expected and job.finished_at
+    assert "stopped heartbeating" in lines(job)[-1][2]
+
+
+def test_a_worker_that_heartbeats_keeps_its_jobs_however_long_they_run(job, settings):
+    settings.NODE_JOB_TIMEOUT_SECONDS = 60
+    far = "another-host:99:1.00"
+    WorkerProcess.objects.create(identity=far, host="another-host")  # heartbeat: now
+    make_stuck(job, far, seconds_ago=3600)
+    Recovery(process_identity()).recover_silent()
+    job.refresh_from_db()
+    assert job.state == JobState.RUNNING
+
+
+def test_a_job_of_a_worker_that_never_heartbeated_is_recovered_after_the_timeout(job, settings):
+    settings.NODE_JOB_TIMEOUT_SECONDS = 60
+    make_stuck(job, "vanished:1:1.00", seconds_ago=30)
+    Recovery(process_identity()).recover_silent()
+    assert Job.objects.get(pk=job.pk).state == JobState.RUNNING  # not yet: it may just be starting
+    make_stuck(job, "vanished:1:1.00", seconds_ago=300)
+    Recovery(process_identity()).recover_silent()
+    assert Job.objects.get(pk=job.pk).state == JobState.FAILED
 
 
 def test_a_live_workers_jobs_are_left_alone(job):
@@ -390,3 +451,85 @@ def test_a_job_queued_with_lines_already_in_its_log_keeps_them_first(server, own
     log = lines(job)
     assert log[0] == (1, "system", "Opened by whoever queued it.")
     assert_contiguous(job)
+
+
+@pytest.mark.slow
+def test_cancelling_a_job_whose_command_daemonized_leaves_no_process_behind(server, owner, host, tmp_path):
+    pid_file = tmp_path / "pids"
+    pid_file.touch()
+    worker = start_worker(
+        "--poll",
+        "0.1",
+        log_path=tmp_path / "w.log",
+        HOSTCTL_ROOT=host,
+        HOSTCTL_SIMULATE="0",
+        HOSTCTL_PLATFORM_WORKAROUND="0",
+        HOSTCTL_STEAMCMD=ROOT / "tests" / "commands" / "daemonizing_steamcmd.py",
+        HOSTCTL_STOP_GRACE="1",
+        DAEMON_PID_FILE=pid_file,
+    )
+    job = Job.enqueue(server, JobKind.INSTALL, owner)
+    pids = []
+    try:
+        with running(worker):
+            pids = wait_until(lambda: recorded_pids(pid_file, 2))
+            requested = time.monotonic()
+            assert cancel(job, owner) == "cancelling"
+            wait_until(lambda: Job.objects.get(pk=job.pk).state == JobState.CANCELLED, timeout=15)
+            wait_until(
+                lambda: not [pid for pid in pids if psutil.pid_exists(pid) and not zombie(pid)], timeout=5
+            )
+            took = time.monotonic() - requested
+        assert took <= 1 + 1  # HOSTCTL_STOP_GRACE + 1 s
+    finally:
+        for pid in pids:
+            if psutil.pid_exists(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def recorded_pids(pid_file, count):
+    pids = [int(p) for p in pid_file.read_text().split()]
+    return pids if len(pids) >= count else None
+
+
+def zombie(pid):
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_job_logs_show_owners_no_host_names_pids_or_paths_outside_their_server(udp_server, owner, host):
+    import re
+
+    for kind in (JobKind.INSTALL, JobKind.START, JobKind.RESTART, JobKind.STOP):
+        Job.enqueue(udp_server, kind, owner)
+        run_once()
+    install_dir = str((host / str(udp_server.id)).resolve())
+    text = "\n".join(JobLog.objects.values_list("line", flat=True))
+    assert "Server is up" in text and "Server stopped" in text
+    assert f"{socket.gethostname()}:" not in text
+    assert not re.search(r"\bpid \d+|process group \d+", text)
+    paths = re.findall(r"(?<![\w.:~])/[\w.+-]+(?:/[\w.+-]*)*", text)  # ~/...: the worker home, shortened
+    assert paths, "the install dir itself is shown (it is the owner's)"
+    outside = [p for p in paths if not (p == install_dir or p.startswith(install_dir + "/"))]
+    assert outside == []
+
+
+def test_job_marks_name_the_database_so_two_panels_on_one_host_never_kill_each_others_processes(settings):
+    from django.db import connection
+
+    from jobs import recovery
+
+    ours = recovery.job_mark(12)
+    recovery._panel_id.cache_clear()
+    real = dict(connection.settings_dict)
+    try:
+        connection.settings_dict["NAME"] = "another-panel.sqlite3"
+        theirs = recovery.job_mark(12)
+    finally:
+        connection.settings_dict.clear()
+        connection.settings_dict.update(real)
+        recovery._panel_id.cache_clear()
+    assert ours.endswith("-job-12") and theirs.endswith("-job-12") and ours != theirs
+    assert recovery.job_mark(12) == ours

@@ -8,7 +8,7 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 from django.utils import timezone
 
-from jobs.models import Job, JobKind, JobLog, JobState
+from jobs.models import Job, JobKind, JobLog, JobState, WorkerProcess
 from jobs.recovery import Recovery
 from servers.models import Node
 
@@ -29,7 +29,10 @@ def test_four_workers_run_400_jobs_over_40_servers_exactly_once_in_order(make_se
     on_postgresql()
     servers = [make_server() for _ in range(40)]
     kinds = [JobKind.STOP, JobKind.UPDATE]  # both quick on a server that is not installed
-    jobs = [Job.enqueue(servers[i % 40], kinds[(i // 40) % 2], owner) for i in range(400)]
+    jobs = [
+        Job.objects.create(server=servers[i % 40], kind=kinds[(i // 40) % 2], requested_by=owner)
+        for i in range(400)
+    ]
     workers = [
         start_worker(
             "--once",
@@ -50,7 +53,7 @@ def test_four_workers_run_400_jobs_over_40_servers_exactly_once_in_order(make_se
     assert all(j.finished_at for j in done)
     # Exactly once: every job has exactly one opening line.
     openings = defaultdict(int)
-    for job_id in JobLog.objects.filter(seq=1, line__contains=" runs ").values_list("job_id", flat=True):
+    for job_id in JobLog.objects.filter(seq=1, line__startswith="Running ").values_list("job_id", flat=True):
         openings[job_id] += 1
     assert all(openings[j.pk] == 1 for j in done)
     assert len({j.claimed_by for j in done}) > 1  # the work really was shared
@@ -103,18 +106,25 @@ def test_a_silent_nodes_running_jobs_are_failed_after_the_timeout(make_server, o
     from datetime import timedelta
 
     settings.NODE_JOB_TIMEOUT_SECONDS = 60
-    silent = Node.objects.create(name="silent", last_heartbeat=timezone.now() - timedelta(seconds=600))
+    long_ago = timezone.now() - timedelta(seconds=600)
+    silent = Node.objects.create(name="silent", last_heartbeat=long_ago)
     fresh = Node.objects.create(name="fresh", last_heartbeat=timezone.now())
+    WorkerProcess.objects.create(identity="west-1:7:1.00", node_name="silent", last_heartbeat=long_ago)
+    WorkerProcess.objects.create(identity="east-1:8:1.00", node_name="fresh")
     stuck = Job.enqueue(make_server(node=silent), JobKind.INSTALL, owner)
     alive = Job.enqueue(make_server(node=fresh), JobKind.INSTALL, owner)
-    Job.objects.filter(pk__in=[stuck.pk, alive.pk]).update(state=JobState.RUNNING, started_at=timezone.now())
+    for job, worker in ((stuck, "west-1:7:1.00"), (alive, "east-1:8:1.00")):
+        Job.objects.filter(pk=job.pk).update(
+            state=JobState.RUNNING, started_at=long_ago, updated_at=long_ago, claimed_by=worker
+        )
     JobLog.objects.create(job=stuck, seq=1, stream="stdout", line="downloading")
-    Recovery("test-host:1:1.00").fail_jobs_of_silent_nodes()
+    Recovery("test-host:1:1.00").recover_silent()
     stuck.refresh_from_db()
     alive.refresh_from_db()
     assert stuck.state == JobState.FAILED and stuck.finished_at
     last = JobLog.objects.filter(job=stuck).order_by("-seq").first()
-    assert last.seq == 2 and last.stream == "system" and "Node silent stopped heartbeating" in last.line
+    assert last.seq == 2 and last.stream == "system"
+    assert "on node silent stopped heartbeating" in last.line
     assert alive.state == JobState.RUNNING
 
 

@@ -26,7 +26,8 @@ def test_an_id_too_long_for_the_database_is_a_404(owner_client, path):
 
 
 async def test_a_websocket_to_an_unknown_path_is_refused_at_the_handshake():
-    comm = WebsocketCommunicator(application, "/ws/nothing/here", headers=[(b"origin", b"http://localhost")])
+    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
+    comm = WebsocketCommunicator(application, "/ws/nothing/here", headers=headers)
     connected, code = await comm.connect()
     assert not connected
 
@@ -59,3 +60,43 @@ def test_pages_contain_no_inline_script(owner_client, staff_client, server, job)
         inline = [tag for tag in re.findall(r"<script\b[^>]*>", html) if "src=" not in tag]
         assert inline == [], f"{path}: {inline}"
         assert not re.search(r"\son[a-z]+=", html), f"{path} has an inline event handler"
+
+
+# --- login throttling ----------------------------------------------------------------
+
+
+def try_login(client, username, password, ip="203.0.113.7"):
+    return client.post("/accounts/login/", {"username": username, "password": password}, REMOTE_ADDR=ip)
+
+
+def test_ten_failed_logins_lock_the_account_with_a_clear_message_even_for_the_right_password(
+    anon_client, owner
+):
+    for _ in range(9):
+        assert try_login(anon_client, "owner", "wrong").status_code == 200  # the form again
+    assert try_login(anon_client, "owner", "wrong").status_code == 429  # the 10th failure locks
+    response = try_login(anon_client, "owner", "pw-owner", ip="198.51.100.1")  # another address too
+    assert response.status_code == 429
+    assert b"Too many failed logins" in response.content and b"15 minutes" in response.content
+    assert "_auth_user_id" not in anon_client.session
+
+
+def test_ten_failed_logins_from_one_address_lock_that_address_for_every_name(anon_client, owner, other_owner):
+    for number in range(10):
+        try_login(anon_client, f"guess{number}", "wrong")
+    assert try_login(anon_client, "other", "pw-other").status_code == 429
+    assert try_login(anon_client, "other", "pw-other", ip="198.51.100.2").status_code == 302
+
+
+def test_staff_unlock_a_locked_account_in_the_admin(anon_client, staff_client, owner):
+    from axes.models import AccessAttempt
+
+    for _ in range(10):
+        try_login(anon_client, "owner", "wrong")
+    assert try_login(anon_client, "owner", "pw-owner").status_code == 429
+    ids = [str(pk) for pk in AccessAttempt.objects.values_list("pk", flat=True)]
+    staff_client.post(
+        "/admin/axes/accessattempt/", {"action": "delete_selected", "_selected_action": ids, "post": "yes"}
+    )
+    assert not AccessAttempt.objects.exists()
+    assert try_login(anon_client, "owner", "pw-owner").status_code == 302

@@ -1,6 +1,7 @@
 """Settings from the environment (DESIGN.md §7)."""
 
 import os
+import stat
 import subprocess
 import sys
 
@@ -59,3 +60,33 @@ def test_redis_url_switches_the_channel_layer(tmp_path):
         REDIS_URL="redis://127.0.0.1:6379/0",
     )
     assert result.stdout.strip().endswith("channels_redis.core.RedisChannelLayer")
+
+
+def test_the_data_dir_and_its_secrets_are_private_whatever_the_umask(tmp_path):
+    data = tmp_path / "data"
+    env = dict(
+        os.environ, L4D2_DATA_DIR=str(data), DJANGO_SETTINGS_MODULE="l4d2site.settings", HOSTCTL_SIMULATE="1"
+    )
+    env.pop("DJANGO_SECRET_KEY", None)
+    env.pop("DATABASE_URL", None)
+    umask_0 = "import os, sys; os.umask(0); os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+    outputs = []
+    for command in (["migrate", "--noinput"], ["bootstrap"], ["bootstrap"]):
+        run = subprocess.run(
+            [sys.executable, "-c", umask_0, "manage.py", *command],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert run.returncode == 0, run.stderr
+        outputs.append(run.stdout)
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    for name in ("db.sqlite3", "secret_key", "admin-password.txt"):
+        assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
+    for name in ("db.sqlite3-wal", "db.sqlite3-shm"):
+        if (data / name).exists():
+            assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
+    password = (data / "admin-password.txt").read_text().split("password: ")[1].strip()
+    # Printed by the run that created the account, never again.
+    assert password in outputs[1] and password not in outputs[2]

@@ -28,6 +28,8 @@ Test hooks (all inherited by every restart):
   hang      alive but deaf: no A2S, no RCON, no console (also `sim_hang`)
 - `sim_tick <lines/s> [count]`: print `tick <n> <unix time>` lines at that rate
   (count 0 or none: until `sim_tick 0`), for console and latency tests.
+- HOSTCTL_SIM_BOOT_SECONDS: how long loading takes after the ports are bound
+  (default 0); meanwhile A2S gets no answer, as from a real server loading its map.
 - `sim_update_available`: the "needs to be restarted ... latest update" lines. They
   also come by themselves when the latest build (steaminfo.py) passes the buildid
   of the appmanifest in the current directory, like Steam telling a real server.
@@ -177,6 +179,7 @@ def start(options: dict[str, str], failure: tuple[float, str] | None) -> tuple |
     client_port = options.get("+clientport") or "27005"
     say(f"Network: IP {ip}, mode MP, dedicated Yes, ports {port} SV / {client_port} CL")
     say("Initializing Steam libraries for secure Internet server")
+    time.sleep(float(os.environ.get("HOSTCTL_SIM_BOOT_SECONDS") or 0))
     state = game.Game(
         map_name=options.get("+map") or "c1m1_hotel",
         max_players=max_players,

@@ -6,7 +6,10 @@ Server pages show a server's actions and recent jobs through these tags, so the
 
 from django import template
 
-from ..models import JobKind
+from servers.models import ActualState, DesiredState
+
+from ..models import JobKind, JobState
+from ..outcome import exit_code_text
 
 register = template.Library()
 
@@ -24,6 +27,26 @@ def duration(delta):
     return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
 
 
+@register.filter
+def exit_code(job):
+    """The job's exit code as people read it: "SIGTERM (-15)", "cancelled before it ran"."""
+    return exit_code_text(job)
+
+
+# How a finished job's bar reads; while it runs, the bar shows the percent (jobpage.js keeps it current).
+ENDED_AT = {JobState.FAILED: "Failed at {}%", JobState.CANCELLED: "Cancelled at {}%"}
+
+
+@register.inclusion_tag("jobs/_progress.html")
+def progress_bar(job):
+    """One bar for the whole job, in whole percents; a finished job's says how it ended, in its colour."""
+    percent = job.progress or 0
+    if job.state == JobState.SUCCEEDED:
+        return {"job": job, "percent": percent, "width": 100, "label": "Succeeded"}
+    label = ENDED_AT.get(job.state, "{}%").format(percent)
+    return {"job": job, "percent": percent, "width": percent, "label": label}
+
+
 @register.inclusion_tag("jobs/_job_table.html", takes_context=True)
 def recent_jobs(context, server):
     """The server's latest jobs in THE job table."""
@@ -32,5 +55,37 @@ def recent_jobs(context, server):
 
 @register.inclusion_tag("servers/_actions.html", takes_context=True)
 def job_actions(context, server):
-    """One POST button per job kind, enqueueing it on the server."""
-    return {**context.flatten(), "server": server, "kinds": JobKind.choices}
+    """One POST button per job kind, enqueueing it on the server; disabled, with why, when pointless."""
+    primary = _primary(server.actual_state)
+    actions = [
+        {"kind": kind, "label": label, "why": why_not(kind, server), "primary": kind in primary}
+        for kind, label in JobKind.choices
+    ]
+    return {**context.flatten(), "server": server, "actions": actions}
+
+
+def _primary(state):
+    """The next step a person most likely wants, highlighted."""
+    if state == ActualState.NOT_INSTALLED:
+        return (JobKind.INSTALL,)
+    if state in (ActualState.RUNNING, ActualState.UNRESPONSIVE):
+        return ()
+    if state == ActualState.UNKNOWN:
+        return (JobKind.INSTALL, JobKind.START)
+    return (JobKind.START,)
+
+
+def why_not(kind, server):
+    """Why `kind` makes no sense for the server as it is now ("" if it does)."""
+    state, desired = server.actual_state, server.desired_state
+    live = state in (ActualState.RUNNING, ActualState.UNRESPONSIVE)
+    if kind == JobKind.INSTALL:
+        # Validating rewrites every file under a live server (hostctl refuses it too).
+        return "Stop it first (Update stops and starts it for you)." if live else ""
+    if state == ActualState.NOT_INSTALLED:
+        return "Install it first."
+    if kind == JobKind.START and live:
+        return "It is already running."
+    if kind == JobKind.STOP and state == ActualState.STOPPED and desired == DesiredState.STOPPED:
+        return "It is not running."
+    return ""

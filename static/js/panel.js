@@ -1,4 +1,4 @@
-// Page glue: htmx answers, the job page's live status, and durations that keep counting.
+// Page glue on every page: htmx answers, relative times, durations that keep counting.
 (function () {
   "use strict";
 
@@ -8,44 +8,55 @@
     if (e.detail.xhr.status === 409) { e.detail.shouldSwap = true; e.detail.isError = false; }
   });
 
-  var FINISHED = ["succeeded", "failed", "cancelled"];
+  // /admin/jobs: one box selects every job shown for a bulk action.
+  document.addEventListener("change", function (e) {
+    if (!e.target.matches("input.select-all")) return;
+    var boxes = e.target.closest("table").querySelectorAll('input[name="_selected_action"]');
+    for (var i = 0; i < boxes.length; i++) boxes[i].checked = e.target.checked;
+  });
 
-  // The job page: badge, progress bar and status panel follow the log's state frames.
-  function JobPage(root) {
-    this.jobId = root.dataset.jobId;
-    this.state = root.dataset.jobState;
-    this.progress = document.getElementById("log-progress");
-    this.bar = document.getElementById("log-progress-bar");
-    this.barLabel = document.getElementById("log-progress-label");
-    var self = this;
-    this.log = new window.LogView(root, { onState: function (msg) { self.setState(msg); } });
+  // --- times: <time datetime=... data-rel> (the panel_tags `reltime` filter) ----------
+  // Shown as "3 min ago" in words, with the exact time in the viewer's own time zone
+  // as the tooltip; the same on every page.
+
+  var EXACT = { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+                second: "2-digit", timeZoneName: "short" };
+
+  function relative(date, now) {
+    var seconds = Math.round((now - date) / 1000);
+    var future = seconds < 0;
+    var s = Math.abs(seconds);
+    var text;
+    if (s < 45) return future ? "in a few seconds" : "just now";
+    if (s < 90) text = "1 min";
+    else if (s < 45 * 60) text = Math.round(s / 60) + " min";
+    else if (s < 90 * 60) text = "1 hour";
+    else if (s < 22 * 3600) text = Math.round(s / 3600) + " hours";
+    else if (s < 36 * 3600) return future ? "tomorrow" : "yesterday";
+    else if (s < 30 * 86400) text = Math.round(s / 86400) + " days";
+    else {
+      var sameYear = date.getFullYear() === new Date(now).getFullYear();
+      return date.toLocaleDateString(undefined, sameYear ? { month: "short", day: "numeric" }
+        : { year: "numeric", month: "short", day: "numeric" });
+    }
+    return future ? "in " + text : text + " ago";
   }
 
-  // hostctl reports the whole job's progress as a whole percent (the state frame's "progress").
-  JobPage.prototype.setProgress = function (percent) {
-    this.progress.hidden = false;
-    this.bar.style.width = Math.min(100, percent) + "%";
-    this.barLabel.textContent = percent + "%";
-  };
-
-  JobPage.prototype.setState = function (msg) {
-    var changed = msg.state !== this.state;
-    this.state = msg.state;
-    var badge = document.getElementById("job-state");
-    if (badge) {
-      badge.className = "badge s-" + msg.state;
-      badge.dataset.jobState = msg.state;
-      badge.textContent = msg.state.charAt(0).toUpperCase() + msg.state.slice(1);
+  function refreshTimes(root) {
+    var now = Date.now();
+    var times = (root || document).querySelectorAll("time[data-rel]");
+    for (var i = 0; i < times.length; i++) {
+      var el = times[i];
+      var date = new Date(el.getAttribute("datetime"));
+      if (isNaN(date)) continue;
+      el.textContent = relative(date, now);
+      el.title = date.toLocaleString(undefined, EXACT);
     }
-    if (msg.progress !== null && msg.progress !== undefined) this.setProgress(msg.progress);
-    if (FINISHED.indexOf(msg.state) !== -1) this.progress.hidden = true;
-    // Re-render the metadata panel (times, exit code, cancel button) from the server.
-    if (changed && window.htmx && document.getElementById("job-status")) {
-      htmx.ajax("GET", "/jobs/" + this.jobId, { target: "#job-status", swap: "outerHTML" });
-    }
-  };
+  }
 
-  // While the job runs, the duration on the page keeps counting.
+  window.panelTimes = { relative: relative, refresh: refreshTimes };
+
+  // While a job runs, its duration on the page keeps counting.
   function tickDuration() {
     var cell = document.getElementById("job-duration");
     if (!cell || !cell.dataset.startedAt || cell.dataset.finished === "1") return;
@@ -55,12 +66,11 @@
     cell.textContent = h ? h + ":" + pad(m) + ":" + pad(s) : m + ":" + pad(s);
   }
 
+  // A swapped-in row or panel brings new <time> elements (a handful per page: redo them all).
+  document.addEventListener("htmx:afterSettle", function () { refreshTimes(document); });
   document.addEventListener("DOMContentLoaded", function () {
-    var root = document.getElementById("log-view");
-    if (root) {
-      window.jobPage = new JobPage(root);
-      window.logView = window.jobPage.log; // tests and the console drive the view through this
-    }
+    refreshTimes(document);
+    setInterval(refreshTimes, 30000);
     setInterval(tickDuration, 1000);
   });
 })();

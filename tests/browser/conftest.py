@@ -73,10 +73,10 @@ def live_server_url(django_db_setup, django_db_blocker, hostctl_root):
 
 @pytest.fixture
 def worker(transactional_db, hostctl_root, tmp_path):
-    """Start a real `runworker --poll 0.2`; the argument is the simulated seconds per steamcmd run."""
+    """Start a real `runworker --poll 0.2`: the simulated seconds per steamcmd run, then more environment."""
     started = []
 
-    def start(sim_seconds):
+    def start(sim_seconds, **env):
         log_path = tmp_path / f"worker-{len(started)}.log"
         proc = start_worker(
             "--poll",
@@ -86,6 +86,7 @@ def worker(transactional_db, hostctl_root, tmp_path):
             HOSTCTL_SIM_SECONDS=str(sim_seconds),
             HOSTCTL_STOP_GRACE="1",
             **NO_ESCAPE_HATCH,
+            **env,
         )
         started.append(proc)
 

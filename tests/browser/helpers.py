@@ -2,13 +2,15 @@
 
 import os
 import re
-import socket
 from pathlib import Path
 
 from servers.models import Server
-from tests.processes import free_port
+from tests.processes import free_game_port
 
 DOCS = Path(__file__).resolve().parent.parent.parent / "docs"
+DESKTOP = {"width": 1366, "height": 800}
+PHONE = {"width": 390, "height": 844}
+VIEWPORTS = {"argnames": "viewport", "argvalues": [DESKTOP, PHONE], "ids": ["desktop", "phone"]}
 
 
 def screenshot(page, name):
@@ -28,7 +30,7 @@ def log_in(page, user):
 
 
 def make_server(owner, name):
-    return Server.objects.create(owner=owner, name=name, port=free_port(socket.SOCK_DGRAM))
+    return Server.objects.create(owner=owner, name=name, port=free_game_port())
 
 
 def mark_page(page):
@@ -70,6 +72,45 @@ def assert_one_job_page(page):
         f"#job-status/#job-state/#log-view/#log-lines appear {counts} times: the status panel re-render "
         "swapped something other than the panel into #job-status"
     )
+
+
+def in_view(page, selector):
+    """The element is wholly inside the window (and inside the log's own scroll box, if it is in it)."""
+    return page.eval_on_selector(
+        selector,
+        """el => {
+          const r = el.getBoundingClientRect();
+          const inWindow = r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth;
+          const box = el.closest('.log-scroll');
+          if (!box) return inWindow && r.height > 0;
+          const b = box.getBoundingClientRect();
+          return inWindow && r.top >= b.top - 1 && r.bottom <= b.bottom + 1 && r.height > 0;
+        }""",
+    )
+
+
+def sideways_scroll(page):
+    """What scrolls sideways: the page itself, or any element (a table, the log) wider than its box."""
+    return page.evaluate(
+        """() => {
+          const found = [];
+          const doc = document.documentElement;
+          if (doc.scrollWidth > innerWidth) found.push(`page: ${doc.scrollWidth} > ${innerWidth}`);
+          for (const el of document.querySelectorAll('body *')) {
+            const style = getComputedStyle(el);
+            if (!['auto', 'scroll'].includes(style.overflowX)) continue;
+            if (el.scrollWidth > el.clientWidth + 1) {
+              const name = `${el.tagName.toLowerCase()}.${el.className}`;
+              found.push(`${name}: ${el.scrollWidth} > ${el.clientWidth}`);
+            }
+          }
+          return found;
+        }"""
+    )
+
+
+def selected_seqs(page):
+    return page.eval_on_selector_all("#log-lines li.selected", "els => els.map(e => Number(e.dataset.seq))")
 
 
 def rendered_seqs(page):

@@ -55,9 +55,10 @@ def test_owner_installs_and_watches_the_log_and_progress_grow_live(new_page, wor
     job = Job.objects.get(pk=job_id)
     assert (job.server_id, job.kind, job.requested_by_id) == (server.id, JobKind.INSTALL, owner.id)
     mark_page(page)
-    assert "queued as job" in page.locator(".messages").inner_text()
 
     wait_for_running(page)
+    # "queued as job #N" does not outlive the job's start (test_job_log_view.py watches it go).
+    assert page.locator(".messages .job-queued").count() == 0
     page.wait_for_selector("#log-conn[data-conn=live]")
 
     # Lines keep arriving without a reload.
@@ -94,7 +95,10 @@ def test_owner_installs_and_watches_the_log_and_progress_grow_live(new_page, wor
     # The status panel was re-rendered in place: exit code and finish time are filled in.
     page.wait_for_function("document.getElementById('job-exit-code').textContent.trim() === '0'")
     assert_one_job_page(page)
-    assert page.locator("#log-progress").is_hidden()
+    # The bar ends full and says how the job ended (never a frozen running bar).
+    page.wait_for_selector("#log-progress.is-succeeded")
+    assert page.locator("#log-progress-label").inner_text() == "Succeeded"
+    assert progress_width(page) == 100
     assert page.locator("#job-finished").inner_text() != "—"
     assert page.locator("[data-cancel-job]").count() == 0
     assert_not_reloaded(page)
@@ -148,6 +152,9 @@ def test_owner_cancels_a_running_install_and_sees_cancelling_then_cancelled(
     assert_one_job_page(page)
     assert page.locator("#job-status [data-cancel-job]").count() == 0
     assert page.locator("#job-status .msg.warning").is_visible()  # "stopped while running" note
+    # The bar stops where the install was, in the cancelled look, and says so.
+    page.wait_for_selector("#log-progress.is-cancelled")
+    assert re.fullmatch(r"Cancelled at \d+%", page.locator("#log-progress-label").inner_text())
     assert_not_reloaded(page)
 
     job = Job.objects.get(pk=job_id)

@@ -10,6 +10,7 @@ import threading
 import psutil
 import pytest
 
+from hostctl import l4d2
 from hostctl.config import HostConfig
 from hostctl.l4d2 import ServerSpec
 
@@ -103,4 +104,23 @@ def spec(config, udp_port):
         pid = int(pid_file.read_text().split()[0])
         for running in still_running([pid]):
             os.killpg(running, signal.SIGKILL)
-            psutil.Process(running).wait(5)  # it is our child: reap it
+            try:
+                psutil.Process(running).wait(5)
+            except psutil.NoSuchProcess:
+                pass  # reaped already, by the waiter thread hostctl gives every server it launches
+
+
+@pytest.fixture
+def installed(spec, config):
+    assert l4d2.install(spec, lambda *_: None, config=config) == 0
+    return spec
+
+
+@pytest.fixture
+def running(installed, config, lines):
+    assert l4d2.start(installed, lines, config=config) == 0
+    return installed
+
+
+def server_pid(spec) -> int:
+    return int((spec.install_dir / "srcds.pid").read_text().split()[0])

@@ -19,23 +19,7 @@ from hostctl import l4d2, steamcmd
 from hostctl.l4d2 import HostError
 from hostctl.process import CancelToken
 
-from .conftest import still_running
-
-
-@pytest.fixture
-def installed(spec, config):
-    assert l4d2.install(spec, lambda *_: None, config=config) == 0
-    return spec
-
-
-@pytest.fixture
-def running(installed, config, lines):
-    assert l4d2.start(installed, lines, config=config) == 0
-    return installed
-
-
-def server_pid(spec) -> int:
-    return int((spec.install_dir / "srcds.pid").read_text().split()[0])
+from .conftest import server_pid, still_running
 
 
 def steamcmd_processes() -> list[psutil.Process]:
@@ -100,7 +84,8 @@ def test_start_brings_up_a_server_that_answers_a2s(installed, config, lines, mon
 def test_starting_a_running_server_does_nothing(running, config, lines):
     pid = server_pid(running)
     assert l4d2.start(running, lines, config=config) == 0
-    assert lines.of("system")[-1] == f"Server is already running (pid {pid})"
+    assert lines.of("system")[-1] == "Server is already running"
+    assert server_pid(running) == pid
 
 
 def test_stop_quits_the_server_through_its_console(running, config, lines):
@@ -201,34 +186,37 @@ def test_a_full_disk_fails_the_install_even_though_steamcmd_exits_0(spec, config
 
 def test_a_missing_steamcmd_is_reported(spec, config, lines):
     real = dataclasses.replace(config, simulate=False, steamcmd="/nonexistent/steamcmd")
-    with pytest.raises(
-        HostError, match="steamcmd not found at '/nonexistent/steamcmd'; set HOSTCTL_STEAMCMD"
-    ):
+    with pytest.raises(HostError, match="steamcmd was not found where HOSTCTL_STEAMCMD points"):
         l4d2.install(spec, lines, config=real)
 
 
 def test_command_lines_match_what_the_operations_run(spec, config):
     start = l4d2.command_line("start", spec, config=config)
     assert start[1:] == [
-        *("-game", "left4dead2", "-strictportbind", "-ip", "0.0.0.0", "-port", str(spec.port)),
+        *("-game", "left4dead2", "-norestart", "-strictportbind", "-ip", "0.0.0.0", "-port", str(spec.port)),
         *("+map", "c1m1_hotel", "-maxplayers", "8", "+servercfgfile", "server.cfg"),
     ]
     assert l4d2.command_line("update", spec, config=config)[-3:] == ["+app_update", "222860", "+quit"]
 
 
-def test_kill_strays_stops_a_dead_workers_leftovers_but_spares_the_game_server(running, lines):
+def test_kill_strays_stops_a_dead_runs_marked_leftovers_but_spares_shells_and_the_game_server(running):
     pid = server_pid(running)
-    leftover = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(60)"], cwd=running.install_dir, start_new_session=True
-    )
+    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+    env = dict(os.environ, HOSTCTL_MARK="l4d2-job-7")
+    leftover = subprocess.Popen(sleep, cwd=running.install_dir, env=env, start_new_session=True)
+    # An operator's shell working in the same directory is not the job's.
+    shell = subprocess.Popen(sleep, cwd=running.install_dir, start_new_session=True)
+    other_job = subprocess.Popen(sleep, env=dict(env, HOSTCTL_MARK="l4d2-job-8"), start_new_session=True)
     try:
-        assert l4d2.kill_strays(running) == 1
+        assert l4d2.kill_strays(running, "l4d2-job-7") == 1
         assert leftover.wait(5) == -signal.SIGKILL
+        assert shell.poll() is None and other_job.poll() is None
         assert still_running([pid]) == [pid]
     finally:
-        if leftover.poll() is None:
-            leftover.kill()
-            leftover.wait()
+        for proc in (leftover, shell, other_job):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def test_an_update_with_nothing_to_download_counts_as_success():

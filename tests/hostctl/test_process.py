@@ -118,7 +118,7 @@ def test_cancel_stops_a_term_honouring_child_quickly(lines, pid_file, no_leaks):
     result = run_command(py(RECORD + READY_AND_SLEEP, pid_file), on_line=on_line, cancel=token, grace=5)
     assert time.monotonic() - cancelled_at[0] < 0.5
     assert result == -signal.SIGTERM and result.cancelled
-    assert "Cancel requested: sent SIGTERM to process group" in lines.of("system")[0]
+    assert "Cancel requested: sent SIGTERM to the process group" in lines.of("system")[0]
     assert still_running(recorded_pids(pid_file, 1)) == []
 
 
@@ -154,7 +154,44 @@ def test_cancel_kills_setsid_grandchild(lines, pid_file, no_leaks):
         py(RECORD + SPAWN_GRANDCHILD, pid_file, grandchild), on_line=on_line, cancel=token, grace=0.5
     )
     assert result.cancelled
-    assert "and 1 descendants outside it" in lines.of("system")[0]
+    assert "and 1 processes outside it" in lines.of("system")[0]
+    assert still_running(recorded_pids(pid_file, 2)) == []
+
+
+# A daemon the classic way: fork, setsid, fork again, the middle process exits at once
+# (so the daemon is nobody's descendant any more), stdio closed, SIGTERM ignored.
+DAEMONIZE = (
+    "import os, signal, sys, time\n"
+    "open(sys.argv[1], 'a').write(f'{os.getpid()}\\n')\n"
+    "if os.fork() == 0:\n"
+    "    os.setsid()\n"
+    "    if os.fork() == 0:\n"
+    "        signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "        null = os.open(os.devnull, os.O_RDWR)\n"
+    "        for fd in (0, 1, 2):\n"
+    "            os.dup2(null, fd)\n"
+    "        open(sys.argv[1], 'a').write(f'{os.getpid()}\\n')\n"
+    "        time.sleep(60)\n"
+    "    os._exit(0)\n"
+    "os.wait()\n"
+    "while len(open(sys.argv[1]).read().split()) < 2:\n"
+    "    time.sleep(0.01)\n"
+)
+
+
+def test_cancel_kills_a_double_forked_term_ignoring_daemon_with_closed_stdio(lines, pid_file, no_leaks):
+    token = CancelToken()
+    on_line, cancelled_at = cancel_when_ready(token, lines)
+    result = run_command(py(DAEMONIZE + READY_AND_SLEEP, pid_file), on_line=on_line, cancel=token, grace=0.5)
+    assert result.cancelled
+    assert time.monotonic() - cancelled_at[0] < 0.5 + 1
+    assert still_running(recorded_pids(pid_file, 2)) == []
+
+
+def test_a_daemon_left_behind_by_a_command_that_ended_is_killed_with_it(lines, pid_file, no_leaks):
+    result = run_command(py(DAEMONIZE, pid_file), on_line=lines, cancel=CancelToken(), grace=0.5)
+    assert result == 0 and not result.cancelled
+    assert "left 1 process(es) running after it ended" in lines.of("system")[-1]
     assert still_running(recorded_pids(pid_file, 2)) == []
 
 
@@ -174,7 +211,7 @@ def test_timeout_stops_the_child_like_a_cancel(lines, pid_file, no_leaks):
     result = run_command(py(RECORD + READY_AND_SLEEP, pid_file), on_line=lines, timeout=0.5, grace=0.5)
     assert result == -signal.SIGTERM
     assert result.timed_out and not result.cancelled
-    assert lines.of("system")[0].startswith("Timed out after 0.5s: sent SIGTERM to process group")
+    assert lines.of("system")[0].startswith("Timed out after 0.5s: sent SIGTERM to the process group")
     assert still_running(recorded_pids(pid_file, 1)) == []
 
 

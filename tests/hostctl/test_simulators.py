@@ -20,6 +20,7 @@ from rcon.exceptions import WrongPassword
 from rcon.source import Client
 
 import hostctl.sim
+from hostctl import builds
 
 SIM_DIR = Path(hostctl.sim.__file__).parent
 SRCDS = SIM_DIR / "srcds.py"
@@ -542,18 +543,12 @@ def steamcmd(tmp_path, *args: str, **env: str) -> str:
 
 
 def app_info_block(output: str) -> dict:
-    """The KeyValues block app_info_print prints after its `AppID : ...` line, parsed with vdf."""
+    """The KeyValues block app_info_print prints after its `AppID : ...` line, parsed (hostctl.builds)."""
     header = re.search(r"^AppID : 222860, change number : \d+/\d+, last change : .+ $", output, re.MULTILINE)
     assert header, output
-    start = output.index('"222860"', header.end())
-    depth, quoted = 0, False
-    for end in range(start, len(output)):
-        ch = output[end]
-        quoted = not quoted if ch == '"' else quoted
-        depth += {"{": 1, "}": -1}.get(ch, 0) if not quoted else 0
-        if ch == "}" and depth == 0:
-            return vdf.loads(output[start : end + 1])["222860"]
-    raise AssertionError(f"unterminated app info block:\n{output}")
+    info = builds.parse_app_info(output[header.end() :])
+    assert info is not None, f"no app info block after the header:\n{output}"
+    return info
 
 
 def test_app_info_print_is_keyvalues_whose_public_build_follows_the_build_file(tmp_path):

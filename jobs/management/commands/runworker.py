@@ -2,21 +2,8 @@ import argparse
 
 from django.core.management.base import BaseCommand
 
+from jobs.management.argtypes import positive_float, positive_int
 from jobs.worker import Worker
-
-
-def positive_int(value):
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return number
-
-
-def positive_float(value):
-    number = float(value)
-    if number <= 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
-    return number
 
 
 class Command(BaseCommand):
@@ -49,4 +36,5 @@ class Command(BaseCommand):
             once=options["once"],
             drain_timeout=options["drain_timeout"],
             node=options["node"],
+            subreaper=not options["once"],
         ).run()

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from l4d2site.files import private_file
 from servers.models import Server
 
 DEMO_PORT = 27015
@@ -22,13 +23,16 @@ class Command(BaseCommand):
         if admin is None:
             password = secrets.token_urlsafe(12)
             admin = User.objects.create_superuser("admin", password=password)
-            password_file.write_text(f"username: admin\npassword: {password}\n")
-            password_file.chmod(0o600)
-            self.stdout.write(self.style.SUCCESS("Created the admin account."))
-        if password_file.exists():
-            self.stdout.write(f"Log in with the account in {password_file}:\n{password_file.read_text()}")
+            private_file(password_file, f"username: admin\npassword: {password}\n")
+            # Printed once, on the run that created it; afterwards only the owner of the data dir can read it.
+            self.stdout.write(
+                self.style.SUCCESS(f"Created the admin account: username admin, password {password}")
+            )
+            self.stdout.write(f"(also kept, readable only by you, in {password_file})")
         else:
-            self.stdout.write(f"Log in as your existing superuser ({admin.get_username()}).")
+            self.stdout.write(
+                f"Log in as {admin.get_username()} (the first admin's password is in {password_file})."
+            )
         if settings.HOSTCTL_SIMULATE and not Server.objects.exists():
             Server.objects.create(owner=admin, name="Demo server", port=DEMO_PORT)
             self.stdout.write(f"Created a demo server on UDP port {DEMO_PORT}: press Install on its page.")

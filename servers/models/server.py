@@ -1,3 +1,5 @@
+"""Game hosts (nodes) and game servers, with the settings an owner gives them."""
+
 import secrets
 
 from django.conf import settings
@@ -6,9 +8,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from streams.numbered import NumberedLine
-
-from .validators import CvarValidator, validate_extra_cfg, validate_map_name, validate_server_name
+from ..validators import CvarValidator, validate_extra_cfg, validate_map_name, validate_server_name
 
 
 class DesiredState(models.TextChoices):
@@ -135,7 +135,7 @@ class Server(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="servers",
-        help_text="The game host it lives on; empty: the panel's own host (plain `runworker`).",
+        help_text="The game host it lives on. Empty: the panel's own host (its worker runs without --node).",
     )
     name = models.CharField(max_length=64, validators=[validate_server_name])
     port = models.PositiveIntegerField(
@@ -157,13 +157,17 @@ class Server(models.Model):
     auto_restart = models.BooleanField(
         default=True, help_text="Restart it automatically when it crashes while it should be running."
     )
+    # Set when it crashed too often (servers/crashes.py); a person starting it clears it.
+    autorestart_paused_at = models.DateTimeField(null=True, blank=True)
     rcon_password = models.CharField(max_length=64, default=new_rcon_password, editable=False)
     # What A2S last said (the supervisor keeps these true while the server runs).
     map_seen = models.CharField(max_length=64, blank=True, default="")
     player_count = models.PositiveSmallIntegerField(null=True, blank=True)
     max_players_seen = models.PositiveSmallIntegerField(null=True, blank=True)
     players = models.JSONField(
-        default=list, blank=True, help_text="[{name, score, seconds}, ...] from A2S_PLAYER"
+        default=list,
+        blank=True,
+        help_text="[{name, score, joined}, ...] from A2S_PLAYER; joined: when they connected (ISO 8601)",
     )
     # Game builds: installed from the appmanifest, latest from steamcmd's app info.
     installed_build = models.CharField(max_length=32, blank=True, default="")
@@ -222,90 +226,3 @@ class Server(models.Model):
 
     def get_absolute_url(self):
         return reverse("servers:detail", args=[self.id])
-
-
-# --- the console (servers/console/) -----------------------------------------------
-
-
-class ConsoleStream(models.TextChoices):
-    STDOUT = "stdout", "Output"
-    "What srcds printed (stdout and stderr, as one stream, like a terminal shows them)."
-    COMMAND = "command", "Command"
-    "A command someone sent from the panel, written as it was delivered, with who sent it."
-    SYSTEM = "system", "Panel"
-    "A note from the panel: the server started, a command could not be delivered."
-
-
-class ConsoleLine(NumberedLine):
-    """One line of a server's console; seq 1, 2, 3... per server, no gaps (old ones pruned)."""
-
-    owner_field = "server"
-    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="console_lines", db_index=False)
-    seq = models.PositiveBigIntegerField()
-    stream = models.CharField(max_length=7, choices=ConsoleStream.choices)
-
-    class Meta:
-        ordering = ["server", "seq"]
-        constraints = [
-            # Doubles as the (server, seq) index every console read, tail and prune uses.
-            models.UniqueConstraint(fields=["server", "seq"], name="consoleline_server_seq"),
-        ]
-
-
-class ConsoleCursor(models.Model):
-    """How far the console pump has read a server's console.log.
-
-    Written in the same transaction as the lines it read up to, so a worker that
-    dies resumes exactly after the last stored line.
-    """
-
-    server = models.OneToOneField(Server, on_delete=models.CASCADE, primary_key=True, related_name="+")
-    file_id = models.CharField(max_length=64, blank=True, help_text="device:inode of the file being read")
-    file_offset = models.PositiveBigIntegerField(default=0)
-
-    def __str__(self):
-        return f"{self.server_id}: {self.file_id} @ {self.file_offset}"
-
-
-class CommandKind(models.TextChoices):
-    LINE = "line", "Console line"
-    "A line typed into the console, sent as it is."
-    RCON_PASSWORD = "rcon_password", "RCON password change"
-    "Sets the server's current RCON password; the worker reads it from the server when it delivers it."
-
-
-class CommandOutcome(models.TextChoices):
-    PENDING = "pending", "Pending"
-    "Waiting for the worker on the server's host."
-    DELIVERED = "delivered", "Delivered"
-    "Written to the server's console input."
-    FAILED = "failed", "Not delivered"
-    "The server's console was not open (the server had stopped)."
-    EXPIRED = "expired", "Expired"
-    "Still waiting after CONSOLE_COMMAND_EXPIRY (the host's worker was away): dropped, never run late."
-
-
-class ConsoleCommand(models.Model):
-    """A command sent to a server's console, and who sent it (the audit trail)."""
-
-    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="console_commands")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    kind = models.CharField(max_length=16, choices=CommandKind.choices, default=CommandKind.LINE)
-    text = models.CharField(max_length=512, help_text="As typed; an RCON password change is stored masked.")
-    created_at = models.DateTimeField(default=timezone.now)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=9, choices=CommandOutcome.choices, default=CommandOutcome.PENDING)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [
-            models.Index(fields=["user", "created_at"], name="consolecommand_user_time"),
-            models.Index(
-                fields=["server"],
-                name="consolecommand_pending",
-                condition=models.Q(outcome="pending"),
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.server_id}: {self.text[:80]}"

@@ -16,6 +16,7 @@ import logging
 
 from django.conf import settings
 from django.db import models, transaction
+from django.db.models import Count, Min
 from django.urls import reverse
 from django.utils import timezone
 
@@ -23,76 +24,17 @@ from l4d2site.db import retry_locked
 from servers import events
 from servers.models import DesiredState, Server
 
-from .notify import notify_job, nudge_workers
+from ..notify import notify_job, nudge_workers
+from .choices import CancelOutcome, JobKind, JobState, JobTrigger, LogStream
+from .log import JobLog
 
 log = logging.getLogger(__name__)
 
-
-class JobKind(models.TextChoices):
-    INSTALL = "install", "Install"
-    "Download and validate the game files with steamcmd."
-    UPDATE = "update", "Update"
-    "Bring an installed server up to date with steamcmd."
-    START = "start", "Start"
-    "Launch srcds, detached, so it outlives the job."
-    STOP = "stop", "Stop"
-    "Ask srcds to quit, then terminate it."
-    RESTART = "restart", "Restart"
-    "Stop, then start."
-
-
-class JobState(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    "Waiting for a worker; may be cancelled before it runs."
-    RUNNING = "running", "Running"
-    "A worker claimed it and its command is running."
-    CANCELLING = "cancelling", "Cancelling"
-    "Cancel requested while running; the worker is terminating the process tree."
-    SUCCEEDED = "succeeded", "Succeeded"
-    "The command exited 0."
-    FAILED = "failed", "Failed"
-    "The command exited non-zero, raised, or its worker died."
-    CANCELLED = "cancelled", "Cancelled"
-    "Stopped by a cancel, before or while running."
-
-
-class JobTrigger(models.TextChoices):
-    USER = "user", "User"
-    "Someone pressed a button (or called the URL)."
-    SCHEDULE = "schedule", "Schedule"
-    "A schedule of the server came due."
-    MONITOR = "monitor", "Monitor"
-    "The supervisor restarts a server that crashed, or applies a game update."
-    RETRY = "retry", "Re-run"
-    "Someone re-ran a finished job (`parent` is the job it re-runs)."
-
-
-class LogStream(models.TextChoices):
-    STDOUT = "stdout", "stdout"
-    "What the command printed on standard output."
-    STDERR = "stderr", "stderr"
-    "What the command printed on standard error, and panel errors about the job."
-    SYSTEM = "system", "system"
-    "Notes from the worker: what ran, signals sent, exit code, duration."
-    PHASE = "phase", "phase"
-    "A step of the job begins here (its title): the job page folds the log by these."
-
-
-class CancelOutcome(models.TextChoices):
-    CANCELLED = "cancelled", "The job was cancelled before it ran."
-    "It was queued; no worker will ever run it."
-    CANCELLING = "cancelling", "Cancel requested: the worker is stopping the job."
-    "It was running; the worker will terminate its process tree."
-    ALREADY_CANCELLING = "already_cancelling", "A cancel was already requested; nothing changed."
-    "A repeated cancel changes nothing."
-    FINISHED = "finished", "The job has already finished; nothing changed."
-    "Too late: finished jobs cannot be cancelled (HTTP 409)."
-
+CLAIM_CANDIDATES = 20  # servers tried per claim before giving up until the next poll
 
 ACTIVE_STATES = (JobState.RUNNING, JobState.CANCELLING)
 FINISHED_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 CANCELLABLE_STATES = (JobState.QUEUED, JobState.RUNNING)
-CLAIM_CANDIDATES = 20
 
 # What each kind asks of the game server; cancelling never reverts it.
 DESIRED_STATE_FOR_KIND = {
@@ -121,8 +63,14 @@ class JobQuerySet(models.QuerySet):
         )
 
     @retry_locked
-    def claim(self, *, node_name, worker):
-        """queued -> running: the oldest queued job whose server has no running job, or None.
+    def claim(self, *, node_name, worker, after_owner=0):
+        """queued -> running: the next job of the next owner in turn, or None.
+
+        Fair across owners: each server's oldest claimable job is a candidate (so
+        jobs of one server still run one at a time in FIFO order); owners with fewer
+        running jobs go first, then round-robin by owner id after `after_owner`
+        (whom this worker served last), then the oldest job. So one owner's 8 queued
+        installs never make another owner wait behind all of them.
 
         On SQLite the IMMEDIATE transaction serialises claimers outright. On
         PostgreSQL each candidate's server row is locked with SKIP LOCKED, so two
@@ -132,18 +80,19 @@ class JobQuerySet(models.QuerySet):
         mine = {"server__node__name": node_name} if node_name else {"server__node__isnull": True}
         with transaction.atomic():
             busy = Job.objects.active().values("server_id")
-            candidates = (
-                self.queued()
-                .filter(**mine)
-                .exclude(server_id__in=busy)
-                .order_by("id")
-                .values_list("id", "server_id")
-            )
-            seen = set()
-            for job_id, server_id in candidates[:CLAIM_CANDIDATES]:
-                if server_id in seen:
-                    continue  # only a server's oldest queued job may run next (FIFO)
-                seen.add(server_id)
+            claimable = self.queued().filter(**mine).exclude(server_id__in=busy).order_by()
+            firsts = list(claimable.values("server_id", "server__owner").annotate(job_id=Min("id")))
+            if not firsts:
+                return None
+            owners = {row["server__owner"] for row in firsts}
+            running = _per_owner(Job.objects.active().filter(server__owner__in=owners), Count("id"))
+
+            def turn(row):
+                owner = row["server__owner"]
+                return (running.get(owner, 0), owner <= after_owner, owner, row["job_id"])
+
+            for row in sorted(firsts, key=turn)[:CLAIM_CANDIDATES]:
+                job_id, server_id = row["job_id"], row["server_id"]
                 if not Server.objects.select_for_update(skip_locked=True).filter(pk=server_id).exists():
                     continue  # another worker is claiming for this server right now
                 if Job.objects.active().filter(server_id=server_id).exists():
@@ -156,6 +105,16 @@ class JobQuerySet(models.QuerySet):
                     notify_job(job_id)
                     return Job.objects.select_related("server", "requested_by").get(pk=job_id)
         return None
+
+
+def _per_owner(jobs, aggregate):
+    """{server owner id: aggregate} over `jobs`."""
+    rows = jobs.order_by().values("server__owner").annotate(value=aggregate)
+    return {row["server__owner"]: row["value"] for row in rows}
+
+
+class QueueFull(Exception):
+    """An owner has L4D2_MAX_QUEUED_PER_OWNER jobs waiting already (HTTP 429)."""
 
 
 class Job(models.Model):
@@ -204,6 +163,8 @@ class Job(models.Model):
             models.Index(fields=["state", "id"], name="job_state_fifo"),
         ]
 
+    duplicate = False  # set by enqueue when it returned an identical queued job
+
     def __str__(self):
         return f"#{self.id} {self.kind} {self.server.name}"
 
@@ -219,6 +180,12 @@ class Job(models.Model):
         return self.state in CANCELLABLE_STATES
 
     @property
+    def reruns(self):
+        """Ids of the jobs that re-ran this one, oldest first."""
+        reruns = self.children.filter(trigger=JobTrigger.RETRY).order_by("id")
+        return list(reruns.values_list("id", flat=True))
+
+    @property
     def duration(self):
         if not self.started_at:
             return None
@@ -227,13 +194,37 @@ class Job(models.Model):
     # --- transitions -----------------------------------------------------------
 
     @classmethod
-    def enqueue(cls, server, kind, user):
-        """-> queued; the server's desired state follows what the kind asks for."""
+    def enqueue(cls, server, kind, user, *, trigger=JobTrigger.USER, parent=None):
+        """-> queued; the server's desired state follows what the kind asks for.
+
+        The same kind already queued for the server is returned instead (a double
+        click queues one job), with `duplicate` set. A person who is not staff may
+        have at most L4D2_MAX_QUEUED_PER_OWNER jobs queued on their servers: QueueFull.
+        `user` is None for jobs the panel starts itself (`trigger` says why).
+        A person starting a server (not the monitor, not a schedule) also resumes
+        automatic restarts that a crash loop paused (servers/crashes.py).
+        """
         with transaction.atomic():
-            job = cls.objects.create(server=server, kind=kind, requested_by=user)
+            same = cls.objects.queued().filter(server=server, kind=kind).order_by("id").first()
+            if same is not None:
+                same.duplicate = True
+                return same
+            if user is not None and not user.is_staff:
+                waiting = cls.objects.queued().filter(server__owner_id=server.owner_id).count()
+                if waiting >= settings.MAX_QUEUED_PER_OWNER:
+                    raise QueueFull(
+                        f"{waiting} jobs are already waiting on your servers; the limit is "
+                        f"{settings.MAX_QUEUED_PER_OWNER}. Wait for some to run, or cancel some."
+                    )
+            job = cls.objects.create(
+                server=server, kind=kind, requested_by=user, trigger=trigger, parent=parent
+            )
             desired = DESIRED_STATE_FOR_KIND.get(kind)
             if desired:
-                Server.objects.filter(pk=server.pk).update(desired_state=desired, updated_at=timezone.now())
+                fields = {"desired_state": desired, "updated_at": timezone.now()}
+                if desired == DesiredState.RUNNING and trigger in (JobTrigger.USER, JobTrigger.RETRY):
+                    fields["autorestart_paused_at"] = None
+                Server.objects.filter(pk=server.pk).update(**fields)
             transaction.on_commit(nudge_workers)
         return job
 
@@ -337,28 +328,3 @@ def _move_and_log(job, expected, new, log_line, **fields):
         if won:
             job.append_log(*log_line)
     return won
-
-
-class JobLogQuerySet(models.QuerySet):
-    def last_seq(self, job_id):
-        return self.filter(job_id=job_id).order_by("-seq").values_list("seq", flat=True).first() or 0
-
-
-class JobLog(models.Model):
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="logs", db_index=False)
-    seq = models.PositiveIntegerField()
-    stream = models.CharField(max_length=6, choices=LogStream.choices)
-    line = models.TextField()
-    created_at = models.DateTimeField(default=timezone.now)
-
-    objects = JobLogQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["job", "seq"]
-        constraints = [
-            # Doubles as the (job, seq) index every log read and tail uses.
-            models.UniqueConstraint(fields=["job", "seq"], name="joblog_job_seq"),
-        ]
-
-    def __str__(self):
-        return f"{self.job_id}:{self.seq} [{self.stream}] {self.line[:80]}"

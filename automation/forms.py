@@ -1,0 +1,61 @@
+"""Forms for schedules, webhooks and a server's update policy."""
+
+from django import forms
+from django.conf import settings
+
+from servers.models import Server
+
+from .models import Schedule, Webhook, WebhookEvent
+from .validators import time_zones
+
+
+class ScheduleForm(forms.ModelForm):
+    timezone = forms.ChoiceField(label="Time zone", choices=())
+
+    class Meta:
+        model = Schedule
+        fields = ["name", "cron", "timezone", "action", "command", "enabled"]
+        widgets = {"cron": forms.TextInput(attrs={"placeholder": "0 5 * * *", "spellcheck": "false"})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["timezone"].choices = [(name, name) for name in sorted(time_zones())]
+        self.fields["timezone"].initial = settings.TIME_ZONE  # the panel's own zone, UTC unless set
+
+    def clean_cron(self):
+        # "0  5 * * *" and "0 5 * * *" are one schedule: keep the tidy spelling.
+        return " ".join(self.cleaned_data["cron"].split())
+
+    def save(self, commit=True):
+        schedule = super().save(commit=False)
+        schedule.reschedule()
+        if commit:
+            schedule.save()
+        return schedule
+
+
+class WebhookForm(forms.ModelForm):
+    events = forms.MultipleChoiceField(
+        choices=WebhookEvent.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[WebhookEvent.JOB_FAILED, WebhookEvent.SERVER_CRASHED],
+    )
+
+    class Meta:
+        model = Webhook
+        fields = ["name", "server", "url", "events", "enabled"]
+        widgets = {"url": forms.URLInput(attrs={"placeholder": "https://discord.com/api/webhooks/…"})}
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        server = self.fields["server"]
+        server.queryset = Server.objects.visible_to(user).order_by("name", "id")
+        # Only staff may hear every server; an owner's webhook belongs to one of theirs.
+        server.required = not user.is_staff
+        server.empty_label = "All servers" if user.is_staff else None
+
+
+class UpdatePolicyForm(forms.ModelForm):
+    class Meta:
+        model = Server
+        fields = ["update_policy"]

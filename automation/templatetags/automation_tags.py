@@ -1,0 +1,27 @@
+"""Template tags for the automation parts of server pages (so `servers` never imports `automation`)."""
+
+from django import template
+
+from servers.models import UpdatePolicy
+
+from ..forms import UpdatePolicyForm
+from ..updates import newer
+
+register = template.Library()
+
+
+@register.filter
+def update_available(server):
+    """True if the server watches for updates and Valve has a newer build than it runs."""
+    return server.update_policy != UpdatePolicy.OFF and newer(server.latest_build, server.installed_build)
+
+
+@register.inclusion_tag("automation/_server_automation.html", takes_context=True)
+def server_automation(context, server):
+    """The server page's automation card: update policy, schedules, webhooks."""
+    return {
+        **context.flatten(),
+        "server": server,
+        "policy_form": UpdatePolicyForm(instance=server),
+        "schedule_count": server.schedules.filter(enabled=True).count(),
+    }

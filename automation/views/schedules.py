@@ -1,0 +1,63 @@
+"""A server's schedules: list, create, edit, enable/disable, delete, and each one's run history."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from servers.access import server_for_user
+
+from ..access import schedule_for_user
+from ..forms import ScheduleForm
+
+RUNS_SHOWN = 50
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def schedule_list(request, server_id):
+    server = server_for_user(request.user, server_id)
+    form = ScheduleForm(request.POST or None, instance=None)
+    if request.method == "POST" and form.is_valid():
+        form.instance.server = server
+        form.instance.created_by = request.user
+        schedule = form.save()
+        messages.success(request, f"Schedule “{schedule}” saved ({schedule.description}).")
+        return redirect("automation:schedules", server.id)
+    context = {"server": server, "schedules": server.schedules.order_by("id"), "form": form}
+    return render(request, "automation/schedules.html", context, status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def schedule_detail(request, server_id, schedule_id):
+    server, schedule = schedule_for_user(request.user, server_id, schedule_id)
+    form = ScheduleForm(request.POST or None, instance=schedule)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Schedule “{schedule}” saved.")
+        return redirect(schedule)
+    runs = schedule.runs.select_related("job").order_by("-id")[:RUNS_SHOWN]
+    context = {"server": server, "schedule": schedule, "form": form, "runs": runs}
+    return render(request, "automation/schedule.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+@login_required
+def schedule_toggle(request, server_id, schedule_id):
+    """Enable or disable; enabling starts from the next slot after now (no catching up)."""
+    server, schedule = schedule_for_user(request.user, server_id, schedule_id)
+    schedule.enabled = not schedule.enabled
+    schedule.reschedule()
+    schedule.save(update_fields=["enabled", "next_run_at"])
+    messages.success(request, f"Schedule “{schedule}” {'enabled' if schedule.enabled else 'disabled'}.")
+    return redirect("automation:schedules", server.id)
+
+
+@require_POST
+@login_required
+def schedule_delete(request, server_id, schedule_id):
+    server, schedule = schedule_for_user(request.user, server_id, schedule_id)
+    schedule.delete()
+    messages.success(request, f"Schedule “{schedule}” deleted.")
+    return redirect("automation:schedules", server.id)

@@ -1,0 +1,21 @@
+"""Models of the job system; `job.py` holds every state transition of a job."""
+
+from .choices import CancelOutcome, JobKind, JobState, JobTrigger, LogStream
+from .job import ACTIVE_STATES, CANCELLABLE_STATES, FINISHED_STATES, Job, JobQuerySet
+from .log import JobLog
+from .worker import WorkerProcess
+
+__all__ = [
+    "ACTIVE_STATES",
+    "CANCELLABLE_STATES",
+    "FINISHED_STATES",
+    "CancelOutcome",
+    "Job",
+    "JobKind",
+    "JobLog",
+    "JobQuerySet",
+    "JobState",
+    "JobTrigger",
+    "LogStream",
+    "WorkerProcess",
+]

@@ -1,0 +1,101 @@
+"""The server page's small charts: the last 24 h of players, CPU and memory, as inline SVG data.
+
+Drawn on the server (numbers into a template's <svg>), so the page needs no chart
+library, no CDN and no script. One indexed range read of ServerSample per page;
+samples are grouped into BUCKETS columns, and a column without samples leaves a
+gap in the line (the server was not running).
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
+
+from .models import ServerSample
+
+SPAN = timedelta(hours=24)
+BUCKETS = 288  # 5 minutes each
+WIDTH, HEIGHT = BUCKETS, 60  # the SVG's viewBox
+
+
+@dataclass(frozen=True)
+class Chart:
+    key: str
+    title: str
+    lines: list  # polyline "points" strings, one per unbroken run
+    latest: str  # the last value, for people
+    top: str  # what the top edge stands for
+
+    width = WIDTH
+    height = HEIGHT
+
+    @property
+    def empty(self):
+        return not self.lines
+
+
+def history(server, now=None):
+    """The three charts of `server` for the last SPAN."""
+    now = now or timezone.now()
+    start = now - SPAN
+    rows = list(
+        ServerSample.objects.filter(server=server, at__gte=start, at__lte=now)
+        .order_by("at")
+        .values_list("at", "players", "cpu", "memory")
+    )
+    players, cpu, memory = ([None] * BUCKETS for _ in range(3))
+    for at, n_players, cpu_percent, rss in rows:
+        i = min(BUCKETS - 1, int((at - start) / SPAN * BUCKETS))
+        # The busiest moment of each column: a short spike stays visible.
+        players[i] = _max(players[i], n_players)
+        cpu[i] = _max(cpu[i], cpu_percent)
+        memory[i] = _max(memory[i], rss)
+    slots = max([server.max_players, *filter(None, players)])
+    peak_cpu = max([100.0, *filter(None, cpu)])
+    peak_memory = max([1, *filter(None, memory)]) * 1.2
+    return [
+        Chart("players", "Players", _lines(players, slots), _last(players, str), f"{slots}"),
+        Chart("cpu", "CPU", _lines(cpu, peak_cpu), _last(cpu, lambda v: f"{v:.0f} %"), f"{peak_cpu:.0f} %"),
+        Chart(
+            "memory",
+            "Memory",
+            _lines(memory, peak_memory),
+            _last(memory, _mb),
+            _mb(peak_memory) if rows else "—",
+        ),
+    ]
+
+
+def _max(a, b):
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _lines(values, top):
+    """Polyline point lists (x,y in the viewBox), broken where a column has no value."""
+    runs, run = [], []
+    for x, value in enumerate(values):
+        if value is None:
+            if run:
+                runs.append(run)
+            run = []
+            continue
+        y = HEIGHT - (min(value, top) / top * (HEIGHT - 2)) - 1
+        run.append(f"{x + 0.5:g},{y:.1f}")
+    if run:
+        runs.append(run)
+    # A lone point would draw nothing: give it a short flat line.
+    return [" ".join(r if len(r) > 1 else [r[0], _shift(r[0])]) for r in runs]
+
+
+def _shift(point):
+    x, y = point.split(",")
+    return f"{float(x) + 1:g},{y}"
+
+
+def _last(values, fmt):
+    value = next((v for v in reversed(values) if v is not None), None)
+    return "—" if value is None else fmt(value)
+
+
+def _mb(value):
+    return f"{value / 2**20:.0f} MB"

@@ -1,0 +1,52 @@
+"""Models of what is about a server: the server and its host, its supervision, its console."""
+
+from .console import CommandKind, CommandOutcome, ConsoleCommand, ConsoleCursor, ConsoleLine, ConsoleStream
+from .server import (
+    ActualState,
+    DesiredState,
+    Difficulty,
+    GameMode,
+    Node,
+    Region,
+    Server,
+    ServerQuerySet,
+    UpdatePolicy,
+    new_rcon_password,
+)
+from .supervision import (
+    CRASH_LOOP_COUNT,
+    CRASH_LOOP_WINDOW,
+    PAUSED_NOTICE,
+    CrashAction,
+    CrashReason,
+    ServerCrash,
+    ServerSample,
+    SupervisorBeat,
+)
+
+__all__ = [
+    "ActualState",
+    "CRASH_LOOP_COUNT",
+    "CRASH_LOOP_WINDOW",
+    "CommandKind",
+    "CommandOutcome",
+    "ConsoleCommand",
+    "ConsoleCursor",
+    "ConsoleLine",
+    "ConsoleStream",
+    "CrashAction",
+    "CrashReason",
+    "DesiredState",
+    "Difficulty",
+    "GameMode",
+    "Node",
+    "PAUSED_NOTICE",
+    "Region",
+    "Server",
+    "ServerCrash",
+    "ServerQuerySet",
+    "ServerSample",
+    "SupervisorBeat",
+    "UpdatePolicy",
+    "new_rcon_password",
+]

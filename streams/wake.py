@@ -1,0 +1,110 @@
+"""Same-host wake-ups without Redis: UNIX datagram sockets in the data directory.
+
+Every process that wants to be woken (a web process with live viewers, a worker)
+binds one datagram socket in DATA_DIR/wake/ and reads it in a daemon thread. A
+publisher sends the group's name, one datagram per listening socket: the worker
+tells web processes "job.12 has new lines", a web process tells workers "a job was
+queued" or "a cancel was asked". Datagrams are best effort by design: every reader
+also polls the database, so a lost or refused one costs latency, never a line.
+
+The directory is the data dir's (0700), so only the panel's own user can send.
+"""
+
+import itertools
+import logging
+import os
+import socket
+import threading
+from collections import defaultdict
+
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+MAX_GROUP = 200  # bytes in a datagram: a group name ("job.12"), nothing more
+
+
+def wake_dir():
+    return settings.DATA_DIR / "wake"
+
+
+class LocalBus:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.handlers = defaultdict(dict)  # group -> {token: callback}
+        self.tokens = itertools.count()
+        self.sock = None
+        self.path = None
+
+    # --- receiving -------------------------------------------------------------------
+
+    def subscribe(self, group, callback):
+        """Call `callback()` (in the bus thread: keep it short) whenever `group` is published."""
+        with self.lock:
+            self._listen()
+            token = next(self.tokens)
+            self.handlers[group][token] = callback
+        return group, token
+
+    def unsubscribe(self, subscription):
+        group, token = subscription
+        with self.lock:
+            self.handlers[group].pop(token, None)
+            if not self.handlers[group]:
+                del self.handlers[group]
+
+    def _listen(self):
+        if self.sock is not None or not settings.LOCAL_WAKEUPS:
+            return
+        try:
+            directory = wake_dir()
+            directory.mkdir(mode=0o700, exist_ok=True)
+            self.path = directory / f"{os.getpid()}.sock"
+            self.path.unlink(missing_ok=True)  # a dead process with our pid left it
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            sock.bind(str(self.path))
+        except OSError as exc:
+            log.warning("local wake-ups unavailable (%s): polling only", exc)
+            return
+        self.sock = sock
+        threading.Thread(target=self._receive, name="local-wakeups", daemon=True).start()
+
+    def _receive(self):
+        while True:
+            try:
+                data = self.sock.recv(MAX_GROUP)
+            except OSError:
+                return
+            group = data.decode("utf-8", "replace")
+            with self.lock:
+                callbacks = list(self.handlers.get(group, {}).values())
+            for callback in callbacks:
+                try:
+                    callback()
+                except Exception:
+                    log.exception("wake-up handler for %s failed", group)
+
+    # --- sending ---------------------------------------------------------------------
+
+    def publish(self, group):
+        """Wake every local listener of `group` (in any process of this host, this one included)."""
+        if not settings.LOCAL_WAKEUPS:
+            return
+        data = group.encode()[:MAX_GROUP]
+        try:
+            names = os.listdir(wake_dir())
+        except OSError:
+            return  # nobody has ever listened
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+            sender.setblocking(False)
+            for name in names:
+                path = wake_dir() / name
+                try:
+                    sender.sendto(data, str(path))
+                except (ConnectionRefusedError, FileNotFoundError):
+                    path.unlink(missing_ok=True)  # its process is gone: nobody reads it any more
+                except OSError:
+                    pass  # a full queue (a busy listener) or anything else: the poll covers it
+
+
+bus = LocalBus()

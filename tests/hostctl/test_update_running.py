@@ -1,0 +1,119 @@
+"""Updating a running server: warn the players, stop, update, start, as one operation."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+import pytest
+
+from hostctl import builds, l4d2, warning
+from hostctl.errors import HostError
+from hostctl.process import CancelToken
+
+
+@pytest.fixture
+def quick(config):
+    """The host config with a short warning before the update."""
+    return dataclasses.replace(config, update_warning_seconds=1.5)
+
+
+def console(spec) -> str:
+    return (spec.install_dir / "console.log").read_text()
+
+
+def console_shows(spec, text, timeout=5.0) -> bool:
+    """True once the running server has printed `text` (it reads its console on its own time)."""
+    deadline = time.monotonic() + timeout
+    while text not in console(spec):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_running_server_is_warned_stopped_updated_and_started_on_the_new_build(
+    running, quick, lines, monkeypatch
+):
+    old = builds.installed_build(running.install_dir)
+    monkeypatch.setenv("HOSTCTL_SIM_LATEST_BUILD", str(int(old) + 1))
+    assert l4d2.update(running, lines, config=quick) == 0
+    assert lines.of("phase") == ["Warn players", "Stop", "Update", "Start"]
+    assert "3 player(s) on: warning in the console 1.5 s ahead." in lines.of("system")
+    assert "Console: The server restarts in 1.5 seconds for a game update." in console(running)
+    assert "Console: Restarting now for a game update." in console(running)
+    assert builds.installed_build(running.install_dir) == str(int(old) + 1)
+    assert l4d2.status(running, config=quick).state == "running"
+    percents = [int(text) for text in lines.of("progress")]
+    assert percents == sorted(percents) and percents[-1] == 100, "one bar for the whole job, only growing"
+
+
+def test_nobody_on_the_server_means_no_warning_and_no_wait(installed, quick, lines, monkeypatch):
+    monkeypatch.setenv("HOSTCTL_SIM_PLAYERS", "BOT:Coach,BOT:Ellis")  # bots do not count
+    assert l4d2.start(installed, lines, config=quick) == 0
+    assert l4d2.update(installed, lines, config=quick) == 0
+    assert "Nobody is on the server: no warning needed." in lines.of("system")
+    assert "Console: The server restarts" not in console(installed)
+    assert l4d2.status(installed, config=quick).state == "running"
+
+
+def test_a_cancel_during_the_warning_leaves_the_server_running_untouched(running, config, lines):
+    long_warning = dataclasses.replace(config, update_warning_seconds=30)
+    token = CancelToken()
+    threading.Timer(0.5, token.cancel).start()
+    pid_before = (running.install_dir / "srcds.pid").read_text()
+    assert l4d2.update(running, lines, token, config=long_warning) == 1
+    assert lines.of("phase") == ["Warn players"]
+    assert console_shows(running, "Console: Restart cancelled.")
+    assert "the server keeps running, nothing was updated" in lines.text
+    assert (running.install_dir / "srcds.pid").read_text() == pid_before
+
+
+def test_a_failed_update_still_brings_the_server_back_and_fails(running, quick, lines, monkeypatch):
+    monkeypatch.setenv("HOSTCTL_SIM_FAIL", "disk")
+    assert l4d2.update(running, lines, config=quick) != 0
+    assert lines.of("phase") == ["Warn players", "Stop", "Update", "Start"]
+    assert "The update failed: starting the server again on the files it has." in lines.of("system")
+    assert l4d2.status(running, config=quick).state == "running"
+
+
+def test_install_on_a_running_server_is_refused_with_a_clear_reason(running, config, lines):
+    with pytest.raises(HostError, match="The server is running: stop it before installing"):
+        l4d2.install(running, lines, config=config)
+    assert l4d2.status(running, config=config).state == "running"
+
+
+def test_everyone_leaving_ends_the_warning_early(tmp_path, lines):
+    counts = iter([2, 0])
+    fifo = tmp_path / "console.fifo"
+    warning_seconds = 60.0
+    ended = warning.warn_players(
+        0,
+        fifo,
+        lines,
+        CancelToken(),
+        seconds=warning_seconds,
+        reason="for a test",
+        count=lambda port: next(counts),
+    )
+    assert ended is True
+    # Nobody reads this console, so nobody can be told: no point in waiting.
+    assert "Could not write to the server console: the players were not warned." in lines.of("system")
+
+
+def test_the_warning_waits_only_until_everyone_left(tmp_path, lines, monkeypatch):
+    monkeypatch.setattr(warning, "RECOUNT_EVERY", 0.2)
+    monkeypatch.setattr(warning.srcds, "send_console", lambda fifo, text: True)
+    counts = iter([1, 1, 0])
+    finished = threading.Event()
+
+    def warn():
+        warning.warn_players(
+            0, tmp_path / "fifo", lines, None, seconds=60, reason="now", count=lambda p: next(counts)
+        )
+        finished.set()
+
+    threading.Thread(target=warn, daemon=True).start()
+    assert finished.wait(10), "the warning should end once the server is empty, long before 60 s"
+    assert "Everyone has left: going on now." in lines.of("system")

@@ -1,0 +1,51 @@
+"""Wake-ups between processes on one host without Redis (streams.wake), and the poll behind them."""
+
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+
+from jobs.models import JobState
+from streams import wake
+
+from .processes import ROOT, process_env
+from .test_job_logs import add_lines, communicator, receive_until_end, seqs, set_state
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_publish_from_another_process_wakes_a_subscriber_here():
+    woken = threading.Event()
+    subscription = wake.bus.subscribe("job.4242", woken.set)
+    try:
+        publisher = "import django; django.setup(); from streams import wake; wake.bus.publish('job.4242')"
+        env = process_env(DJANGO_SETTINGS_MODULE="tests.settings")
+        subprocess.run([sys.executable, "-c", publisher], cwd=ROOT, env=env, check=True, timeout=30)
+        assert woken.wait(10)
+    finally:
+        wake.bus.unsubscribe(subscription)
+
+
+def test_a_socket_left_by_a_dead_process_is_removed_by_the_next_publish():
+    wake.bus.subscribe("job.1", lambda: None)  # makes sure the directory exists
+    stale = wake.wake_dir() / "999999999.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(stale))  # bound, then closed: nobody will ever read it
+    wake.bus.publish("job.1")
+    assert not stale.exists()
+
+
+async def test_with_local_wakeups_off_the_poll_still_delivers_every_line(owner, job, settings):
+    settings.LOCAL_WAKEUPS = False
+    await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
+    comm = await communicator(job.id, owner)
+    await comm.connect()
+    assert (await comm.receive_json_from())["type"] == "state"
+    await sync_to_async(add_lines)(job, "one", "two")
+    await sync_to_async(set_state)(job, JobState.SUCCEEDED, exit_code=0)
+    assert seqs(await receive_until_end(comm)) == [1, 2]
+    await comm.disconnect()
