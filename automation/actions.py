@@ -1,14 +1,13 @@
 """What a schedule does when it comes due: queue a job, or send a console command.
 
-`run_console_command` sends straight to the console on the game host (the
-scheduler runs in the node's worker, on that host). When the console app's
-ConsoleCommand path lands, this one function switches to it (the command then
-shows in the console history with the schedule as its sender).
+A console command goes the way a typed one does (servers.console.commands): stored,
+delivered by the console pump of the server's host, shown in its console and in the
+command audit, sent by "the panel".
 """
 
 from jobs.models import Job, JobKind, JobTrigger
-from servers import l4d2_facade
-from servers.models import ActualState, DesiredState
+from servers.console.commands import Refused, submit
+from servers.models import DesiredState
 
 from .models import ScheduleAction
 
@@ -35,10 +34,9 @@ def run(schedule):
 
 
 def run_console_command(schedule):
-    """Send the schedule's command line to the running server's console; what happened, in a sentence."""
-    server = schedule.server
-    if server.actual_state != ActualState.RUNNING:
-        return f"Not sent: the server is {server.get_actual_state_display().lower()}."
-    if l4d2_facade.send_console(server.id, schedule.command):
-        return f"Sent to the console: {schedule.command}"
-    return "Not sent: the server's console did not accept it (is the server running?)."
+    """Queue the schedule's command line for the server's console; what happened, in a sentence."""
+    try:
+        submit(schedule.server, None, schedule.command)
+    except Refused as refused:
+        return f"Not sent: {refused.reason}"
+    return f"Sent to the console: {schedule.command}"

@@ -362,7 +362,7 @@ def test_the_admin_lists_commands_read_only(staff_client, owner, server):
 
 
 async def communicator(server_id, user=None, query=""):
-    headers = [(b"origin", b"http://localhost")]
+    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
     if user is not None:
         headers.append((b"cookie", await sync_to_async(session_cookie)(user)))
     path = f"/ws/servers/{server_id}/console" + (f"?{query}" if query else "")

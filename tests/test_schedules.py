@@ -12,7 +12,7 @@ from django.utils import timezone
 from automation.models import Schedule, ScheduleAction, ScheduleRun
 from automation.scheduler import run_due
 from jobs.models import Job, JobKind, JobState, JobTrigger
-from servers.models import DesiredState, Node
+from servers.models import ConsoleCommand, ConsoleLine, DesiredState, Node
 
 from .processes import free_port, running, start_worker, wait_until
 
@@ -71,8 +71,8 @@ def test_owner_creates_a_nightly_restart_and_sees_its_description_and_next_run(o
         ({"action": "command", "command": ""}, "Type the console command"),
         ({"action": "command", "command": "say a\nquit"}, "one line, without control characters"),
         ({"action": "command", "command": "say " + "é" * 300}, "at most 512 bytes; this one is 604"),
-        ({"action": "command", "command": "rcon_password hunter2"}, "never sent by a schedule"),
-        ({"action": "command", "command": "quit"}, "Use the stop or restart action"),
+        ({"action": "command", "command": "rcon_password hunter2"}, "never typed here"),
+        ({"action": "command", "command": "quit"}, "Use the Stop and Restart buttons"),
     ],
 )
 def test_bad_schedules_are_refused_with_the_reason(owner_client, server, fields, message):
@@ -239,7 +239,8 @@ def test_a_nightly_restart_leaves_a_server_its_owner_stopped_alone(server):
 def test_a_console_command_for_a_server_that_is_not_running_is_not_sent(server):
     make_due(schedule_for(server, action=ScheduleAction.COMMAND, command="say hi"))
     [run] = run_due(None)
-    assert run.outcome == "Not sent: the server is unknown." and run.job is None
+    assert run.outcome.startswith("Not sent: The server is unknown") and run.job is None
+    assert not ConsoleCommand.objects.exists()
 
 
 def test_disabled_schedules_and_other_nodes_schedules_do_not_run(server, make_server):
@@ -337,5 +338,11 @@ def test_a_scheduled_console_command_reaches_the_running_server(owner, make_serv
         wait_until(lambda: "Console: From a schedule" in console.read_text(), timeout=30)
         [run] = ScheduleRun.objects.filter(schedule=schedule)
         assert run.outcome == "Sent to the console: say From a schedule"
+        # The way a typed command goes: in the audit trail, sent by the panel, in the console.
+        command = ConsoleCommand.objects.get(server=server)
+        assert command.user is None and command.outcome == "delivered"
+        assert ConsoleLine.objects.filter(
+            server=server, stream="command", line__contains="say From a schedule"
+        )
         stop = Job.enqueue(server, JobKind.STOP, owner)
         wait_until(lambda: Job.objects.get(pk=stop.pk).is_finished, timeout=60)

@@ -72,7 +72,10 @@ def _commands(line):
 
 
 def submit(server, user, text):
-    """Store `text` for delivery to `server`'s console; Refused(400/409/429) if it cannot go."""
+    """Store `text` for delivery to `server`'s console; Refused(400/409/429) if it cannot go.
+
+    `user` None: the panel itself sends it (a schedule), with no rate limit.
+    """
     text = check_text(text)
     if server.rcon_password and server.rcon_password in text:
         # Stored commands and console lines never hold it (and the error never repeats it).
@@ -92,12 +95,13 @@ def _store(server, user, kind, text):
         raise Refused(409, f"The server is {label}: commands can only be sent while it is running.")
     limit = PER_SECOND
     with transaction.atomic():
-        # One user at a time counts and adds, so the limit holds across web processes
-        # (SQLite's IMMEDIATE transactions serialise this by themselves).
-        get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
-        since = timezone.now() - timedelta(seconds=1)
-        if ConsoleCommand.objects.filter(user=user, created_at__gt=since).count() >= limit:
-            raise Refused(429, f"Slow down: at most {limit} commands a second.")
+        if user is not None:
+            # One user at a time counts and adds, so the limit holds across web processes
+            # (SQLite's IMMEDIATE transactions serialise this by themselves).
+            get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
+            since = timezone.now() - timedelta(seconds=1)
+            if ConsoleCommand.objects.filter(user=user, created_at__gt=since).count() >= limit:
+                raise Refused(429, f"Slow down: at most {limit} commands a second.")
         command = ConsoleCommand.objects.create(server=server, user=user, kind=kind, text=text)
     layer.publish(console_group(server.node.name if server.node_id else None), {"type": "console.command"})
     return command

@@ -195,7 +195,7 @@ class ConsolePump(WorkerLoop):
 
     def deliver(self, command):
         console = self.consoles[command.server_id]
-        who = command.user.get_username() if command.user else "someone"
+        who = command.user.get_username() if command.user else "the panel"
         now = timezone.now()
         unclaimed = ConsoleCommand.objects.filter(pk=command.pk, outcome=CommandOutcome.PENDING)
         if now - command.created_at > COMMAND_EXPIRY:
