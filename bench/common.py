@@ -25,13 +25,11 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 # BENCH_ROOT: run the product from another checkout (e.g. a snapshot while others edit).
@@ -40,6 +38,10 @@ BENCH = Path(__file__).resolve().parent
 PY = sys.executable
 FAKE_STEAMCMD = BENCH / "fakesteamcmd.py"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+sys.path.insert(0, str(BENCH.parent))  # support/: helpers shared with the tests (never tests/ itself)
+from support import ports  # noqa: E402
+from support.ports import free_game_ports, free_port, wait_for_port  # noqa: E402,F401
 
 _procs: list[subprocess.Popen] = []
 _tmpdirs: list[str] = []
@@ -180,33 +182,11 @@ def start_daphne(port: int, env: dict, log_name: str = "daphne") -> subprocess.P
 
 
 # free_port and wait_for_port are copies of tests/processes.py's: bench/ imports nothing from tests/.
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
 
 
 def wait_until(predicate, timeout: float = 30, interval: float = 0.01):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        time.sleep(interval)
+    """support.ports.wait_until, polling every 10 ms: benches time what they wait for."""
+    return ports.wait_until(predicate, timeout=timeout, interval=interval)
 
 
 def peak_rss_mb(pid: int) -> float | None:

@@ -50,7 +50,7 @@ def child_inprocess(n):
 
     from hostctl.process import CancelToken, run_command
     from jobs.models import Job
-    from jobs.worker import job_sink
+    from jobs.runner import job_sink
 
     job = Job.objects.get(pk=int(sys.argv[sys.argv.index("--job") + 1]))
     Job.objects.filter(pk=job.id).update(state="running", started_at=timezone.now())

@@ -26,7 +26,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
@@ -43,22 +42,6 @@ ORPHAN_KILLS = 5
 
 def opt(name, default):
     return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
-
-
-def free_game_ports(count, start=41000):
-    """Ports free for UDP (A2S) and TCP (RCON) both, as srcds binds them (tests/processes.py
-    has the same check for one random port; bench/ imports nothing from tests/)."""
-    ports, port = [], start
-    while len(ports) < count:
-        port += 1
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
-                udp.bind(("0.0.0.0", port))
-                tcp.bind(("0.0.0.0", port))
-        except OSError:
-            continue
-        ports.append(port)
-    return ports
 
 
 def install_all(servers):
@@ -112,7 +95,7 @@ def main():
     from servers.models import Server
 
     owner = common.make_user("owner")
-    servers = [common.make_server(owner, port) for port in free_game_ports(n_servers)]
+    servers = [common.make_server(owner, port) for port in common.free_game_ports(n_servers, start=41000)]
     install_all(servers)
     env = common.base_env(common.DATA, HOSTCTL_SIM_SECONDS="0.1", L4D2_LOG_LEVEL="DEBUG")
     worker = common.start_worker("--poll", "0.2", "--concurrency", "8", env=env)

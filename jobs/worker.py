@@ -1,99 +1,37 @@
 """The job worker: claims queued jobs, runs them through hostctl, records every line.
 
 One `Worker` per host process. The main thread claims jobs and watches for cancel
-requests; each claimed job runs in a pool thread with its own line sink and
-`CancelToken`. Process handles never leave this process: a cancel request lives
-in the database (state `cancelling`) and the main thread turns it into the job's
-token firing. State transitions are the model's (`jobs.models`); finishing what a
-dead worker left is `jobs.recovery`'s.
+requests; each claimed job runs in a pool thread (`jobs.runner`) with its own line
+sink and `CancelToken`. Process handles never leave this process: a cancel request
+lives in the database (state `cancelling`) and the main thread turns it into the
+job's token firing. State transitions are the model's (`jobs.models`); finishing what
+a dead worker left is `jobs.recovery`'s; the worker's other duties (supervisor,
+console, scheduler, webhooks) are loops it starts (settings.WORKER_LOOPS).
 """
 
-import asyncio
 import logging
 import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils.module_loading import import_string
 
 from hostctl import proctree
-from hostctl.errors import HostError
-from hostctl.lines import hide_home
-from hostctl.process import PROGRESS, CancelToken
-from servers import l4d2_facade
-from servers.models import ActualState
-from streams import layer, wake
-from streams.sink import LineSink
+from streams import layer
 
-from .models import Job, JobLog, JobState, LogStream
-from .notify import WORKER_GROUP, notify_job
-from .outcome import closing_line
-from .recovery import Recovery, job_mark, process_identity
+from .models import Job, JobState
+from .notify import WORKER_GROUP
+from .recovery import Recovery, process_identity
+from .runner import RunningJob, execute
 
 log = logging.getLogger(__name__)
 
 TICK = 0.1  # main loop period: how often cancel requests are looked for while jobs run
 SILENT_CHECK = 10.0  # seconds between looks for jobs whose worker went silent
 REAP_EVERY = 1.0  # seconds between reaping orphans we adopted as a subreaper
-
-
-PROGRESS_EVERY = 0.25  # seconds between progress writes; the bar moves smoothly enough
-
-
-def job_sink(job_id):
-    # A job may already have lines (a crash restart opens with the crash report): go on after them.
-    last = JobLog.objects.last_seq(job_id)
-    return LineSink(JobLog, "job", job_id, last_seq=last, on_written=lambda: notify_job(job_id))
-
-
-class JobOutput:
-    """Where hostctl sends a job's output: lines into its log, progress onto the job row.
-
-    The worker's home directory is shown as "~" (hostctl.lines.hide_home).
-    """
-
-    def __init__(self, job_id):
-        self.job_id = job_id
-        self.lines = job_sink(job_id)
-        self.progress = None
-        self.saved_progress = None
-        self.saved_at = 0.0
-
-    def __call__(self, stream, text):
-        if stream != PROGRESS:
-            self.lines(stream, hide_home(text))
-            return
-        self.progress = int(text)
-        if time.monotonic() - self.saved_at >= PROGRESS_EVERY or self.progress == 100:
-            self.save_progress()
-
-    def save_progress(self):
-        if self.progress != self.saved_progress:
-            Job.objects.filter(pk=self.job_id).update(progress=self.progress)
-            self.saved_progress, self.saved_at = self.progress, time.monotonic()
-            notify_job(self.job_id)
-
-    def flush(self):
-        self.save_progress()
-        self.lines.flush()
-
-
-def state_words(state):
-    """An actual state as a person says it: "not_installed" -> "not installed"."""
-    return ActualState(state).label.lower() if state in ActualState.values else str(state)
-
-
-@dataclass
-class RunningJob:
-    job: Job
-    sink: JobOutput
-    token: CancelToken
-    cancel_seen: bool = False
-    future: object = None
 
 
 class Worker:
@@ -109,8 +47,7 @@ class Worker:
         self.last_owner = 0  # whose job this worker claimed last: the queue's round-robin turn
         self.stopping_since = None  # first signal: stop claiming
         self.aborting = False  # second signal (or drain timeout): cancel running jobs
-        self.nudge = threading.Event()  # set by the channel-layer listener: look now
-        self.listening = False
+        self.nudge = threading.Event()  # set by a nudge (local datagram or Redis): look now
         # A subreaper adopts what its jobs' daemons leave behind, so cancel can find them;
         # then it must reap them too. Only for a real worker process (not tests in-process).
         self.subreaper = subreaper and proctree.become_subreaper()
@@ -122,7 +59,8 @@ class Worker:
         log.info("worker %s started (concurrency %s, poll %ss)", self.identity, self.concurrency, self.poll)
         self.recovery.heartbeat()
         self.recovery.recover_orphans()
-        self._start_listener()
+        # A job queued or a cancel asked for wakes the loop at once; polling goes on regardless.
+        nudges = layer.Subscription(WORKER_GROUP, self.nudge.set)
         loops = self._start_loops()
         # When each periodic duty is next due (time.monotonic()).
         self.due = dict.fromkeys(("claim", "heartbeat", "silent", "reap"), 0.0)
@@ -137,8 +75,7 @@ class Worker:
                     log.warning("database error in the worker loop, retrying: %s", exc)
                     close_old_connections()
                     time.sleep(1)
-        self.listening = False
-        wake.bus.unsubscribe(self.local_wakeups)
+        nudges.close()
         for loop in loops:
             loop.stop()
         self.recovery.stopped()
@@ -156,18 +93,6 @@ class Worker:
         for loop in loops:
             loop.start()
         return loops
-
-    def _start_listener(self):
-        """Wake the loop on a nudge (a job queued, a cancel asked for); polling goes on regardless."""
-        self.local_wakeups = wake.bus.subscribe(WORKER_GROUP, self.nudge.set)
-        if not layer.enabled():
-            return
-        self.listening = True
-
-        def listen():
-            asyncio.run(layer.listen(WORKER_GROUP, lambda message: self.nudge.set(), lambda: self.listening))
-
-        threading.Thread(target=listen, name="channel-listener", daemon=True).start()
 
     def _tick(self, pool):
         """One turn of the main loop; False once the worker should exit."""
@@ -199,7 +124,7 @@ class Worker:
             if self.once and not claimed and not self.running:
                 return False
             due["claim"] = now + (0 if claimed else self.poll)
-        # Sleep until the next duty is due; a nudge from Redis wakes us sooner.
+        # Sleep until the next duty is due; a nudge wakes us sooner.
         self.nudge.wait(max(0.0, min(TICK, due["claim"] - time.monotonic())))
         return True
 
@@ -214,9 +139,9 @@ class Worker:
             self.last_owner = job.server.owner_id
             log.info("claimed job %s", job.id)
             claimed = True
-            running = RunningJob(job=job, sink=JobOutput(job.id), token=CancelToken(mark=job_mark(job.id)))
+            running = RunningJob(job)
             self.running[job.id] = running
-            running.future = pool.submit(self._execute_in_thread, running)
+            running.future = pool.submit(execute, running)
         return claimed
 
     def _reap_finished(self):
@@ -225,53 +150,6 @@ class Worker:
                 del self.running[job_id]
                 if running.future.exception():  # _execute catches everything; belt and braces
                     log.error("job %s thread died: %r", job_id, running.future.exception())
-
-    # --- running one job -----------------------------------------------------
-
-    def _execute_in_thread(self, running):
-        try:
-            self._execute(running)
-        finally:
-            connection.close()  # each pool thread has its own connection
-
-    def _execute(self, running):
-        job, sink, token = running.job, running.sink, running.token
-        started = time.monotonic()
-        # hostctl follows this with a "$ <command>" line for each command it runs.
-        # Host names and pids are for staff (the job page shows them the worker); the log is for everyone.
-        sink(LogStream.SYSTEM, f"Running {job.get_kind_display().lower()} of {job.server.name}.")
-        try:
-            code = int(l4d2_facade.run(job.kind, job.server, sink, token))
-        except HostError as exc:
-            sink(LogStream.STDERR, str(exc))
-            code = 1
-        except Exception as exc:
-            log.exception("job %s raised", job.id)
-            # The exception may name host paths: its details go to the worker's log, for staff.
-            sink(
-                LogStream.STDERR,
-                f"Internal error ({type(exc).__name__}); details are in the worker's log.",
-            )
-            code = 1
-        elapsed = time.monotonic() - started
-        sink(LogStream.SYSTEM, closing_line(code, elapsed))
-        self._refresh_actual_state(job, sink)
-        sink.flush()
-
-        def say(text):
-            sink(LogStream.SYSTEM, text)
-            sink.flush()
-
-        state = job.finish(code, cancelled=token.cancelled and code != 0, say=say)
-        log.info("job %s %s (exit %s, %.1fs)", job.id, state, code, elapsed)
-
-    def _refresh_actual_state(self, job, sink):
-        try:
-            status = l4d2_facade.refresh_actual_state(job.server)
-            sink(LogStream.SYSTEM, f"Server is now {state_words(status.state)}.")
-        except Exception as exc:
-            log.warning("status of server %s failed: %s", job.server_id, exc)
-            sink(LogStream.SYSTEM, f"Could not refresh the server's state: {exc}")
 
     # --- cancellation and signals --------------------------------------------
 
@@ -286,11 +164,9 @@ class Worker:
             running = self.running[job_id]
             running.cancel_seen = True
             when = requested_at.strftime("%H:%M:%S.%f")[:-3] if requested_at else "?"
-            running.sink(
-                LogStream.SYSTEM,
-                f"Cancel requested by {username or 'someone'} at {when} UTC: stopping the process tree.",
+            running.cancel(
+                f"Cancel requested by {username or 'someone'} at {when} UTC: stopping the process tree."
             )
-            running.token.cancel()
             log.info("cancelling job %s", job_id)
 
     def _install_signal_handlers(self):
@@ -316,5 +192,4 @@ class Worker:
         self.aborting = True
         log.warning("%s: cancelling %d running job(s)", reason, len(self.running))
         for running in self.running.values():
-            running.sink(LogStream.SYSTEM, f"Worker shutting down ({reason}): stopping the process tree.")
-            running.token.cancel()
+            running.cancel(f"Worker shutting down ({reason}): stopping the process tree.")

@@ -4,7 +4,8 @@ import functools
 import logging
 import time
 
-from django.db import OperationalError
+from django.conf import settings
+from django.db import OperationalError, models
 
 log = logging.getLogger(__name__)
 
@@ -30,3 +31,14 @@ def retry_locked(fn=None, *, attempts=20, delay=0.05):
                 time.sleep(min(1.0, delay * 2**attempt))
 
     return wrapper
+
+
+def optional_fk(to, *, related_name="+", on_delete=models.SET_NULL, help_text=""):
+    """A foreign key that may be empty: who asked for something, which host a server is on..."""
+    return models.ForeignKey(
+        to, null=True, blank=True, on_delete=on_delete, related_name=related_name, help_text=help_text
+    )
+
+
+def optional_user_fk(**kwargs):
+    return optional_fk(settings.AUTH_USER_MODEL, **kwargs)

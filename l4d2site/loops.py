@@ -11,11 +11,16 @@ import threading
 
 from django.db import DatabaseError, close_old_connections, connection
 
+from streams import layer
+
 log = logging.getLogger(__name__)
 
 
 class WorkerLoop:
     interval = 5.0
+    # A channel group whose messages wake the loop at once (local datagrams, and Redis
+    # where configured); None: the loop only runs every `interval`.
+    wake_group = None
 
     def __init__(self, *, identity, node_name):
         self.identity = identity  # "host:pid:start-time" of the worker process
@@ -31,12 +36,19 @@ class WorkerLoop:
         """Called once in the loop's thread after the last pass."""
 
     def start(self):
+        self.subscription = layer.Subscription(self.wake_group, self.on_nudge) if self.wake_group else None
         self.thread.start()
+
+    def on_nudge(self):
+        """Something was published to `wake_group`."""
+        self.wake()
 
     def wake(self):
         self.woken.set()
 
     def stop(self, timeout=10):
+        if self.subscription:
+            self.subscription.close()
         self.stopping.set()
         self.woken.set()
         self.thread.join(timeout)

@@ -105,6 +105,28 @@ async def listen(group, on_message, keep_going):
         await _bounded(layer.close_pools())  # a private layer per listener: give its connections back
 
 
+class Subscription:
+    """Call `callback()` (from another thread: keep it short) whenever `group` is published.
+
+    For threads (worker loops); the tail subscribes from its event loop instead.
+    Local datagrams always, Redis too where configured; `close()` ends both.
+    """
+
+    def __init__(self, group, callback):
+        self.local = wake.bus.subscribe(group, callback)
+        self.listening = enabled()
+        if self.listening:
+
+            def run():
+                asyncio.run(listen(group, lambda message: callback(), lambda: self.listening))
+
+            threading.Thread(target=run, name=f"listen-{group}", daemon=True).start()
+
+    def close(self):
+        self.listening = False
+        wake.bus.unsubscribe(self.local)
+
+
 async def _bounded(cleanup, seconds=2):
     """Clean up on the channel layer, but never let a sick Redis keep a listener alive."""
     try:

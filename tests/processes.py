@@ -1,42 +1,19 @@
 """Real processes for tests: a runworker and a Daphne on the test database."""
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 from django.db import connection
 
+from support.ports import free_game_port, free_port, wait_for_port, wait_until  # noqa: F401 (shared)
+
 ROOT = Path(__file__).resolve().parent.parent
 SIM_MARKER = "hostctl/sim"
-
-
-def free_port(kind=socket.SOCK_STREAM):
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def free_game_port():
-    """A port free for both UDP (A2S) and TCP (RCON), as srcds binds them, below the kernel's
-    ephemeral range: a port the kernel hands out can be taken by any outgoing TCP connection
-    (of a parallel test run, say) before the simulated srcds binds it."""
-    rng = random.Random()
-    while True:
-        port = rng.randrange(20000, 32000)
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
-                udp.bind(("0.0.0.0", port))
-                tcp.bind(("0.0.0.0", port))
-        except OSError:
-            continue
-        return port
 
 
 def process_env(**extra):
@@ -90,28 +67,6 @@ def start_daphne(port, **env):
     )
     wait_for_port(port, proc)
     return proc
-
-
-def wait_for_port(port, proc=None, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
-
-
-def wait_until(predicate, timeout=20, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"condition not met within {timeout}s")
 
 
 def stop_gracefully(proc, grace=10):

@@ -61,6 +61,18 @@ def seqs(messages):
     return [line["seq"] for m in messages if m["type"] == "lines" for line in m["lines"]]
 
 
+async def a_viewer_gets_both_lines_of_a_running_job(owner, job):
+    """A viewer joins a running job, two lines are written, the job ends: it gets both, then end."""
+    await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
+    comm = await communicator(job.id, owner)
+    await comm.connect()
+    assert (await comm.receive_json_from())["state"] == "running"
+    await sync_to_async(add_lines)(job, "one", "two")
+    await sync_to_async(set_state)(job, JobState.SUCCEEDED, exit_code=0)
+    assert seqs(await receive_until_end(comm)) == [1, 2]
+    await comm.disconnect()
+
+
 # --- WebSocket -----------------------------------------------------------------
 
 

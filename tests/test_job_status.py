@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from jobs.models import Job, JobKind, JobLog, JobState
 from jobs.outcome import closing_line, describe_exit_code, pick_reason
-from jobs.worker import state_words
+from jobs.runner import state_words
 
 pytestmark = pytest.mark.django_db
 

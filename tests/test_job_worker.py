@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from jobs.models import Job, JobKind, JobLog, JobState, WorkerProcess
 from jobs.recovery import Recovery, process_identity
-from jobs.worker import Worker, job_sink
+from jobs.runner import job_sink
+from jobs.worker import Worker
 from servers import l4d2_facade
 from servers.models import ActualState, DesiredState
 

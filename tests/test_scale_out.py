@@ -4,7 +4,6 @@ import socket
 from collections import defaultdict
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.db import connection
 from django.utils import timezone
 
@@ -13,7 +12,7 @@ from jobs.recovery import Recovery
 from servers.models import Node
 
 from .processes import running, start_worker, wait_until
-from .test_job_logs import add_lines, communicator, receive_until_end, seqs, set_state
+from .test_job_logs import a_viewer_gets_both_lines_of_a_running_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,14 +91,7 @@ async def test_tails_fall_back_to_polling_when_redis_is_gone(owner, job, setting
             "CONFIG": {"hosts": [settings.REDIS_URL]},
         }
     }
-    await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
-    comm = await communicator(job.id, owner)
-    await comm.connect()
-    assert (await comm.receive_json_from())["state"] == "running"
-    await sync_to_async(add_lines)(job, "still", "arrives")
-    await sync_to_async(set_state)(job, JobState.SUCCEEDED, exit_code=0)
-    assert seqs(await receive_until_end(comm)) == [1, 2]
-    await comm.disconnect()
+    await a_viewer_gets_both_lines_of_a_running_job(owner, job)
 
 
 def test_a_silent_nodes_running_jobs_are_failed_after_the_timeout(make_server, owner, settings):

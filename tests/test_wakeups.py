@@ -6,14 +6,11 @@ import sys
 import threading
 
 import pytest
-from asgiref.sync import sync_to_async
-from django.utils import timezone
 
-from jobs.models import JobState
 from streams import wake
 
 from .processes import ROOT, process_env
-from .test_job_logs import add_lines, communicator, receive_until_end, seqs, set_state
+from .test_job_logs import a_viewer_gets_both_lines_of_a_running_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,11 +38,4 @@ def test_a_socket_left_by_a_dead_process_is_removed_by_the_next_publish():
 
 async def test_with_local_wakeups_off_the_poll_still_delivers_every_line(owner, job, settings):
     settings.LOCAL_WAKEUPS = False
-    await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
-    comm = await communicator(job.id, owner)
-    await comm.connect()
-    assert (await comm.receive_json_from())["type"] == "state"
-    await sync_to_async(add_lines)(job, "one", "two")
-    await sync_to_async(set_state)(job, JobState.SUCCEEDED, exit_code=0)
-    assert seqs(await receive_until_end(comm)) == [1, 2]
-    await comm.disconnect()
+    await a_viewer_gets_both_lines_of_a_running_job(owner, job)

@@ -9,7 +9,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from l4d2site.db import retry_locked
+from l4d2site.db import optional_fk, retry_locked
 from servers.models import Server
 
 from ..validators import validate_webhook_url
@@ -60,16 +60,12 @@ class WebhookQuerySet(models.QuerySet):
         return [hook for hook in hooks if name in hook.events]
 
 
+EVERY_SERVER = "Empty: every server (staff only)."
+
+
 class Webhook(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhooks")
-    server = models.ForeignKey(
-        Server,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="webhooks",
-        help_text="Empty: every server (staff only).",
-    )
+    server = optional_fk(Server, on_delete=models.CASCADE, related_name="webhooks", help_text=EVERY_SERVER)
     name = models.CharField(max_length=64, blank=True)
     url = HttpsURLField(
         "URL",

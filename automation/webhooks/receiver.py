@@ -8,12 +8,12 @@ it only inserts; the sender loop does the HTTP later. A failure here is logged b
 from django.db import transaction
 
 from l4d2site.db import retry_locked
+from streams import layer
 
 from ..models import Delivery, Webhook
 from . import payload
 
-# Sender loops running in this process, woken when there is something to send.
-senders = []
+SENDERS = "automation.webhooks"  # the group every webhook sender loop listens to
 
 
 @retry_locked(attempts=5)
@@ -28,5 +28,5 @@ def record_deliveries(sender, *, name, server, text, job=None, **kwargs):
 
 
 def wake_senders():
-    for loop in senders:
-        loop.wake()
+    """Wake the sender loops, in this process or another (a test sent from a web page)."""
+    layer.publish(SENDERS, {"type": "webhooks.due"})

@@ -36,12 +36,12 @@ RELEASE_EVERY = 60.0  # seconds between looks for deliveries whose worker died m
 
 class WebhookSender(WorkerLoop):
     interval = 1.0
+    wake_group = receiver.SENDERS
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.pool = ThreadPoolExecutor(PARALLEL, thread_name_prefix="webhook")
         self.released_at = 0.0
-        receiver.senders.append(self)
 
     def run_once(self):
         if time.monotonic() - self.released_at >= RELEASE_EVERY:
@@ -66,8 +66,6 @@ class WebhookSender(WorkerLoop):
 
     def close(self):
         self.pool.shutdown(wait=True)
-        if self in receiver.senders:
-            receiver.senders.remove(self)
 
 
 def send_in_thread(delivery_id):

@@ -20,7 +20,7 @@ from django.db.models import Count, Min
 from django.urls import reverse
 from django.utils import timezone
 
-from l4d2site.db import retry_locked
+from l4d2site.db import optional_user_fk, retry_locked
 from servers import events
 from servers.models import DesiredState, Server
 
@@ -121,26 +121,14 @@ class Job(models.Model):
     server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="jobs")
     kind = models.CharField(max_length=16, choices=JobKind.choices)
     state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    requested_by = optional_user_fk()
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     exit_code = models.IntegerField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
-    cancel_requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    cancel_requested_by = optional_user_fk()
     trigger = models.CharField(max_length=8, choices=JobTrigger.choices, default=JobTrigger.USER)
     # The job this one re-runs, or the previous link of a crash-restart chain.
     parent = models.ForeignKey(

@@ -18,7 +18,6 @@ ends a quiet spell or answers a command; continuous output is left to their poll
 (see NUDGE_GAP).
 """
 
-import asyncio
 import logging
 import threading
 import time
@@ -48,8 +47,8 @@ from .commands import console_group
 log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 1.0  # how often the node's server list (and their passwords) is read again
-COMMAND_POLL = 0.05  # without Redis: how often pending commands are looked for
-COMMAND_POLL_NUDGED = 0.1  # with Redis: the nudge comes first; this bounds what a lost one costs
+COMMAND_POLL = 0.05  # without nudges: how often pending commands are looked for
+COMMAND_POLL_NUDGED = 0.1  # with nudges (Redis, local datagrams): this bounds what a lost one costs
 COMMAND_EXPIRY = timedelta(seconds=30)  # older pending commands are dropped, never run late
 PRUNE_SECONDS = 5.0
 PRUNE_BATCH = 5000  # rows per DELETE: keeps each write lock short
@@ -120,27 +119,21 @@ class ConsolePump(WorkerLoop):
         self.consoles = {}
         self.due = {"servers": 0.0, "commands": 0.0, "prune": 0.0}
         self.nudged = threading.Event()
-        self.listening = False
+        # Nudges reach us over Redis, or as local datagrams from a web process on this host.
+        self.nudgeable = layer.enabled() or settings.LOCAL_WAKEUPS
         self.answer_due_until = 0.0
 
     # --- the loop -----------------------------------------------------------------
 
-    def start(self):
-        if layer.enabled():
-            self.listening = True
-            threading.Thread(target=self._listen, name="console-listener", daemon=True).start()
-        super().start()
+    @property
+    def wake_group(self):
+        return console_group(self.node_name)
 
-    def _listen(self):
-        def on_message(message):
-            self.nudged.set()
-            self.wake()
-
-        group = console_group(self.node_name)
-        asyncio.run(layer.listen(group, on_message, lambda: self.listening))
+    def on_nudge(self):
+        self.nudged.set()  # a command is waiting: look now
+        self.wake()
 
     def close(self):
-        self.listening = False
         for console in self.consoles.values():
             console.sink.flush()  # what was read is stored with its position before we go
 
@@ -153,7 +146,7 @@ class ConsolePump(WorkerLoop):
             self.nudged.clear()
             if self.deliver_commands():
                 self.answer_due_until = now + ANSWER_SECONDS
-            self.due["commands"] = now + (COMMAND_POLL_NUDGED if self.listening else COMMAND_POLL)
+            self.due["commands"] = now + (COMMAND_POLL_NUDGED if self.nudgeable else COMMAND_POLL)
         self.interval = self.ANSWER_INTERVAL if now < self.answer_due_until else self.IDLE_INTERVAL
         for console in self.consoles.values():
             console.pump()

@@ -8,6 +8,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from l4d2site.db import optional_fk
+
 from ..validators import CvarValidator, validate_extra_cfg, validate_map_name, validate_server_name
 
 
@@ -127,16 +129,12 @@ class ServerQuerySet(models.QuerySet):
         return self.filter(owner=user)
 
 
+NODE_HELP = "The game host it lives on. Empty: the panel's own host (its worker runs without --node)."
+
+
 class Server(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="servers")
-    node = models.ForeignKey(
-        Node,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="servers",
-        help_text="The game host it lives on. Empty: the panel's own host (its worker runs without --node).",
-    )
+    node = optional_fk(Node, on_delete=models.PROTECT, related_name="servers", help_text=NODE_HELP)
     name = models.CharField(max_length=64, validators=[validate_server_name])
     port = models.PositiveIntegerField(
         unique=True,

@@ -1,0 +1,132 @@
+"""Running one claimed job: its output, its hostctl call, its opening and closing lines, its end.
+
+The worker (jobs/worker.py) claims a job and hands it to `execute` in a pool thread;
+everything here happens in that thread, except `RunningJob.cancel`, which the
+worker's main thread calls when it sees the job's cancel request.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+from hostctl.errors import HostError
+from hostctl.lines import hide_home
+from hostctl.process import PROGRESS, CancelToken
+from servers import l4d2_facade
+from servers.models import ActualState
+from streams.sink import LineSink
+
+from .models import Job, JobLog, LogStream
+from .notify import notify_job
+from .outcome import closing_line
+from .recovery import job_mark
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 0.25  # seconds between progress writes; the bar moves smoothly enough
+
+
+def job_sink(job_id):
+    # A job may already have lines (a crash restart opens with the crash report): go on after them.
+    last = JobLog.objects.last_seq(job_id)
+    return LineSink(JobLog, "job", job_id, last_seq=last, on_written=lambda: notify_job(job_id))
+
+
+class JobOutput:
+    """Where hostctl sends a job's output: lines into its log, progress onto the job row.
+
+    The worker's home directory is shown as "~" (hostctl.lines.hide_home).
+    """
+
+    def __init__(self, job_id):
+        self.job_id = job_id
+        self.lines = job_sink(job_id)
+        self.progress = None
+        self.saved_progress = None
+        self.saved_at = 0.0
+
+    def __call__(self, stream, text):
+        if stream != PROGRESS:
+            self.lines(stream, hide_home(text))
+            return
+        self.progress = int(text)
+        if time.monotonic() - self.saved_at >= PROGRESS_EVERY or self.progress == 100:
+            self.save_progress()
+
+    def save_progress(self):
+        if self.progress != self.saved_progress:
+            Job.objects.filter(pk=self.job_id).update(progress=self.progress)
+            self.saved_progress, self.saved_at = self.progress, time.monotonic()
+            notify_job(self.job_id)
+
+    def say(self, text):
+        """A system line, stored before this returns."""
+        self(LogStream.SYSTEM, text)
+        self.flush()
+
+    def flush(self):
+        self.save_progress()
+        self.lines.flush()
+
+
+def state_words(state):
+    """An actual state as a person says it: "not_installed" -> "not installed"."""
+    return ActualState(state).label.lower() if state in ActualState.values else str(state)
+
+
+@dataclass
+class RunningJob:
+    job: Job
+    output: JobOutput = None
+    token: CancelToken = None
+    cancel_seen: bool = False
+    future: object = field(default=None, repr=False)
+
+    def __post_init__(self):
+        self.output = self.output or JobOutput(self.job.id)
+        # Every process the job starts carries its mark: cancel (and recovery after a
+        # crash of this worker) find them however they detach.
+        self.token = self.token or CancelToken(mark=job_mark(self.job.id))
+
+    def cancel(self, why):
+        self.output(LogStream.SYSTEM, why)
+        self.token.cancel()
+
+
+def execute(running):
+    """Run the job to its end in this (pool) thread: hostctl, lines, actual state, final state."""
+    try:
+        _execute(running)
+    finally:
+        connection.close()  # each pool thread has its own connection
+
+
+def _execute(running):
+    job, output, token = running.job, running.output, running.token
+    started = time.monotonic()
+    # hostctl follows this with a "$ <command>" line for each command it runs.
+    # Host names and pids are for staff (the job page shows them the worker); the log is for everyone.
+    output(LogStream.SYSTEM, f"Running {job.get_kind_display().lower()} of {job.server.name}.")
+    try:
+        code = int(l4d2_facade.run(job.kind, job.server, output, token))
+    except HostError as exc:
+        output(LogStream.STDERR, str(exc))
+        code = 1
+    except Exception as exc:
+        log.exception("job %s raised", job.id)
+        # The exception may name host paths: its details go to the worker's log, for staff.
+        output(LogStream.STDERR, f"Internal error ({type(exc).__name__}); details are in the worker's log.")
+        code = 1
+    elapsed = time.monotonic() - started
+    output(LogStream.SYSTEM, closing_line(code, elapsed))
+    try:
+        status = l4d2_facade.refresh_actual_state(job.server)
+        output(LogStream.SYSTEM, f"Server is now {state_words(status.state)}.")
+    except Exception as exc:
+        log.warning("status of server %s failed: %s", job.server_id, exc)
+        output(LogStream.SYSTEM, f"Could not refresh the server's state: {exc}")
+    output.flush()
+    state = job.finish(code, cancelled=token.cancelled and code != 0, say=output.say)
+    log.info("job %s %s (exit %s, %.1fs)", job.id, state, code, elapsed)
