@@ -222,7 +222,9 @@ def main():
     print()
     for mode, case, out in rows:
         total = [x["total"] for x in out["results"]]
-        limit = 0.6 if case == "honour" else GRACE + 0.6
+        # Honouring TERM, the job is cancelled as fast as wake-ups travel (issue #17);
+        # ignoring it, the grace decides.
+        limit = {"sqlite": 0.1, "redis": 0.05}[mode] if case == "honour" else GRACE + 0.6
         p99 = common.pct(total, 99)
         complete = len(total) == n_jobs
         res.add(f"{mode} {case} TERM p50", round(common.pct(total, 50) * 1000), "", None, "ms")

@@ -342,7 +342,7 @@ def main():
         )
     )
     print()
-    targets = {("sqlite", 50): 0.250, ("sqlite", 200): 0.500, ("redis", 50): 0.050}
+    targets = {("sqlite", 50): 0.250, ("sqlite", 200): 0.100, ("redis", 50): 0.025}
     for r in runs:
         target = targets.get((r["mode"], r["clients"]))
         res.add(

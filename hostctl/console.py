@@ -28,6 +28,7 @@ from pathlib import Path
 from hostctl.lines import MAX_LINE
 
 MARKER = b"\x00panel "
+START_NOTE = "Server started at"  # the marker line l4d2.start writes before each launch
 ROTATE_BYTES = 16 * 1024 * 1024  # console.log is replaced at a start once it is this big
 READ_BYTES = 1024 * 1024  # at most this much per read, so memory stays bounded
 PARTIAL_SECONDS = 1.0  # an unterminated last line is shown once it has waited this long
@@ -90,6 +91,15 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
             lambda m: m.group(1) + (f'"{MASK}"' if m.group(2).startswith('"') else MASK), text
         )
     return text
+
+
+def shown(line: str) -> str:
+    """A console.log line (decoded) as people see it: the panel's marker off, no NUL left
+    (a NUL cannot be stored in PostgreSQL text or JSON)."""
+    marker = MARKER.decode()
+    if line.startswith(marker):
+        line = line[len(marker) :]
+    return line.replace("\x00", "\ufffd")
 
 
 def _decode(raw: bytes) -> tuple[str, str]:

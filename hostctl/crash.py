@@ -14,6 +14,9 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
+from hostctl import console
+from hostctl.console import START_NOTE
+
 SEGFAULT = "segfault"
 PORT_IN_USE = "port_in_use"
 MISSING_MAP = "missing_map"
@@ -28,7 +31,9 @@ _MAX_TAIL_BYTES = 256 * 1024
 
 # The first line srcds prints on every start: lines above the last one belong to
 # an earlier life of the server and say nothing about this death.
-START_MARKERS = ("Setting breakpad minidump AppID",)
+# Where a run of srcds begins in console.log: srcds's own first line, and the note the
+# panel writes before each start (l4d2.start, through srcds.mark_start).
+START_MARKERS = ("Setting breakpad minidump AppID", START_NOTE)
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ def tail_lines(path: Path, count: int = TAIL_LINES) -> list[str]:
         lines = lines[1:]  # the first one is cut: its start is further up
     if lines and lines[-1] == "":
         lines.pop()
-    return [line[:MAX_LINE] for line in lines[-count:]]
+    return [console.shown(line)[:MAX_LINE] for line in lines[-count:]]
 
 
 def describe_status(status: int | None) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 
-from hostctl import scope, servercfg, srcds, steamcmd, warning
+from hostctl import console, scope, servercfg, srcds, steamcmd, warning
 from hostctl.a2s import query_info
 from hostctl.config import HostConfig
 from hostctl.errors import HostError
@@ -196,7 +196,7 @@ def start(spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *
 
     argv = scope.prefix(spec, config) + command_line("start", spec, config=config)
     sink("system", f"$ {shown_command(argv, files.install_dir)}")
-    srcds.mark_start(files, time.strftime("Server started at %Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+    srcds.mark_start(files, time.strftime(f"{console.START_NOTE} %Y-%m-%d %H:%M:%S UTC", time.gmtime()))
     tail = srcds.ConsoleTail(files.log, sink, secrets=(spec.rcon_password,))
     proc = srcds.launch(argv, files)
     sink("system", f"Started srcds_run; waiting for it to answer on UDP port {spec.port}")

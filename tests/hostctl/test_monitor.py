@@ -264,3 +264,17 @@ def test_a_servers_exit_waiter_ends_with_it(running, config, lines):
     assert [t for t in threading.enumerate() if t.name == name]
     assert l4d2.stop(running, lines, config=config) == 0
     wait_for(lambda: not [t for t in threading.enumerate() if t.name == name])
+
+
+def test_a_crash_report_shows_console_lines_as_people_see_them_with_no_nul_in_them(tmp_path):
+    from hostctl import console, crash
+
+    log = tmp_path / "console.log"
+    log.write_bytes(b"./srcds_run: line 345:  4242 Segmentation fault      (core dumped) (an earlier run)\n")
+    console.write_marker(log, f"{console.START_NOTE} 2026-11-27 10:00:00 UTC")
+    with open(log, "ab") as out:
+        out.write(b"map c1m1_hotel\nnul\x00byte\n")
+    lines = crash.tail_lines(log)
+    assert lines[-3:] == [f"{console.START_NOTE} 2026-11-27 10:00:00 UTC", "map c1m1_hotel", "nul\ufffdbyte"]
+    # Only this run's lines decide why it died: the earlier run's segfault is not this one's.
+    assert crash.classify(None, lines).kind == crash.UNKNOWN

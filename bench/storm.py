@@ -1,0 +1,186 @@
+"""Connect storm: 200 viewers open a running job's page within one second while it prints.
+
+    .venv/bin/python bench/storm.py [--viewers 200] [--modes sqlite,redis] [--json out.json]
+
+A real runworker runs an install job whose command prints "tick <i> <time.time()>"
+every 10 ms for 14 s (bench/fakesteamcmd.py through HOSTCTL_STEAMCMD). Three seconds
+in (about 300 lines in its log), VIEWERS clients, in two processes, each GET the job
+page (login check, a rendered page) and open its WebSocket (handshake, login and owner
+check, replay of every line so far), all started within the same second. Reported:
+print-to-receive latency p50/p99 over every viewer for the lines printed during the
+storm (its first 2 s), and for the steady state after it; lost and repeated lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+import wsclient  # noqa: E402
+
+TICK_MS = 10
+SECONDS = 14
+STORM_AFTER = 3.0  # seconds of log before the crowd arrives
+STORM_WINDOW = 2.0  # lines printed this long after the storm began count as "during"
+PER_PROCESS = 100
+
+
+def opt(name, default):
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+
+
+# --- a client process: GET the page, then follow its WebSocket -----------------------------
+
+
+async def get_page(port, path, cookie):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: sessionid={cookie}\r\n"
+        "Connection: close\r\n\r\n".encode()
+    )
+    status = (await reader.readline()).split()[1]
+    await reader.read()
+    writer.close()
+    if status != b"200":
+        raise RuntimeError(f"GET {path} answered {status!r}")
+
+
+async def viewer(port, job_id, cookie):
+    await get_page(port, f"/jobs/{job_id}", cookie)
+    client = wsclient.Client(port, f"/ws/jobs/{job_id}/logs", cookie)
+    await client.connect()
+    await client.follow()
+    return client
+
+
+def client_child():
+    port, job_id, cookie, n = (
+        int(opt("--port", 0)),
+        int(opt("--job", 0)),
+        opt("--cookie", ""),
+        int(opt("--n", 1)),
+    )
+
+    async def run():
+        clients = await asyncio.gather(*(viewer(port, job_id, cookie) for _ in range(n)))
+        return [c.summary() for c in clients]
+
+    print(json.dumps(asyncio.run(run())), flush=True)
+
+
+# --- the parent -------------------------------------------------------------------------------
+
+
+def storm(web_port, user, cookie, viewers, game_port):
+    from jobs.models import Job, JobLog
+
+    server = common.make_server(user, game_port)
+    job = Job.enqueue(server, "install", user)
+    common.wait_until(lambda: Job.objects.filter(pk=job.id, state="running").exists(), timeout=30)
+    go = common.DATA / "servers" / str(server.id) / "go"
+    common.wait_until(go.parent.exists, timeout=10)
+    go.touch()
+    time.sleep(STORM_AFTER)
+    began = time.time()
+    procs = [
+        subprocess.Popen(
+            [
+                common.PY,
+                __file__,
+                "--client-child",
+                *("--port", str(web_port), "--job", str(job.id), "--cookie", cookie),
+                *("--n", str(min(PER_PROCESS, viewers - start))),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for start in range(0, viewers, PER_PROCESS)
+    ]
+    clients = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=SECONDS + 90)
+        clients.extend(json.loads(out.strip().splitlines()[-1]))
+    common.wait_until(lambda: Job.objects.filter(pk=job.id, state="succeeded").exists(), timeout=30)
+    total = JobLog.objects.filter(job_id=job.id).count()
+    during, after = [], []
+    for client in clients:
+        for sent, latency in zip(client["sent"], client["latencies"], strict=True):
+            if sent >= began:
+                (during if sent < began + STORM_WINDOW else after).append(latency)
+    return {
+        "viewers": len(clients),
+        "during": during,
+        "after": after,
+        "lost": sum(total - c["distinct"] for c in clients),
+        "repeated": sum(c["repeats"] for c in clients),
+        "ended": sum(1 for c in clients if c["ended"] and c["close_code"] == 1000),
+    }
+
+
+def main():
+    if "--client-child" in sys.argv:
+        return client_child()
+    viewers = int(opt("--viewers", 200))
+    modes = opt("--modes", "sqlite,redis").split(",")
+    common.setup("storm")
+    res = common.Results("storm")
+    user = common.make_user("owner")
+    cookie = common.session_cookie(user)
+    started = time.monotonic()
+    for number, mode in enumerate(modes):
+        redis = {"REDIS_URL": common.REDIS_URL} if mode == "redis" else {}
+        web_port = common.free_port()
+        daphne = common.start_daphne(
+            web_port, common.base_env(common.DATA, **redis), log_name=f"daphne-{mode}"
+        )
+        behaviour = common.job_env(BENCH_WAIT_GO=1, BENCH_TICK_MS=TICK_MS, BENCH_TICK_SECONDS=SECONDS)
+        worker = common.start_worker(
+            env=common.base_env(common.DATA, **behaviour, **redis), log_name=f"worker-{mode}"
+        )
+        try:
+            run = storm(web_port, user, cookie, viewers, 27300 + number)
+        finally:
+            common.stop_proc(daphne)
+            common.stop_proc(worker)
+        p99 = common.pct(run["during"], 99) * 1000
+        res.add(
+            f"{mode} {viewers} viewers arriving: p50 during the storm",
+            round(common.pct(run["during"], 50) * 1000, 1),
+            "",
+            None,
+            "ms",
+        )
+        res.add(
+            f"{mode} {viewers} viewers arriving: p99 during the storm",
+            round(p99, 1),
+            "<= 500",
+            p99 <= 500,
+            "ms",
+        )
+        res.add(
+            f"{mode} steady state after it: p99",
+            round(common.pct(run["after"], 99) * 1000, 1),
+            "",
+            None,
+            "ms",
+        )
+        clean = run["lost"] == 0 and run["repeated"] == 0 and run["ended"] == viewers
+        res.add(
+            f"{mode} lost/repeated/ended",
+            f"{run['lost']}/{run['repeated']}/{run['ended']}",
+            f"0/0/{viewers}",
+            clean,
+        )
+    res.print()
+    print(f"\n(storm bench took {time.monotonic() - started:.0f} s)")
+    res.dump()
+
+
+if __name__ == "__main__":
+    main()
