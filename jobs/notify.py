@@ -9,9 +9,10 @@ def job_group(job_id):
     return f"job.{job_id}"
 
 
-def notify_job(job_id):
-    """New log rows or a new state for job_id: wake its tails now."""
-    layer.publish(job_group(job_id), {"type": "job.changed"})
+def notify_job(job_id, seq=None):
+    """New log rows (up to `seq`) or a new state (no seq) for job_id: wake its tails now."""
+    message = {"type": "job.changed"} if seq is None else {"type": "job.changed", "seq": seq}
+    layer.publish(job_group(job_id), message)
 
 
 def nudge_workers():

@@ -60,7 +60,7 @@ class Worker:
         self.recovery.heartbeat()
         self.recovery.recover_orphans()
         # A job queued or a cancel asked for wakes the loop at once; polling goes on regardless.
-        nudges = layer.Subscription(WORKER_GROUP, self.nudge.set)
+        nudges = layer.Subscription(WORKER_GROUP, lambda seq: self.nudge.set())
         loops = self._start_loops()
         # When each periodic duty is next due (time.monotonic()).
         self.due = dict.fromkeys(("claim", "heartbeat", "silent", "reap"), 0.0)

@@ -39,7 +39,7 @@ class WorkerLoop:
         self.subscription = layer.Subscription(self.wake_group, self.on_nudge) if self.wake_group else None
         self.thread.start()
 
-    def on_nudge(self):
+    def on_nudge(self, seq=None):
         """Something was published to `wake_group`."""
         self.wake()
 

@@ -44,10 +44,19 @@ def server_group(server_id):
     return f"server.{server_id}"
 
 
+def console_group(server_id):
+    return f"console.{server_id}"
+
+
 def notify_server(server_id):
-    """The server's state (or its console) changed: wake its live views now."""
-    layer.publish(server_group(server_id), {"type": "server.changed"})
-    layer.publish(LIST_GROUP, {"type": "server.changed"})
+    """The server's state changed: wake its live views now (page, list, console)."""
+    for group in (server_group(server_id), LIST_GROUP, console_group(server_id)):
+        layer.publish(group, {"type": "server.changed"})
+
+
+def notify_console(server_id, seq):
+    """New console lines up to `seq`: wake its console viewers (not the pages: they show no lines)."""
+    layer.publish(console_group(server_id), {"type": "console.lines", "seq": seq})
 
 
 def state_frame(server_id):

@@ -60,6 +60,10 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def forward(self, after):
         try:
             async for event in follow(self.source, after):
+                if len(event) == 3:  # lines with their frames, encoded once for every viewer
+                    for text in event[2].encoded():
+                        await self.send(text_data=text)
+                    continue
                 for message in websocket_messages(event):
                     await self.send_json(message)
                 if event[0] == "end":

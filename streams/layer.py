@@ -66,8 +66,11 @@ _publisher = _Publisher()
 
 
 def publish(group, message):
-    """Wake every listener of `group`: on this host at once, and on others through Redis."""
-    wake.bus.publish(group)
+    """Wake every listener of `group`: on this host at once, and on others through Redis.
+
+    A message with a "seq" says the last line written, so a listener that has it skips the read.
+    """
+    wake.bus.publish(group, message.get("seq"))
     if enabled():
         _publisher.send(group, message)
 
@@ -106,7 +109,7 @@ async def listen(group, on_message, keep_going):
 
 
 class Subscription:
-    """Call `callback()` (from another thread: keep it short) whenever `group` is published.
+    """Call `callback(seq)` (from another thread: keep it short) whenever `group` is published.
 
     For threads (worker loops); the tail subscribes from its event loop instead.
     Local datagrams always, Redis too where configured; `close()` ends both.
@@ -118,7 +121,9 @@ class Subscription:
         if self.listening:
 
             def run():
-                asyncio.run(listen(group, lambda message: callback(), lambda: self.listening))
+                asyncio.run(
+                    listen(group, lambda message: callback(message.get("seq")), lambda: self.listening)
+                )
 
             threading.Thread(target=run, name=f"listen-{group}", daemon=True).start()
 

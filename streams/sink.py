@@ -126,7 +126,7 @@ class _Writer:
             for sink, _, _ in batch:
                 if sink.on_written and not sink.broken:
                     try:
-                        sink.on_written()
+                        sink.on_written(sink.written)
                     except Exception:
                         log.exception("on_written hook failed")
 

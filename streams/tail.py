@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 
-from . import layer, wake
+from . import frames, layer, wake
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,13 @@ class Source(ABC):
     @abstractmethod
     def last_seq(self):
         """The highest seq stored so far (0 for none)."""
+
+    def read_new(self, after):
+        """The state, then the rows after `after` (at most BATCH): one trip to the database thread.
+
+        State first: a finished state read before the rows means every row is in them.
+        """
+        return self.read_state(), self.read_lines(after, BATCH)
 
     def is_finished(self, state):
         """True once no line will ever be added (a job log after its job ended)."""
@@ -105,6 +112,8 @@ class Tail:
         self.ready = asyncio.Event()
         self.ended = False
         self.listening = False
+        self.last_seq = 0  # the last line read and published
+        self.state_stale = True  # read the state on the next look (not only new lines)
 
     async def subscribe(self):
         """Join; returns once the poller knows where it starts.
@@ -140,24 +149,41 @@ class Tail:
     async def _run(self):
         source = self.source
         loop = asyncio.get_running_loop()
-        # Same-host writers wake us through a datagram, others through Redis; both just set `wake`.
-        local = wake.bus.subscribe(source.group, lambda: loop.call_soon_threadsafe(self.wake.set))
+
+        def nudged(seq):
+            # A nudge that names a line is about lines only: the state need not be read again.
+            # One for lines we already read (the datagram and Redis both bring it) costs nothing.
+            if seq is None:
+                self.state_stale = True
+            elif seq <= self.last_seq:
+                return
+            loop.call_soon_threadsafe(self.wake.set)
+
+        # Same-host writers wake us through a datagram, others through Redis.
+        local = wake.bus.subscribe(source.group, nudged)
         self.listening = layer.enabled()
         listener = None
         if self.listening:
             listener = asyncio.create_task(
-                layer.listen(source.group, lambda message: self.wake.set(), lambda: self.listening)
+                layer.listen(source.group, lambda message: nudged(message.get("seq")), lambda: self.listening)
             )
         last_state = None
         try:
             # Viewers replay history themselves; the poller only needs what is new.
-            last_seq = await _db(source.last_seq)()
+            self.last_seq = await _db(source.last_seq)()
             self.ready.set()
+            state = None
             while self.viewers:
-                state = await read_state(source)
-                async for rows in iter_chunks(source, last_seq):
-                    last_seq = rows[-1]["seq"]
-                    self._publish(("lines", rows))
+                if self.state_stale or state is None:
+                    self.state_stale = False
+                    state, rows = await _db(source.read_new)(self.last_seq)
+                else:
+                    rows = await _db(source.read_lines)(self.last_seq, BATCH)
+                while rows:
+                    self.last_seq = rows[-1]["seq"]
+                    # Encoded once for every viewer that is in step (most of them).
+                    self._publish(("lines", rows, SharedFrames(rows)))
+                    rows = await _db(source.read_lines)(self.last_seq, BATCH) if len(rows) == BATCH else []
                 if state != last_state:
                     last_state = state
                     self._publish(("state", state))
@@ -170,7 +196,7 @@ class Tail:
                 try:
                     await asyncio.wait_for(self.wake.wait(), source.poll_seconds)
                 except TimeoutError:
-                    pass
+                    self.state_stale = True  # the poll looks at everything: nudges may be lost
         except Exception:
             log.exception("tail of %s failed; viewers will reconnect", source.key)
             self.ended = True
@@ -183,6 +209,31 @@ class Tail:
                 listener.cancel()
             if _tails().get(source.key) is self:
                 del _tails()[source.key]
+
+
+class SharedFrames:
+    """The WebSocket messages of one batch of rows, encoded the first time a viewer asks."""
+
+    def __init__(self, rows):
+        self.rows = rows
+        self.texts = None
+
+    def encoded(self):
+        if self.texts is None:
+            self.texts = [layer.dumps(message) for message in frames.websocket_messages(("lines", self.rows))]
+        return self.texts
+
+
+def _merge_waiting(event, queue):
+    """This lines event and the lines events queued right behind it, as one.
+
+    A viewer that fell behind (a slow phone, a busy server) then catches up in one
+    frame instead of one per batch, which is what let it fall behind in the first place.
+    """
+    merged = None
+    while not queue.empty() and queue._queue[0][0] == "lines":  # peek: only lines are merged
+        merged = (merged or list(event[1])) + queue.get_nowait()[1]
+    return event if merged is None else ("lines", merged)
 
 
 def tail_for(source):
@@ -234,13 +285,16 @@ async def follow(source, after=0):
                 continue
             kind = event[0]
             if kind == "lines":
+                event = _merge_waiting(event, queue)
                 rows = [r for r in event[1] if r["seq"] > last]
                 if rows and rows[0]["seq"] != last + 1:
                     async for gap in catch_up(upto=rows[0]["seq"]):
                         yield ("lines", gap)
                 if rows:
                     last = rows[-1]["seq"]
-                    yield ("lines", rows)
+                    # In step with the poller: its frames, already encoded, fit as they are.
+                    in_step = len(event) == 3 and len(rows) == len(event[1])
+                    yield ("lines", rows, event[2]) if in_step else ("lines", rows)
             elif kind == "state":
                 if event[1] != state:
                     state = event[1]

@@ -39,7 +39,11 @@ class LocalBus:
     # --- receiving -------------------------------------------------------------------
 
     def subscribe(self, group, callback):
-        """Call `callback()` (in the bus thread: keep it short) whenever `group` is published."""
+        """Call `callback(seq)` (in the bus thread: keep it short) whenever `group` is published.
+
+        `seq` is the last line the publisher wrote, when it says (None otherwise): a
+        subscriber that already has that line need not look.
+        """
         with self.lock:
             self._listen()
             token = next(self.tokens)
@@ -75,22 +79,23 @@ class LocalBus:
                 data = self.sock.recv(MAX_GROUP)
             except OSError:
                 return
-            group = data.decode("utf-8", "replace")
+            group, _, seq = data.decode("utf-8", "replace").partition(" ")
+            seq = int(seq) if seq.isdigit() else None
             with self.lock:
                 callbacks = list(self.handlers.get(group, {}).values())
             for callback in callbacks:
                 try:
-                    callback()
+                    callback(seq)
                 except Exception:
                     log.exception("wake-up handler for %s failed", group)
 
     # --- sending ---------------------------------------------------------------------
 
-    def publish(self, group):
+    def publish(self, group, seq=None):
         """Wake every local listener of `group` (in any process of this host, this one included)."""
         if not settings.LOCAL_WAKEUPS:
             return
-        data = group.encode()[:MAX_GROUP]
+        data = (group if seq is None else f"{group} {seq}").encode()[:MAX_GROUP]
         try:
             names = os.listdir(wake_dir())
         except OSError:

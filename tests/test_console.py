@@ -157,20 +157,20 @@ def test_a_busy_console_is_nudged_at_most_every_gap_but_every_time_while_an_answ
     server, pump, monkeypatch
 ):
     nudges = []
-    monkeypatch.setattr(pump_module, "notify_server", nudges.append)
+    monkeypatch.setattr(pump_module, "notify_console", lambda server_id, seq: nudges.append((server_id, seq)))
     clock = [1000.0]
     monkeypatch.setattr(pump_module.time, "monotonic", lambda: clock[0])
     console = pump().consoles[server.id]
-    for _ in range(3):
-        console.written()
-    assert nudges == [server.id]  # one nudge; the tails poll for the rest
+    for seq in (1, 2, 3):
+        console.written(seq)
+    assert nudges == [(server.id, 1)]  # one nudge; the tails poll for the rest
     clock[0] += pump_module.NUDGE_GAP
-    console.written()
-    assert len(nudges) == 2
+    console.written(4)
+    assert nudges[-1] == (server.id, 4)
     console.answer_due_until = clock[0] + pump_module.ANSWER_SECONDS
-    for _ in range(3):
-        console.written()
-    assert len(nudges) == 5
+    for seq in (5, 6, 7):
+        console.written(seq)
+    assert [seq for _, seq in nudges] == [1, 4, 5, 6, 7]
 
 
 # --- delivery (the pump, in-process) -----------------------------------------------

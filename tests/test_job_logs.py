@@ -273,6 +273,36 @@ async def test_many_viewers_share_one_poller(owner, job):
         await comm.disconnect()
 
 
+async def wait_for_poller(poller, seq):
+    for _ in range(200):
+        if poller.last_seq == seq:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the poller never read line {seq}")
+
+
+async def test_a_viewer_that_fell_behind_catches_up_in_one_frame_without_gaps_or_repeats(owner, job):
+    from jobs.source import JobSource
+
+    await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
+    events = tail.follow(JobSource(job.id))
+    assert (await anext(events))[0] == "state"
+    poller = tail._tails()[f"job.{job.id}"]
+    await sync_to_async(add_lines)(job, "replayed")
+    await wait_for_poller(poller, 1)
+    (queue,) = poller.viewers
+    while not queue.empty():  # what the poller sent so far is in the replay
+        queue.get_nowait()
+    assert [row["seq"] for row in (await anext(events))[1]] == [1]
+    for batch in range(3):  # three writes, each published on its own while the viewer reads nothing
+        await sync_to_async(add_lines)(job, f"batch {batch} a", f"batch {batch} b")
+        await wait_for_poller(poller, 1 + 2 * (batch + 1))
+    kind, rows, *_ = await anext(events)
+    assert kind == "lines"
+    assert [row["seq"] for row in rows] == [2, 3, 4, 5, 6, 7]
+    await events.aclose()
+
+
 # --- SSE -----------------------------------------------------------------------
 
 

@@ -31,7 +31,7 @@ class Refused(Exception):
         self.reason = reason
 
 
-def console_group(node_name):
+def pump_group(node_name):
     """The channel-layer group the console pump of a node listens to."""
     return f"console.node.{node_name}" if node_name else "console.panel"
 
@@ -103,5 +103,5 @@ def _store(server, user, kind, text):
             if ConsoleCommand.objects.filter(user=user, created_at__gt=since).count() >= limit:
                 raise Refused(429, f"Slow down: at most {limit} commands a second.")
         command = ConsoleCommand.objects.create(server=server, user=user, kind=kind, text=text)
-    layer.publish(console_group(server.node.name if server.node_id else None), {"type": "console.command"})
+    layer.publish(pump_group(server.node.name if server.node_id else None), {"type": "console.command"})
     return command

@@ -32,7 +32,7 @@ from streams import layer
 from streams.sink import LineSink
 
 from .. import l4d2_facade
-from ..live import notify_server
+from ..live import notify_console
 from ..models import (
     CommandKind,
     CommandOutcome,
@@ -42,7 +42,7 @@ from ..models import (
     ConsoleStream,
     Server,
 )
-from .commands import console_group
+from .commands import pump_group
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +86,12 @@ class Console:
         self.nudged_at = 0.0
         self.answer_due_until = 0.0
 
-    def written(self):
+    def written(self, seq):
         # In the sink's writer thread, after each commit with lines of this server.
         now = time.monotonic()
         if now < self.answer_due_until or now - self.nudged_at >= NUDGE_GAP:
             self.nudged_at = now
-            notify_server(self.server_id)
+            notify_console(self.server_id, seq)
 
     def save_position(self, cursor, position):
         # Runs in the sink's transaction, with the lines read up to `position`.
@@ -127,9 +127,9 @@ class ConsolePump(WorkerLoop):
 
     @property
     def wake_group(self):
-        return console_group(self.node_name)
+        return pump_group(self.node_name)
 
-    def on_nudge(self):
+    def on_nudge(self, seq=None):
         self.nudged.set()  # a command is waiting: look now
         self.wake()
 

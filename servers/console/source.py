@@ -2,7 +2,7 @@
 
 from streams.tail import Source
 
-from ..live import server_group, state_frame
+from ..live import console_group, state_frame
 from ..models import ConsoleLine
 
 
@@ -15,9 +15,9 @@ class ConsoleSource(Source):
     def __init__(self, server_id):
         self.server_id = server_id
         self.key = f"console.{server_id}"
-        # The pump nudges the server's group after every batch of lines, and the
-        # supervisor on every state change: both are news for a console viewer.
-        self.group = server_group(server_id)
+        # The pump nudges it after batches of lines (notify_console), the supervisor
+        # on every state change (notify_server): both are news for a console viewer.
+        self.group = console_group(server_id)
 
     def read_lines(self, after, limit):
         return ConsoleLine.objects.rows_after(self.server_id, after, limit)
