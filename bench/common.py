@@ -269,6 +269,13 @@ def _fmt(value):
     return str(value)
 
 
+def setup_with_owner(name: str, **extra):
+    """setup(), then the bench's Results, an owner and that owner's session cookie."""
+    setup(name, **extra)
+    user = make_user("owner")
+    return Results(name), user, session_cookie(user)
+
+
 class Results:
     """Collects (metric, value, target, ok) for the combined table of run_all.py."""
 

@@ -254,10 +254,7 @@ def main():
         float(opt("--seconds", 10)),
         int(opt("--commands", 100)),
     )
-    common.setup("console", HOSTCTL_SIM_SECONDS="0.1")
-    res = common.Results("console")
-    user = common.make_user("owner")
-    cookie = common.session_cookie(user)
+    res, user, cookie = common.setup_with_owner("console", HOSTCTL_SIM_SECONDS="0.1")
     t_start = time.monotonic()
     servers = start_servers(user, n_servers)
     print(f"{n_servers} simulated servers up in {time.monotonic() - t_start:.0f} s", flush=True)

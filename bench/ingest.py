@@ -184,7 +184,8 @@ def pickup_latency(user, mode):
 
     from jobs.models import Job
 
-    servers = [common.make_server(user, 28000 + i, f"pickup-{mode}-{i}") for i in range(5)]
+    base = 28000 if mode == "sqlite" else 28010  # each mode its own servers (ports are unique)
+    servers = [common.make_server(user, base + i, f"pickup-{mode}-{i}") for i in range(5)]
     redis = {"REDIS_URL": common.REDIS_URL} if mode == "redis" else {}
     env = common.base_env(common.DATA, **redis)
     proc = common.start_worker("--poll", str(POLL), env=env, log_name=f"worker-pickup-{mode}")
@@ -227,7 +228,7 @@ def main():
     big_run = run_worker_ingest(server(27102), user, big)
     pickups = {mode: pickup_latency(user, mode) for mode in ("sqlite", "redis")}
 
-    print(f"\nIngest of {n:,} lines (SQLite WAL, batches of <=500, flush tick as in the worker)\n")
+    print(f"\nIngest of {n:,} lines (SQLite WAL; worker: group commit, raw: batches of 500)\n")
     print(
         common.table(
             [

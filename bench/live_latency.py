@@ -247,10 +247,7 @@ def main():
     client_counts = [int(x) for x in opt("--clients", "1,50,200").split(",")]
     seconds = float(opt("--seconds", 10))
     modes = opt("--modes", "sqlite,redis").split(",")
-    common.setup("live")
-    res = common.Results("live")
-    user = common.make_user("owner")
-    cookie = common.session_cookie(user)
+    res, user, cookie = common.setup_with_owner("live")
     from streams import tail as tail_module
 
     t_start = time.monotonic()

@@ -1,7 +1,7 @@
 """Run every bench and print one combined table (`make bench`).
 
-    .venv/bin/python bench/run_all.py [ingest live_latency cancel_latency pages peers automation search prune
-                                       supervision console]
+    .venv/bin/python bench/run_all.py [ingest live_latency storm cancel_latency pages peers automation search
+                                       prune supervision console]
 
 Each bench runs as its own process (its own throwaway data dir and processes),
 prints its detailed tables, and hands its (metric, value, target, pass/fail)
@@ -24,6 +24,7 @@ import common  # noqa: E402
 BENCHES = {
     "ingest": 180,
     "live_latency": 300,
+    "storm": 300,
     "cancel_latency": 240,
     "pages": 480,
     "peers": 240,

@@ -19,3 +19,13 @@ def job_for_user(user, job_id):
         )
     except Job.DoesNotExist:
         raise Http404("No such job.") from None
+
+
+def check_job_visible(user, job_id):
+    """Http404 unless the user may see the job: one indexed lookup, no rows loaded.
+
+    For the log's live streams, which need nothing of the job but the right to follow it
+    (a crowd opening one page at once should cost as little as possible).
+    """
+    if not (user.is_authenticated and Job.objects.visible_to(user).filter(pk=job_id).exists()):
+        raise Http404("No such job.")

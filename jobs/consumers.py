@@ -4,11 +4,12 @@ from asgiref.sync import sync_to_async
 
 from streams.consumers import StreamConsumer
 
-from .access import job_for_user
+from .access import check_job_visible
 from .source import JobSource
 
 
 class JobLogConsumer(StreamConsumer):
     async def get_source(self, user, job_id):
-        job = await sync_to_async(job_for_user)(user, job_id)
-        return JobSource(job.id)
+        # Off the shared sync thread: handshakes arriving together check in parallel.
+        await sync_to_async(check_job_visible, thread_sensitive=False)(user, job_id)
+        return JobSource(job_id)

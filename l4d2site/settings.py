@@ -111,7 +111,7 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
-        conn_max_age=0 if not os.environ.get("DATABASE_URL") else 60,
+        conn_max_age=60,  # one connection per thread, reused: a storm of page loads opens none
         conn_health_checks=True,
     )
 }

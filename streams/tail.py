@@ -7,12 +7,19 @@ the stream's state, then hands them to every viewer's queue. Each viewer
 poller, keeping its own last seq so it never repeats a line and filling any gap
 (a late join, a dropped batch) from the database so it never loses one.
 
+The poller also keeps the stream's latest lines (RECENT) in memory, so a viewer that
+joins a running stream replays from there, with its frames encoded once for everyone
+who joins at the same point: two hundred people opening a job's page in the same
+second cost one database read, not two hundred.
+
 The writer's nudge wakes the poller at once: a local datagram from a writer on this
 host (streams.wake), a Redis message from anywhere; polling continues regardless,
 so a lost nudge only costs latency.
 """
 
 import asyncio
+import collections
+import itertools
 import logging
 import weakref
 from abc import ABC, abstractmethod
@@ -26,6 +33,7 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.1
 BATCH = 1000
+RECENT = 5000  # lines each poller keeps for viewers that join (a few MB at most)
 VIEWER_QUEUE = 256
 KEEPALIVE_SECONDS = 15
 
@@ -53,6 +61,11 @@ class Source(ABC):
     @abstractmethod
     def last_seq(self):
         """The highest seq stored so far (0 for none)."""
+
+    def read_last(self, limit):
+        """The last `limit` rows (fewer if there are fewer), in seq order."""
+        last = self.last_seq()
+        return self.read_lines(max(0, last - limit), limit) if last else []
 
     def read_new(self, after):
         """The state, then the rows after `after` (at most BATCH): one trip to the database thread.
@@ -113,6 +126,8 @@ class Tail:
         self.ended = False
         self.listening = False
         self.last_seq = 0  # the last line read and published
+        self.recent = collections.deque(maxlen=RECENT)  # the rows up to last_seq, in order
+        self.replayed = None  # (after, last_seq, frames) of the last replay from `recent`
         self.state_stale = True  # read the state on the next look (not only new lines)
 
     async def subscribe(self):
@@ -134,6 +149,23 @@ class Tail:
         self.viewers.discard(queue)
         if not self.viewers:
             self.wake.set()  # let the poller notice and stop
+
+    def replay(self, after):
+        """The rows after `after` that this poller has read, as ("lines", rows, frames)
+        events of at most BATCH rows; None if `after` is older than what it keeps."""
+        if not self.ready.is_set() or self.ended:
+            return None
+        if not self.recent:
+            return [] if after >= self.last_seq else None
+        first = self.recent[0]["seq"]
+        if after < first - 1:
+            return None
+        if self.replayed is None or self.replayed[:2] != (after, self.last_seq):
+            rows = list(itertools.islice(self.recent, max(0, after - first + 1), None))
+            batches = [rows[i : i + BATCH] for i in range(0, len(rows), BATCH)]
+            # Viewers that arrive together ask for the same replay: encode it once.
+            self.replayed = (after, self.last_seq, [("lines", b, SharedFrames(b)) for b in batches])
+        return self.replayed[2]
 
     def _publish(self, event):
         for queue in self.viewers:
@@ -169,8 +201,9 @@ class Tail:
             )
         last_state = None
         try:
-            # Viewers replay history themselves; the poller only needs what is new.
-            self.last_seq = await _db(source.last_seq)()
+            # What a viewer joining now replays from memory; older lines it reads itself.
+            self.recent.extend(await _db(source.read_last)(RECENT))
+            self.last_seq = self.recent[-1]["seq"] if self.recent else await _db(source.last_seq)()
             self.ready.set()
             state = None
             while self.viewers:
@@ -181,6 +214,7 @@ class Tail:
                     rows = await _db(source.read_lines)(self.last_seq, BATCH)
                 while rows:
                     self.last_seq = rows[-1]["seq"]
+                    self.recent.extend(rows)
                     # Encoded once for every viewer that is in step (most of them).
                     self._publish(("lines", rows, SharedFrames(rows)))
                     rows = await _db(source.read_lines)(self.last_seq, BATCH) if len(rows) == BATCH else []
@@ -257,14 +291,27 @@ async def follow(source, after=0):
     try:
         last = after
 
-        async def catch_up(upto=None):
+        async def catch_up(upto=None, database=True):
+            """Lines after `last` (below `upto`): from the poller's memory, then the database.
+
+            Yields ("lines", rows[, frames]) events. With database=False and the memory
+            covering `last`, only the memory: the poller publishes whatever comes after it.
+            """
             nonlocal last
+            kept = tail.replay(last)
+            for event in kept or ():
+                rows = event[1] if upto is None else [r for r in event[1] if r["seq"] < upto]
+                if rows:
+                    last = rows[-1]["seq"]
+                    yield event if len(rows) == len(event[1]) else ("lines", rows)
+            if upto is not None and last >= upto - 1 or kept is not None and not database:
+                return
             async for rows in iter_chunks(source, last):
                 if upto is not None:
                     rows = [r for r in rows if r["seq"] < upto]
                 if rows:
                     last = rows[-1]["seq"]
-                    yield rows
+                    yield ("lines", rows)
                 if upto is not None and last >= upto - 1:
                     return
 
@@ -272,9 +319,10 @@ async def follow(source, after=0):
         if state is None:
             return
         yield ("state", state)
-        async for rows in catch_up():
-            yield ("lines", rows)
-        if source.is_finished(state):
+        finished = source.is_finished(state)
+        async for event in catch_up(database=finished):
+            yield event
+        if finished:
             yield ("end",)
             return
         while True:
@@ -289,7 +337,7 @@ async def follow(source, after=0):
                 rows = [r for r in event[1] if r["seq"] > last]
                 if rows and rows[0]["seq"] != last + 1:
                     async for gap in catch_up(upto=rows[0]["seq"]):
-                        yield ("lines", gap)
+                        yield gap
                 if rows:
                     last = rows[-1]["seq"]
                     # In step with the poller: its frames, already encoded, fit as they are.
@@ -300,11 +348,11 @@ async def follow(source, after=0):
                     state = event[1]
                     yield ("state", state)
             elif kind == "resync":
-                async for rows in catch_up():
-                    yield ("lines", rows)
+                async for caught in catch_up():
+                    yield caught
             elif kind == "end":
-                async for rows in catch_up():
-                    yield ("lines", rows)
+                async for caught in catch_up():
+                    yield caught
                 final = await read_state(source)
                 if final != state and final is not None:
                     yield ("state", final)

@@ -303,6 +303,32 @@ async def test_a_viewer_that_fell_behind_catches_up_in_one_frame_without_gaps_or
     await events.aclose()
 
 
+async def test_viewers_joining_a_running_job_replay_from_the_poller_not_the_database(owner, job, monkeypatch):
+    from jobs.source import JobSource
+
+    await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
+    await sync_to_async(add_lines)(job, *(f"line {i}" for i in range(1, 51)))
+    first = await communicator(job.id, owner)
+    await first.connect()
+    await first.receive_json_from()
+    assert len((await first.receive_json_from())["lines"]) == 50
+    reads = []
+    read_lines = JobSource.read_lines
+    monkeypatch.setattr(
+        JobSource,
+        "read_lines",
+        lambda self, after, limit: reads.append(after) or read_lines(self, after, limit),
+    )
+    comms = [await communicator(job.id, owner) for _ in range(20)]
+    for comm in comms:
+        await comm.connect()
+        assert (await comm.receive_json_from())["type"] == "state"
+        assert [row["seq"] for row in (await comm.receive_json_from())["lines"]] == list(range(1, 51))
+    assert 0 not in reads  # nobody read the log from its start: the poller's memory served them all
+    for comm in (first, *comms):
+        await comm.disconnect()
+
+
 # --- SSE -----------------------------------------------------------------------
 
 
@@ -409,4 +435,5 @@ async def test_a_deeply_nested_message_closes_4400_with_a_reason_and_stops_the_s
     assert error["type"] == "error" and "nested" in error["error"]
     assert await comm.receive_output() == {"type": "websocket.close", "code": 4400}
     await sync_to_async(add_lines)(job, "after the close")
-    assert await comm.receive_nothing(timeout=0.5)
+    nothing = await comm.receive_nothing(timeout=0.5)
+    assert nothing, await comm.receive_output()

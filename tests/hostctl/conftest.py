@@ -61,7 +61,8 @@ def no_leaks():
     fds = len(os.listdir("/proc/self/fd"))
     yield
     assert threading.active_count() == threads
-    assert len(os.listdir("/proc/self/fd")) == fds
+    # Fewer is no leak: a database connection of an earlier test may close meanwhile.
+    assert len(os.listdir("/proc/self/fd")) <= fds
     assert our_zombies() == []
 
 
