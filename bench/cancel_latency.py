@@ -217,6 +217,11 @@ def main():
         )
     )
     for mode, case, out in rows:
+        slowest = sorted(out["results"], key=lambda x: x["total"])[-3:]
+        print(
+            f"  {mode}/{case} slowest (POST / cancelled / processes gone, ms): "
+            + ", ".join("/".join(f"{x[k] * 1000:.0f}" for k in ("post", "state", "gone")) for x in slowest)
+        )
         if out["failures"]:
             print(f"  {mode}/{case}: not cancelled/gone in time: {out['failures'][:5]}")
     print()
