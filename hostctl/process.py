@@ -205,7 +205,7 @@ class _Supervisor:
             notify=self.system,
             reason=reason,
             wait_exit=self.wait_exit,
-            tracked=self.known(),
+            tracked=self.known,
         )
 
     def kill_leftovers(self) -> None:

@@ -156,20 +156,24 @@ def terminate_tree(
     notify: Callable[[str], None],
     reason: str,
     wait_exit: Callable[[float], bool],
-    tracked: Iterable[psutil.Process] = (),
+    tracked: Iterable[psutil.Process] | Callable[[], Iterable[psutil.Process]] = (),
 ) -> None:
     """Stop the process `pid` (a process group leader) and everything it started.
 
     SIGTERM goes to the group and to known descendants outside it; after up to
     `grace` seconds whatever is left gets SIGKILL. `wait_exit(timeout)` waits for
     `pid` itself and says whether it is gone: only the caller knows whether it
-    may reap it (its own child) or must just watch it.
+    may reap it (its own child) or must just watch it. `tracked` names more of its
+    processes, or is a function that finds them: called once the group has its
+    SIGTERM, since finding can be slow (a scan of every process for a mark) and
+    most trees are all in the group.
     """
     # List descendants before signalling: once a parent dies its children are
-    # reparented to init and can no longer be found from `pid`.
-    procs = merge(tracked, descendants(pid))
-    outside = [p for p in procs if pgid_of(p) not in (pid, None)]
+    # reparented and can no longer be found from `pid`.
+    procs = descendants(pid)
     _signal_group(pid, signal.SIGTERM)
+    procs = merge(tracked() if callable(tracked) else tracked, procs)
+    outside = [p for p in procs if pgid_of(p) not in (pid, None)]
     for proc in outside:
         _signal(proc, signal.SIGTERM)
     extra = f" and {len(outside)} processes outside it" if outside else ""
