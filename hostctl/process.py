@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import queue
 import secrets
+import select
 import shlex
 import subprocess
 import threading
@@ -128,6 +129,16 @@ class _Supervisor:
         ]
         for reader in self.readers:
             reader.start()
+        # Readable once the child has exited (Linux 5.3+): waiting on it, not on a clock,
+        # once its pipes are closed and no line can wake us.
+        try:
+            self.pidfd = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):
+            self.pidfd = None
+        self.woken, self.waker = os.pipe()  # a cancel wakes that wait too (interrupt)
+        os.set_blocking(self.waker, False)
+        self.closing = threading.Lock()  # no wake-up written once the descriptors are closed
+        self.closed = False
 
     def system(self, text: str) -> None:
         self.on_line("system", text)
@@ -148,6 +159,19 @@ class _Supervisor:
                 for text in batch:
                     self.on_line(stream, text)
 
+    def wait(self, timeout: float) -> None:
+        """Deliver output, or wait for the child to exit, for up to `timeout`."""
+        if self.open_streams:
+            self.pump(timeout)
+        elif self.pidfd is not None:
+            # Both pipes are closed (the child closes them just before it exits): only
+            # its exit, or a cancel, can come now.
+            ready, _, _ = select.select([self.pidfd, self.woken], [], [], timeout)
+            if self.woken in ready:
+                os.read(self.woken, 64)
+        else:
+            time.sleep(min(timeout, 0.005))
+
     def exited(self) -> bool:
         # WNOWAIT leaves the child a zombie, so its pid (and group id) cannot be
         # reused while we may still signal the group; close() reaps it.
@@ -159,7 +183,7 @@ class _Supervisor:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            self.pump(min(_POLL, remaining))
+            self.wait(min(_POLL, remaining))
         return True
 
     def interrupt(self) -> None:
@@ -168,6 +192,12 @@ class _Supervisor:
             self.lines.put_nowait((None, None))
         except queue.Full:
             pass  # the pump is busy delivering lines and looks at the token between batches
+        with self.closing:
+            if not self.closed:
+                try:
+                    os.write(self.waker, b"!")
+                except BlockingIOError:
+                    pass  # the pipe is full: it is awake already
 
     def supervise(self, cancel: CancelToken | None, grace: float, timeout: float | None) -> RunResult:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -187,7 +217,7 @@ class _Supervisor:
                 # they outlive the child and keep its pipes open.
                 self.tracked = merge(self.tracked, descendants(self.proc.pid))
                 next_track = time.monotonic() + _TRACK_EVERY
-            self.pump(_POLL)
+            self.wait(_POLL)
         self.drain()
         if self.managed:
             self.kill_leftovers()
@@ -242,6 +272,11 @@ class _Supervisor:
             reader.join()
         self.proc.stdout.close()
         self.proc.stderr.close()
+        with self.closing:
+            self.closed = True
+            for fd in (self.pidfd, self.woken, self.waker):
+                if fd is not None:
+                    os.close(fd)
 
 
 def shown_command(argv: list[str], inside: Path) -> str:

@@ -242,3 +242,41 @@ def test_output_keeps_flowing_while_a_cancelled_child_shuts_down(lines, no_leaks
     result = run_command(py(code), on_line=on_line, cancel=token, grace=5)
     assert result == 0 and result.cancelled
     assert lines.of("stdout") == ["ready", "cleaning up"]
+
+
+# --- once the child's output is closed, its exit (or a cancel) still ends a wait at once ---
+
+CLOSE_OUTPUT_THEN = "import os, sys, time\nos.close(1); os.close(2)\ntime.sleep(float(sys.argv[1]))\n"
+
+
+def supervisor_with_closed_output(seconds):
+    import subprocess
+
+    from hostctl.process import _Supervisor
+
+    proc = subprocess.Popen(py(CLOSE_OUTPUT_THEN, seconds), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    supervisor = _Supervisor(proc, lambda stream, text: None, mark=None)
+    while supervisor.open_streams:
+        supervisor.pump(1.0)
+    return supervisor
+
+
+def test_a_wait_after_the_output_closed_ends_when_the_child_exits_not_at_its_timeout(no_leaks):
+    supervisor = supervisor_with_closed_output(0.3)
+    try:
+        # No line can wake this wait any more: before the fix it slept its whole timeout
+        # (here the test's own timeout would end it first).
+        supervisor.wait(600)
+        assert supervisor.exited()
+    finally:
+        supervisor.close()
+
+
+def test_a_cancel_wakes_a_wait_on_a_child_whose_output_is_closed(no_leaks):
+    supervisor = supervisor_with_closed_output(60)
+    try:
+        threading.Timer(0.3, supervisor.interrupt).start()
+        supervisor.wait(600)
+        assert not supervisor.exited()  # woken by the cancel, not by an exit
+    finally:
+        supervisor.close()
