@@ -16,6 +16,7 @@ steady state after it; lost and repeated lines.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import subprocess
 import sys
@@ -127,6 +128,11 @@ def storm(web_port, user, cookie, viewers, game_port, page):
         "lost": sum(total - c["distinct"] for c in clients),
         "repeated": sum(c["repeats"] for c in clients),
         "ended": sum(1 for c in clients if c["ended"] and c["close_code"] == 1000),
+        "unended": collections.Counter(
+            f"close {c['close_code']}, ended {c['ended']}, {c['error']}"
+            for c in clients
+            if not (c["ended"] and c["close_code"] == 1000)
+        ),
     }
 
 
@@ -175,6 +181,8 @@ def main():
             "ms",
         )
         res.add(f"{mode} p99 after it", round(common.pct(run["after"], 99) * 1000, 1), "", None, "ms")
+        for what, count in run["unended"].items():
+            print(f"  {mode}: {count} viewer(s) without a clean end: {what}")
         clean = run["lost"] == 0 and run["repeated"] == 0 and run["ended"] == viewers
         res.add(
             f"{mode} lost/repeated/ended",

@@ -129,6 +129,7 @@ class Tail:
         self.recent = collections.deque(maxlen=RECENT)  # the rows up to last_seq, in order
         self.replayed = None  # (after, last_seq, frames) of the last replay from `recent`
         self.state_stale = True  # read the state on the next look (not only new lines)
+        self.state = None  # the state as last read (None until the first look)
 
     async def subscribe(self):
         """Join; returns once the poller knows where it starts.
@@ -218,6 +219,7 @@ class Tail:
                     # Encoded once for every viewer that is in step (most of them).
                     self._publish(("lines", rows, SharedFrames(rows)))
                     rows = await _db(source.read_lines)(self.last_seq, BATCH) if len(rows) == BATCH else []
+                self.state = state
                 if state != last_state:
                     last_state = state
                     self._publish(("state", state))
@@ -315,7 +317,9 @@ async def follow(source, after=0):
                 if upto is not None and last >= upto - 1:
                     return
 
-        state = await read_state(source)
+        # The poller's last look is at most a poll old, and any change after it reaches
+        # this viewer's queue: a crowd joining at once costs no read each.
+        state = tail.state if tail.state is not None else await read_state(source)
         if state is None:
             return
         yield ("state", state)
