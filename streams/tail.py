@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.1
 BATCH = 1000
-RECENT = 5000  # lines each poller keeps for viewers that join (a few MB at most)
+RECENT = 2000  # lines each poller keeps for viewers that join (about a megabyte)
 VIEWER_QUEUE = 256
 KEEPALIVE_SECONDS = 15
 
