@@ -34,6 +34,7 @@ Subscriber = Callable[[Exit], None]
 _lock = threading.Lock()
 _subscribers: list[Subscriber] = []
 _last: dict[Path, Exit] = {}
+_reaping: dict[tuple[Path, int], threading.Event] = {}  # launched and not yet reaped
 
 
 def subscribe(callback: Subscriber) -> None:
@@ -48,15 +49,27 @@ def unsubscribe(callback: Subscriber) -> None:
             _subscribers.remove(callback)
 
 
-def last_exit(install_dir: Path, pid: int) -> Exit | None:
-    """How process `pid` of the server in `install_dir` ended, if this process reaped it."""
+def last_exit(install_dir: Path, pid: int, wait: float = 0.0) -> Exit | None:
+    """How process `pid` of the server in `install_dir` ended, if this process reaped it.
+
+    A server that has just died can look dead (a zombie) a moment before its waiter
+    reaps it: with `wait`, a process of ours still being reaped is waited for that long,
+    so its exit status is not lost to a look that came a millisecond early.
+    """
+    key = (Path(install_dir), pid)
     with _lock:
-        found = _last.get(Path(install_dir))
+        reaping = _reaping.get(key)
+    if reaping is not None:
+        reaping.wait(wait)
+    with _lock:
+        found = _last.get(key[0])
     return found if found is not None and found.pid == pid else None
 
 
 def watch(proc: subprocess.Popen, install_dir: Path, on_reaped: Callable[[int], None]) -> None:
     """Reap `proc` the moment it exits; then `on_reaped(pid)`, then tell the subscribers."""
+    with _lock:
+        _reaping[(Path(install_dir), proc.pid)] = threading.Event()
     threading.Thread(
         target=_wait, args=(proc, Path(install_dir), on_reaped), name=f"srcds-{proc.pid}", daemon=True
     ).start()
@@ -69,6 +82,9 @@ def _wait(proc: subprocess.Popen, install_dir: Path, on_reaped: Callable[[int], 
     with _lock:
         _last[install_dir] = event
         subscribers = list(_subscribers)
+        reaped = _reaping.pop((install_dir, proc.pid), None)
+    if reaped is not None:
+        reaped.set()
     for callback in subscribers:
         try:
             callback(event)

@@ -52,7 +52,7 @@ def check(spec: ServerSpec) -> ProcessCheck:
     proc = srcds.running(files)
     if proc is not None:
         return ProcessCheck(ALIVE, pid=pid, started=created)
-    ended = exits.last_exit(files.install_dir, pid)
+    ended = exits.last_exit(files.install_dir, pid, wait=1.0)
     if ended is None:
         return ProcessCheck(DEAD, pid=pid)
     return ProcessCheck(DEAD, pid=pid, exit_status=ended.status, exited_at=ended.at)

@@ -192,6 +192,21 @@ def test_a_server_another_process_launched_dies_with_an_unknown_status(installed
 
 
 @pytest.mark.slow
+def test_an_exit_status_being_reaped_is_waited_for_not_lost(tmp_path):
+    # A dead server looks dead (a zombie) a moment before its waiter thread reaps it;
+    # a check in that moment must still learn how it ended.
+    class SlowToReap:
+        pid = 424242
+
+        def wait(self):
+            time.sleep(0.3)
+            return -signal.SIGSEGV
+
+    exits.watch(SlowToReap(), tmp_path, on_reaped=lambda pid: None)
+    ended = exits.last_exit(tmp_path, SlowToReap.pid, wait=5.0)
+    assert ended is not None and ended.status == -signal.SIGSEGV
+
+
 def test_forget_removes_only_the_pid_file_of_that_dead_process(running, heard):
     pid = server_pid(running)
     assert not monitor.forget(running, pid)  # alive: kept
