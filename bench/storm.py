@@ -77,6 +77,10 @@ def client_child():
         clients = await asyncio.gather(*(viewer(port, job_id, cookie, page) for _ in range(n)))
         return [{**c.summary(), "connected_at": c.connected_at} for c in clients]
 
+    # Started and imported before the storm: the parent says when to go, so the storm
+    # is the viewers arriving, not Python starting up.
+    print("ready", flush=True)
+    sys.stdin.readline()
     print(json.dumps(asyncio.run(run())), flush=True)
 
 
@@ -92,8 +96,6 @@ def storm(web_port, user, cookie, viewers, game_port, page):
     go = common.DATA / "servers" / str(server.id) / "go"
     common.wait_until(go.parent.exists, timeout=10)
     go.touch()
-    time.sleep(STORM_AFTER)
-    began = time.time()
     procs = [
         subprocess.Popen(
             [
@@ -104,11 +106,19 @@ def storm(web_port, user, cookie, viewers, game_port, page):
                 *("--n", str(min(PER_PROCESS, viewers - start))),
                 *(["--page"] if page else []),
             ],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         for start in range(0, viewers, PER_PROCESS)
     ]
+    for proc in procs:
+        assert proc.stdout.readline().strip() == "ready"
+    time.sleep(max(0.0, STORM_AFTER - (time.time() - go.stat().st_mtime)))
+    began = time.time()
+    for proc in procs:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
     clients = []
     for proc in procs:
         out, _ = proc.communicate(timeout=SECONDS + 90)

@@ -8,10 +8,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "l4d2site.settings")
 # Django must be set up before anything imports models (the consumers do).
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from l4d2site.routing import websocket_urlpatterns  # noqa: E402
+from l4d2site.websocket_auth import AuthMiddlewareStack  # noqa: E402
 from l4d2site.websocket_origin import SameOriginWebSocket  # noqa: E402
 
 application = ProtocolTypeRouter(
