@@ -206,11 +206,10 @@ class Tail:
             self.recent.extend(await _db(source.read_last)(RECENT))
             self.last_seq = self.recent[-1]["seq"] if self.recent else await _db(source.last_seq)()
             self.ready.set()
-            state = None
             while self.viewers:
-                if self.state_stale or state is None:
+                if self.state_stale or self.state is None:
                     self.state_stale = False
-                    state, rows = await _db(source.read_new)(self.last_seq)
+                    self.state, rows = await _db(source.read_new)(self.last_seq)
                 else:
                     rows = await _db(source.read_lines)(self.last_seq, BATCH)
                 while rows:
@@ -219,11 +218,10 @@ class Tail:
                     # Encoded once for every viewer that is in step (most of them).
                     self._publish(("lines", rows, SharedFrames(rows)))
                     rows = await _db(source.read_lines)(self.last_seq, BATCH) if len(rows) == BATCH else []
-                self.state = state
-                if state != last_state:
-                    last_state = state
-                    self._publish(("state", state))
-                if source.is_finished(state):
+                if self.state != last_state:
+                    last_state = self.state
+                    self._publish(("state", self.state))
+                if source.is_finished(self.state):
                     # State was read before the rows, so every line is out by now.
                     self.ended = True
                     self._publish(("end",))
@@ -261,15 +259,20 @@ class SharedFrames:
 
 
 def _merge_waiting(event, queue):
-    """This lines event and the lines events queued right behind it, as one.
+    """This lines event and the lines events queued right behind it, as one; and the
+    event that stopped the merge (taken from the queue: the viewer handles it next), or None.
 
     A viewer that fell behind (a slow phone, a busy server) then catches up in one
     frame instead of one per batch, which is what let it fall behind in the first place.
     """
-    merged = None
-    while not queue.empty() and queue._queue[0][0] == "lines":  # peek: only lines are merged
-        merged = (merged or list(event[1])) + queue.get_nowait()[1]
-    return event if merged is None else ("lines", merged)
+    merged, stopped = None, None
+    while stopped is None and not queue.empty():
+        following = queue.get_nowait()
+        if following[0] == "lines":
+            merged = (merged or list(event[1])) + following[1]
+        else:
+            stopped = following
+    return (event if merged is None else ("lines", merged)), stopped
 
 
 def tail_for(source):
@@ -306,7 +309,7 @@ async def follow(source, after=0):
                 if rows:
                     last = rows[-1]["seq"]
                     yield event if len(rows) == len(event[1]) else ("lines", rows)
-            if upto is not None and last >= upto - 1 or kept is not None and not database:
+            if (upto is not None and last >= upto - 1) or (kept is not None and not database):
                 return
             async for rows in iter_chunks(source, last):
                 if upto is not None:
@@ -329,15 +332,19 @@ async def follow(source, after=0):
         if finished:
             yield ("end",)
             return
+        held = None  # an event the merging of lines took from the queue: next in line
         while True:
-            try:
-                event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-            except TimeoutError:
-                yield ("ping",)
-                continue
+            if held is not None:
+                event, held = held, None
+            else:
+                try:
+                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    yield ("ping",)
+                    continue
             kind = event[0]
             if kind == "lines":
-                event = _merge_waiting(event, queue)
+                event, held = _merge_waiting(event, queue)
                 rows = [r for r in event[1] if r["seq"] > last]
                 if rows and rows[0]["seq"] != last + 1:
                     async for gap in catch_up(upto=rows[0]["seq"]):

@@ -4,7 +4,8 @@ Every process that wants to be woken (a web process with live viewers, a worker)
 binds one datagram socket in DATA_DIR/wake/ and reads it in a daemon thread. A
 publisher sends the group's name, one datagram per listening socket: the worker
 tells web processes "job.12 has new lines", a web process tells workers "a job was
-queued" or "a cancel was asked". Datagrams are best effort by design: every reader
+queued" or "a cancel was asked", with the last line written where there is one
+("job.12 40"). Datagrams are best effort by design: every reader
 also polls the database, so a lost or refused one costs latency, never a line.
 
 The directory is the data dir's (0700), so only the panel's own user can send.
@@ -35,6 +36,7 @@ class LocalBus:
         self.tokens = itertools.count()
         self.sock = None
         self.path = None
+        self.sender = None  # one unbound socket for every publish of this process
 
     # --- receiving -------------------------------------------------------------------
 
@@ -100,16 +102,24 @@ class LocalBus:
             names = os.listdir(wake_dir())
         except OSError:
             return  # nobody has ever listened
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
-            sender.setblocking(False)
-            for name in names:
-                path = wake_dir() / name
-                try:
-                    sender.sendto(data, str(path))
-                except (ConnectionRefusedError, FileNotFoundError):
-                    path.unlink(missing_ok=True)  # its process is gone: nobody reads it any more
-                except OSError:
-                    pass  # a full queue (a busy listener) or anything else: the poll covers it
+        sender = self._sender()
+        for name in names:
+            path = wake_dir() / name
+            try:
+                sender.sendto(data, str(path))
+            except (ConnectionRefusedError, FileNotFoundError):
+                path.unlink(missing_ok=True)  # its process is gone: nobody reads it any more
+            except OSError:
+                pass  # a full queue (a busy listener) or anything else: the poll covers it
+
+    def _sender(self):
+        # Publishes come with every batch of lines written: one socket for all of them
+        # (sendto on a datagram socket is safe from several threads).
+        with self.lock:
+            if self.sender is None:
+                self.sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self.sender.setblocking(False)
+            return self.sender
 
 
 bus = LocalBus()
