@@ -1,15 +1,22 @@
 """WebSocket transport of a job's log (DESIGN.md §4)."""
 
+from functools import partial
+
 from asgiref.sync import sync_to_async
 
+from l4d2site import singleflight
 from streams.consumers import StreamConsumer
 
 from .access import check_job_visible
 from .source import JobSource
 
+_check_job_visible = sync_to_async(check_job_visible, thread_sensitive=False)
+
 
 class JobLogConsumer(StreamConsumer):
     async def get_source(self, user, job_id):
-        # Off the shared sync thread: handshakes arriving together check in parallel.
-        await sync_to_async(check_job_visible, thread_sensitive=False)(user, job_id)
+        # Off the shared sync thread, and one check for a crowd of one user's viewers
+        # arriving together (what the check reads of the user is in the key).
+        key = ("job-visible", job_id, user.pk, user.is_staff)
+        await singleflight.shared(key, partial(_check_job_visible, user, job_id))
         return JobSource(job_id)

@@ -10,13 +10,16 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from l4d2site import listen_backlog  # noqa: E402
 from l4d2site.routing import websocket_urlpatterns  # noqa: E402
-from l4d2site.websocket_auth import AuthMiddlewareStack  # noqa: E402
+from l4d2site.websocket_auth import SessionAuthMiddleware  # noqa: E402
 from l4d2site.websocket_origin import SameOriginWebSocket  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": SameOriginWebSocket(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": SameOriginWebSocket(SessionAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
+
+listen_backlog.raise_when_listening()

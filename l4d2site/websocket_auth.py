@@ -1,22 +1,46 @@
-"""Channels' session login for WebSockets, with the lookups run side by side.
+"""Who is on a WebSocket: the Django session cookie, read once, at the handshake.
 
-Channels' `get_user` runs in the one thread Django keeps for thread-sensitive work,
-so two hundred people opening a page at once would have their sessions read one
-after another, each waiting for that thread. Reading a session needs no such
-thread: here it runs in the pool, connections cleaned up around it as Channels does.
+Channels' AuthMiddlewareStack does the same in three layers, one of which wraps every
+message sent afterwards to save a session that a stream never changes; a live log sends
+thousands of messages a second to a crowd. Here the session is read in the thread pool,
+not in Django's one thread-sensitive thread, and a crowd sharing one session (an owner's
+tabs, a check opening many) shares one read.
 """
 
-from channels.auth import AuthMiddleware, get_user
+from functools import partial
+from importlib import import_module
+
+from channels.auth import get_user
 from channels.db import DatabaseSyncToAsync
-from channels.sessions import CookieMiddleware, SessionMiddleware
+from channels.middleware import BaseMiddleware
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.http.cookie import parse_cookie
 
-_get_user = DatabaseSyncToAsync(get_user.func, thread_sensitive=False)
-
-
-class ConcurrentAuthMiddleware(AuthMiddleware):
-    async def resolve_scope(self, scope):
-        scope["user"]._wrapped = await _get_user(scope)
+from . import singleflight
 
 
-def AuthMiddlewareStack(inner):  # noqa: N802 (named like the Channels stack it stands for)
-    return CookieMiddleware(SessionMiddleware(ConcurrentAuthMiddleware(inner)))
+def _session_key(scope):
+    cookies = "; ".join(
+        value.decode("latin-1") for name, value in scope.get("headers", ()) if name == b"cookie"
+    )
+    return parse_cookie(cookies).get(settings.SESSION_COOKIE_NAME)
+
+
+def _read_user(session_key):
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    # Channels' own lookup: the backend, and the password hash check that ends a
+    # session once the password changed.
+    return get_user.func({"session": session})
+
+
+_user_of_session = DatabaseSyncToAsync(_read_user, thread_sensitive=False)
+
+
+class SessionAuthMiddleware(BaseMiddleware):
+    async def __call__(self, scope, receive, send):
+        key = _session_key(scope)
+        user = AnonymousUser()
+        if key:
+            user = await singleflight.shared(("session-user", key), partial(_user_of_session, key))
+        return await super().__call__({**scope, "user": user}, receive, send)

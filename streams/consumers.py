@@ -60,10 +60,6 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def forward(self, after):
         try:
             async for event in follow(self.source, after):
-                if self.pump is not asyncio.current_task():
-                    # Stopped (a refusal, a disconnect): Python 3.11's wait_for can swallow
-                    # the cancel when a line arrives at the same moment, so look, too.
-                    return
                 if len(event) == 3:  # lines with their frames, encoded once for every viewer
                     for text in event[2].encoded():
                         await self.send(text_data=text)

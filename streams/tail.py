@@ -21,6 +21,7 @@ import asyncio
 import collections
 import itertools
 import logging
+import time
 import weakref
 from abc import ABC, abstractmethod
 
@@ -130,6 +131,7 @@ class Tail:
         self.replayed = None  # (after, last_seq, frames) of the last replay from `recent`
         self.state_stale = True  # read the state on the next look (not only new lines)
         self.state = None  # the state as last read (None until the first look)
+        self.published_at = time.monotonic()  # when viewers were last sent anything
 
     async def subscribe(self):
         """Join; returns once the poller knows where it starts.
@@ -169,6 +171,7 @@ class Tail:
         return self.replayed[2]
 
     def _publish(self, event):
+        self.published_at = time.monotonic()
         for queue in self.viewers:
             try:
                 queue.put_nowait(event)
@@ -231,6 +234,10 @@ class Tail:
                     await asyncio.wait_for(self.wake.wait(), source.poll_seconds)
                 except TimeoutError:
                     self.state_stale = True  # the poll looks at everything: nudges may be lost
+                if time.monotonic() - self.published_at >= KEEPALIVE_SECONDS:
+                    # A quiet stream still says something now and then, so proxies and
+                    # browsers keep the connection open.
+                    self._publish(("ping",))
         except Exception:
             log.exception("tail of %s failed; viewers will reconnect", source.key)
             self.ended = True
@@ -337,11 +344,9 @@ async def follow(source, after=0):
             if held is not None:
                 event, held = held, None
             else:
-                try:
-                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    yield ("ping",)
-                    continue
+                # A plain get, not a wait_for: this runs once per batch per viewer, and
+                # the poller sends the keepalive pings (one timer per stream, not per viewer).
+                event = await queue.get()
             kind = event[0]
             if kind == "lines":
                 event, held = _merge_waiting(event, queue)
@@ -369,6 +374,8 @@ async def follow(source, after=0):
                     yield ("state", final)
                 yield ("end",)
                 return
+            elif kind == "ping":
+                yield event
             elif kind == "error":
                 raise RuntimeError("log tail failed")
     finally:

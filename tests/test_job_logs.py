@@ -187,6 +187,69 @@ async def test_missing_job_is_closed_with_4403(owner):
     assert await comm.receive_output() == {"type": "websocket.close", "code": 4403}
 
 
+def logged_out_cookie(user):
+    client = Client()
+    client.force_login(user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    client.logout()
+    return cookie
+
+
+def cookie_of_changed_password(user):
+    cookie = session_cookie(user)
+    user.set_password("a new password, set elsewhere")
+    user.save()
+    return cookie
+
+
+@pytest.mark.parametrize("stale_cookie", [logged_out_cookie, cookie_of_changed_password])
+async def test_a_session_that_ended_is_closed_with_4403(owner, job, stale_cookie):
+    cookie = await sync_to_async(stale_cookie)(owner)
+    comm = WebsocketCommunicator(
+        application,
+        f"/ws/jobs/{job.id}/logs",
+        headers=[(b"host", b"localhost"), (b"origin", b"http://localhost"), (b"cookie", cookie)],
+    )
+    await comm.connect()
+    assert await comm.receive_output() == {"type": "websocket.close", "code": 4403}
+
+
+async def test_a_crowd_of_one_users_tabs_reads_the_session_and_checks_the_job_once(owner, job, monkeypatch):
+    from jobs import consumers
+    from l4d2site import websocket_auth
+
+    calls = []
+
+    def counted(name, call):
+        async def wrapper(*args):
+            calls.append(name)
+            return await call(*args)
+
+        return wrapper
+
+    monkeypatch.setattr(
+        websocket_auth, "_user_of_session", counted("session", websocket_auth._user_of_session)
+    )
+    monkeypatch.setattr(consumers, "_check_job_visible", counted("job", consumers._check_job_visible))
+    await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
+    comms = [await communicator(job.id, owner) for _ in range(20)]
+    cookie = dict(comms[0].scope["headers"])[b"cookie"]
+    for comm in comms:  # one session, as from one browser's tabs
+        comm.scope["headers"] = [(k, cookie if k == b"cookie" else v) for k, v in comm.scope["headers"]]
+    await asyncio.gather(*(comm.connect() for comm in comms))
+    for comm in comms:
+        assert (await comm.receive_json_from(timeout=5))["state"] == "running"
+    assert calls == ["session", "job"]
+    # Nothing is kept once the crowd is in: the next tab asks again.
+    late = await communicator(job.id, owner)
+    late.scope["headers"] = comms[0].scope["headers"]
+    await late.connect()
+    assert (await late.receive_json_from(timeout=5))["state"] == "running"
+    assert calls == ["session", "job", "session", "job"]
+    for comm in [*comms, late]:
+        await comm.disconnect()
+
+
 async def test_staff_may_follow_any_job(staff, job):
     await sync_to_async(set_state)(job, JobState.SUCCEEDED, exit_code=0)
     comm = await communicator(job.id, staff)
@@ -301,6 +364,18 @@ async def test_a_viewer_that_fell_behind_catches_up_in_one_frame_without_gaps_or
     assert kind == "lines"
     assert [row["seq"] for row in rows] == [2, 3, 4, 5, 6, 7]
     await events.aclose()
+
+
+async def test_a_quiet_stream_sends_every_viewer_a_keepalive(owner, job, monkeypatch):
+    from jobs.source import JobSource
+
+    monkeypatch.setattr(tail, "KEEPALIVE_SECONDS", 0.2)
+    await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
+    viewers = [tail.follow(JobSource(job.id)) for _ in range(2)]
+    for events in viewers:
+        assert (await anext(events))[0] == "state"
+        assert await asyncio.wait_for(anext(events), 5) == ("ping",)
+        await events.aclose()
 
 
 async def test_viewers_joining_a_running_job_replay_from_the_poller_not_the_database(owner, job, monkeypatch):
