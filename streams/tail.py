@@ -124,13 +124,15 @@ class Tail:
         self.wake = asyncio.Event()
         self.task = None
         self.ready = asyncio.Event()
-        self.ended = False
+        self.ended = False  # the stream ended (every line is in `recent`) or the poller failed
+        self.failed = False
         self.listening = False
         self.last_seq = 0  # the last line read and published
         self.recent = collections.deque(maxlen=RECENT)  # the rows up to last_seq, in order
         self.replayed = None  # (after, last_seq, frames) of the last replay from `recent`
-        self.state_stale = True  # read the state on the next look (not only new lines)
-        self.state = None  # the state as last read (None until the first look)
+        self.state_stale = True  # read the state on the next look (not only new lines): the
+        # first look reads it again, as a change may have come between it and the lines
+        self.state = None  # the state as last read (None until the poller starts)
         self.published_at = time.monotonic()  # when viewers were last sent anything
 
     async def subscribe(self):
@@ -156,7 +158,7 @@ class Tail:
     def replay(self, after):
         """The rows after `after` that this poller has read, as ("lines", rows, frames)
         events of at most BATCH rows; None if `after` is older than what it keeps."""
-        if not self.ready.is_set() or self.ended:
+        if not self.ready.is_set() or self.failed:
             return None
         if not self.recent:
             return [] if after >= self.last_seq else None
@@ -205,7 +207,10 @@ class Tail:
             )
         last_state = None
         try:
-            # What a viewer joining now replays from memory; older lines it reads itself.
+            # The state a viewer joining now starts from (read first: a finished state
+            # means every line is written), and the lines it replays from memory; older
+            # lines it reads itself. A crowd arriving with the poller reads neither.
+            self.state = await _db(source.read_state)()
             self.recent.extend(await _db(source.read_last)(RECENT))
             self.last_seq = self.recent[-1]["seq"] if self.recent else await _db(source.last_seq)()
             self.ready.set()
@@ -240,7 +245,7 @@ class Tail:
                     self._publish(("ping",))
         except Exception:
             log.exception("tail of %s failed; viewers will reconnect", source.key)
-            self.ended = True
+            self.ended = self.failed = True
             self._publish(("error",))
         finally:
             self.ready.set()  # never leave a subscriber waiting on a failed start
@@ -367,11 +372,12 @@ async def follow(source, after=0):
                 async for caught in catch_up():
                     yield caught
             elif kind == "end":
-                async for caught in catch_up():
+                # The poller read the final state, then every line after it: both are in
+                # its memory, so a crowd watching a job finish costs the database nothing.
+                async for caught in catch_up(database=False):
                     yield caught
-                final = await read_state(source)
-                if final != state and final is not None:
-                    yield ("state", final)
+                if tail.state != state and tail.state is not None:
+                    yield ("state", tail.state)
                 yield ("end",)
                 return
             elif kind == "ping":

@@ -4,10 +4,15 @@ Set through os.environ (not just module globals) so real worker and Daphne
 processes started by the tests inherit exactly the same configuration.
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 
-os.environ.setdefault("L4D2_DATA_DIR", tempfile.mkdtemp(prefix="l4d2-test-"))
+if "L4D2_DATA_DIR" not in os.environ:
+    # Made by the test run; the processes it starts inherit it and make none of their own.
+    os.environ["L4D2_DATA_DIR"] = tempfile.mkdtemp(prefix="l4d2-test-")
+    atexit.register(shutil.rmtree, os.environ["L4D2_DATA_DIR"], ignore_errors=True)
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-not-secret")
 os.environ.setdefault("DJANGO_HTTPS", "0")
 os.environ.setdefault("HOSTCTL_SIMULATE", "1")

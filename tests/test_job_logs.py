@@ -366,6 +366,56 @@ async def test_a_viewer_that_fell_behind_catches_up_in_one_frame_without_gaps_or
     await events.aclose()
 
 
+async def test_a_crowd_arriving_with_the_poller_takes_the_pollers_state_not_one_read_each(
+    owner, job, monkeypatch
+):
+    from jobs.source import JobSource
+
+    await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
+    reads = []
+    read_state = JobSource.read_state
+    monkeypatch.setattr(JobSource, "read_state", lambda self: reads.append(1) or read_state(self))
+    comms = [await communicator(job.id, owner) for _ in range(10)]
+    await asyncio.gather(*(comm.connect() for comm in comms))
+    for comm in comms:
+        assert (await comm.receive_json_from(timeout=5))["state"] == "running"
+    assert len(reads) <= 2  # the poller's start, and its first look
+    for comm in comms:
+        await comm.disconnect()
+
+
+async def test_a_crowd_watching_a_job_finish_gets_its_end_from_the_poller_not_one_read_each(
+    owner, job, monkeypatch
+):
+    from jobs.source import JobSource
+
+    await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
+    await sync_to_async(add_lines)(job, "before")
+    comms = [await communicator(job.id, owner) for _ in range(10)]
+    await asyncio.gather(*(comm.connect() for comm in comms))
+    for comm in comms:
+        assert (await comm.receive_json_from(timeout=5))["state"] == "running"
+        assert seqs([await comm.receive_json_from(timeout=5)]) == [1]
+    reads = []
+    for name in ("read_state", "read_lines"):
+        monkeypatch.setattr(JobSource, name, counted_read(reads, getattr(JobSource, name)))
+    await sync_to_async(add_lines)(job, "last")
+    await sync_to_async(set_state)(job, JobState.SUCCEEDED, exit_code=0)
+    for comm in comms:
+        messages = await receive_until_end(comm)
+        assert seqs(messages) == [2]
+        assert [m["state"] for m in messages if m["type"] == "state"] == ["succeeded"]
+    assert len(reads) <= 4  # the poller's looks; none per viewer
+
+
+def counted_read(reads, read):
+    def counted(self, *args):
+        reads.append(read.__name__)
+        return read(self, *args)
+
+    return counted
+
+
 async def test_a_quiet_stream_sends_every_viewer_a_keepalive(owner, job, monkeypatch):
     from jobs.source import JobSource
 
