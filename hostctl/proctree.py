@@ -47,15 +47,26 @@ def merge(*groups: Iterable[psutil.Process]) -> list[psutil.Process]:
 
 
 def marked(mark: str) -> list[psutil.Process]:
-    """Every live process of this user whose environment carries `mark`, wherever it is now."""
+    """Every live process of this user whose environment carries `mark`, wherever it is now.
+
+    A cancel waits for this scan of the whole process table, so it reads each
+    /proc/<pid>/environ as raw bytes (a tenth of the time psutil takes to parse them
+    all into dicts) and asks psutil only about the few that match.
+    """
+    needle = f"\0{MARK_VAR}={mark}\0".encode()
     uid = os.getuid()
     found = []
-    for proc in psutil.process_iter(["uids"]):
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
         try:
-            if proc.info["uids"] and proc.info["uids"].real == uid and proc.environ().get(MARK_VAR) == mark:
-                if alive(proc):
-                    found.append(proc)
-        except psutil.Error:
+            with open(f"/proc/{name}/environ", "rb") as environ:
+                if needle not in b"\0" + environ.read():
+                    continue
+            proc = psutil.Process(int(name))
+            if proc.uids().real == uid and alive(proc):
+                found.append(proc)
+        except (OSError, psutil.Error):
             continue  # gone meanwhile, or not ours to read
     return found
 
@@ -181,8 +192,10 @@ def terminate_tree(
 
     deadline = time.monotonic() + grace
     root_gone = wait_exit(grace)
+    pause = 0.001  # the rest of a tree usually dies within milliseconds of its root
     while root_gone and any(alive(p) for p in procs) and time.monotonic() < deadline:
-        time.sleep(0.02)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.02)
     if root_gone and not any(alive(p) for p in procs):
         return
     procs = merge(procs, descendants(pid))

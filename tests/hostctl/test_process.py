@@ -280,3 +280,24 @@ def test_a_cancel_wakes_a_wait_on_a_child_whose_output_is_closed(no_leaks):
         assert not supervisor.exited()  # woken by the cancel, not by an exit
     finally:
         supervisor.close()
+
+
+def test_the_mark_scan_finds_processes_by_their_exact_mark_wherever_they_are():
+    import os
+    import subprocess
+
+    from hostctl.proctree import MARK_VAR, marked
+
+    def sleeper(mark):
+        return subprocess.Popen(["sleep", "30"], env={**os.environ, MARK_VAR: mark}, start_new_session=True)
+
+    ours, longer = sleeper("l4d2-test-job-1"), sleeper("l4d2-test-job-12")
+    try:
+        assert [p.pid for p in marked("l4d2-test-job-1")] == [ours.pid]
+        ours.kill()
+        ours.wait()
+        assert marked("l4d2-test-job-1") == []
+    finally:
+        for proc in (ours, longer):
+            proc.kill()
+            proc.wait()
