@@ -1,13 +1,15 @@
 """Connect storm: 200 viewers open a running job's page within one second while it prints.
 
-    .venv/bin/python bench/storm.py [--viewers 200] [--modes sqlite,redis,sqlite+page] [--json out.json]
+    .venv/bin/python bench/storm.py [--viewers 200] [--modes sqlite,redis,sqlite+sessions,sqlite+page]
+                                    [--json out.json]
 
 A real runworker runs an install job whose command prints "tick <i> <time.time()>"
 every 10 ms for 14 s (bench/fakesteamcmd.py through HOSTCTL_STEAMCMD). Three seconds
 in (about 300 lines in its log), VIEWERS clients, in two processes, each open the
 job's WebSocket (handshake, session and owner check, replay of every line so far),
-all started within the same second; in the "+page" mode each first GETs the job page
-(a rendered page, its own login check). Reported: print-to-receive latency p50/p99
+all started within the same second, with one session cookie (one owner's browser); in
+"+sessions" each viewer has a session of its own (200 logins), and in "+page" each first
+GETs the job page (a rendered page, its own login check). Reported: print-to-receive latency p50/p99
 over every viewer for the lines printed during the storm (its first 2 s; a line
 printed before a viewer's replay counts from its print to that replay), and for the
 steady state after it; lost and repeated lines.
@@ -74,7 +76,8 @@ def client_child():
     page = "--page" in sys.argv
 
     async def run():
-        clients = await asyncio.gather(*(viewer(port, job_id, cookie, page) for _ in range(n)))
+        cookies = cookie.split(",")
+        clients = await asyncio.gather(*(viewer(port, job_id, cookies[i], page) for i in range(n)))
         return [{**c.summary(), "connected_at": c.connected_at} for c in clients]
 
     # Started and imported before the storm: the parent says when to go, so the storm
@@ -87,7 +90,7 @@ def client_child():
 # --- the parent -------------------------------------------------------------------------------
 
 
-def storm(web_port, user, cookie, viewers, game_port, page):
+def storm(web_port, user, cookies, viewers, game_port, page):
     from jobs.models import Job, JobLog
 
     server = common.make_server(user, game_port)
@@ -96,13 +99,15 @@ def storm(web_port, user, cookie, viewers, game_port, page):
     go = common.DATA / "servers" / str(server.id) / "go"
     common.wait_until(go.parent.exists, timeout=10)
     go.touch()
+    per_viewer = [cookies[i % len(cookies)] for i in range(viewers)]
     procs = [
         subprocess.Popen(
             [
                 common.PY,
                 __file__,
                 "--client-child",
-                *("--port", str(web_port), "--job", str(job.id), "--cookie", cookie),
+                *("--port", str(web_port), "--job", str(job.id)),
+                *("--cookie", ",".join(per_viewer[start : start + PER_PROCESS])),
                 *("--n", str(min(PER_PROCESS, viewers - start))),
                 *(["--page"] if page else []),
             ],
@@ -150,12 +155,15 @@ def main():
     if "--client-child" in sys.argv:
         return client_child()
     viewers = int(opt("--viewers", 200))
-    modes = opt("--modes", "sqlite,redis,sqlite+page").split(",")
+    modes = opt("--modes", "sqlite,redis,sqlite+sessions,sqlite+page").split(",")
     res, user, cookie = common.setup_with_owner("storm")
     started = time.monotonic()
     for number, mode in enumerate(modes):
         redis = {"REDIS_URL": common.REDIS_URL} if mode.startswith("redis") else {}
         page = mode.endswith("+page")
+        cookies = (
+            [common.session_cookie(user) for _ in range(viewers)] if mode.endswith("+sessions") else [cookie]
+        )
         web_port = common.free_port()
         name = mode.replace("+", "-")
         daphne = common.start_daphne(
@@ -166,7 +174,7 @@ def main():
             env=common.base_env(common.DATA, **behaviour, **redis), log_name=f"worker-{name}"
         )
         try:
-            run = storm(web_port, user, cookie, viewers, 27300 + number, page)
+            run = storm(web_port, user, cookies, viewers, 27300 + number, page)
         finally:
             common.stop_proc(daphne)
             common.stop_proc(worker)
@@ -174,13 +182,15 @@ def main():
         res.add(
             f"{mode} p50 during the storm", round(common.pct(run["during"], 50) * 1000, 1), "", None, "ms"
         )
-        # The target is for the stream itself (handshake, login check, replay); with the
-        # HTML page loaded first it is reported, not judged.
+        # The target is for the stream itself (handshake, login check, replay) as one
+        # owner's browser opens it; with 200 sessions, or the HTML page loaded first, it is
+        # reported, not judged.
+        judged = "+" not in mode
         res.add(
             f"{mode} p99 during the storm",
             round(p99, 1),
-            "" if page else "<= 500",
-            None if page else p99 <= 500,
+            "<= 500" if judged else "",
+            p99 <= 500 if judged else None,
             "ms",
         )
         res.add(

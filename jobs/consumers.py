@@ -2,7 +2,7 @@
 
 from functools import partial
 
-from asgiref.sync import sync_to_async
+from channels.db import DatabaseSyncToAsync
 
 from l4d2site import singleflight
 from streams.consumers import StreamConsumer
@@ -10,7 +10,7 @@ from streams.consumers import StreamConsumer
 from .access import check_job_visible
 from .source import JobSource
 
-_check_job_visible = sync_to_async(check_job_visible, thread_sensitive=False)
+_check_job_visible = DatabaseSyncToAsync(check_job_visible, thread_sensitive=False)
 
 
 class JobLogConsumer(StreamConsumer):

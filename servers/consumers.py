@@ -1,6 +1,6 @@
 """WebSockets of the live server views: one server's state, and the user's server list."""
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.http import Http404
 
 from streams.consumers import StreamConsumer
@@ -11,7 +11,7 @@ from .source import ServerListSource, ServerSource
 
 class ServerStateConsumer(StreamConsumer):
     async def get_source(self, user, server_id):
-        server = await sync_to_async(server_for_user)(user, server_id)
+        server = await database_sync_to_async(server_for_user)(user, server_id)
         return ServerSource(server.id)
 
 

@@ -4,6 +4,8 @@ import asyncio
 import json
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth.models import AnonymousUser
 from django.http import Http404
@@ -30,6 +32,19 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     channel_layer_alias = None
     pump = None
     source = None
+
+    async def dispatch(self, message):
+        """Channels' dispatch, without its hop through Django's one thread-sensitive thread.
+
+        Channels closes that thread's stale database connections before every handler,
+        so a crowd's handshakes queue for that one thread, one after another. Handlers
+        here reach the database only through `database_sync_to_async`, which cleans up
+        the connection of the thread it runs in.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def get_source(self, user, **url_kwargs):
         """The source this user may follow; Http404 for outsiders, anonymous or missing."""
@@ -112,6 +127,12 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if self.pump:
             self.pump.cancel()
             self.pump = None
+
+    async def websocket_disconnect(self, message):
+        # Channels' own, without the same hop as in `dispatch` (and no groups to leave:
+        # the tail does the listening), so a crowd leaving at once does not queue either.
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     async def disconnect(self, code):
         await self.stop_pump()

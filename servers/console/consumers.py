@@ -1,6 +1,6 @@
 """WebSocket of a server's console (DESIGN.md §3): its lines and state, and commands sent back."""
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.http import Http404
 
 from streams.consumers import StreamConsumer
@@ -14,7 +14,7 @@ class ConsoleConsumer(StreamConsumer):
     accepted_messages = 'accepted: {"type": "ping"} and {"type": "command", "command": "..."}'
 
     async def get_source(self, user, server_id):
-        server = await sync_to_async(server_for_user)(user, server_id)
+        server = await database_sync_to_async(server_for_user)(user, server_id)
         self.user = user
         return ConsoleSource(server.id)
 
@@ -22,7 +22,7 @@ class ConsoleConsumer(StreamConsumer):
         if message.get("type") != "command":
             return False
         try:
-            command = await sync_to_async(self._submit)(message.get("command"))
+            command = await database_sync_to_async(self._submit)(message.get("command"))
         except Refused as refused:
             # A refused command is news for this viewer only; the stream goes on.
             await self.send_json({"type": "error", "error": refused.reason, "status": refused.status})
