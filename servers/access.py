@@ -1,5 +1,6 @@
 """Who may see a server: its owner, or staff. Outsiders get 404 (existence is not leaked)."""
 
+from channels.db import DatabaseSyncToAsync
 from django.http import Http404
 
 from .models import Server
@@ -17,3 +18,8 @@ def visible_or_404(queryset, user, pk, message):
 
 def server_for_user(user, server_id):
     return visible_or_404(Server.objects.select_related("owner", "node"), user, server_id, "No such server.")
+
+
+# For WebSocket handshakes: in the thread pool, so a crowd opening a server's pages checks
+# in parallel instead of queueing for Django's one thread-sensitive thread.
+aserver_for_user = DatabaseSyncToAsync(server_for_user, thread_sensitive=False)

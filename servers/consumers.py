@@ -1,17 +1,16 @@
 """WebSockets of the live server views: one server's state, and the user's server list."""
 
-from channels.db import database_sync_to_async
 from django.http import Http404
 
 from streams.consumers import StreamConsumer
 
-from .access import server_for_user
+from .access import aserver_for_user
 from .source import ServerListSource, ServerSource
 
 
 class ServerStateConsumer(StreamConsumer):
     async def get_source(self, user, server_id):
-        server = await database_sync_to_async(server_for_user)(user, server_id)
+        server = await aserver_for_user(user, server_id)
         return ServerSource(server.id)
 
 

@@ -367,22 +367,12 @@ async def test_a_viewer_that_fell_behind_catches_up_in_one_frame_without_gaps_or
 
 
 async def test_viewers_coming_and_going_never_wait_for_djangos_one_thread_sensitive_thread(
-    owner, job, monkeypatch
+    owner, job, count_thread_sensitive_hops
 ):
     """Channels hops through that one thread around every handler: a crowd would queue there."""
-    from asgiref.sync import SyncToAsync
-
     await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
     comm = await communicator(job.id, owner)  # its session cookie is made before counting
-    hops = []
-    real_call = SyncToAsync.__call__
-
-    def counted(self, *args, **kwargs):
-        if self._thread_sensitive:
-            hops.append(self.func)
-        return real_call(self, *args, **kwargs)
-
-    monkeypatch.setattr(SyncToAsync, "__call__", counted)
+    hops = count_thread_sensitive_hops()
     await comm.connect()
     assert (await comm.receive_json_from(timeout=5))["state"] == "running"
     await comm.disconnect()

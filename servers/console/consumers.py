@@ -5,7 +5,7 @@ from django.http import Http404
 
 from streams.consumers import StreamConsumer
 
-from ..access import server_for_user
+from ..access import aserver_for_user, server_for_user
 from .commands import Refused, submit
 from .source import ConsoleSource
 
@@ -14,7 +14,7 @@ class ConsoleConsumer(StreamConsumer):
     accepted_messages = 'accepted: {"type": "ping"} and {"type": "command", "command": "..."}'
 
     async def get_source(self, user, server_id):
-        server = await database_sync_to_async(server_for_user)(user, server_id)
+        server = await aserver_for_user(user, server_id)
         self.user = user
         return ConsoleSource(server.id)
 
