@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 from datetime import timedelta
 
 import pytest
@@ -27,7 +26,15 @@ from servers.models import (
 )
 
 from . import simservers
-from .processes import free_port, kill_leftovers, running, start_daphne, start_worker, wait_until
+from .processes import (
+    free_game_port,
+    free_port,
+    kill_leftovers,
+    running,
+    start_daphne,
+    start_worker,
+    wait_until,
+)
 from .test_job_logs import session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -444,7 +451,7 @@ async def test_a_bad_websocket_command_gets_an_error_frame_and_the_stream_goes_o
 
 @pytest.fixture
 def sim_server(make_server, host):
-    server = make_server(name="Console Test", port=free_port(socket.SOCK_DGRAM))
+    server = make_server(name="Console Test", port=free_game_port())
     simservers.start(server)
     yield Server.objects.get(pk=server.pk)
     simservers.stop(server)
@@ -518,7 +525,7 @@ def test_the_rcon_password_is_in_no_job_log_console_line_or_other_users_page(
 
     from jobs.models import Job, JobKind, JobState
 
-    server = make_server(name="Secret Keeper", port=free_port(socket.SOCK_DGRAM))
+    server = make_server(name="Secret Keeper", port=free_game_port())
     password = server.rcon_password
     with running(start_worker("--poll", "0.1", log_path=tmp_path / "w.log", **worker_env(host))):
         for kind in (JobKind.INSTALL, JobKind.START):

@@ -1,7 +1,6 @@
 """Re-run: POST /jobs/<id>/retry queues the same kind on the same server as a new job, linked both ways."""
 
 import re
-import socket
 
 import pytest
 from django.test import Client
@@ -9,7 +8,7 @@ from django.utils import timezone
 
 from jobs.models import Job, JobKind, JobState, JobTrigger
 
-from .processes import free_port, running, start_worker, wait_until
+from .processes import free_game_port, running, start_worker, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +108,7 @@ def test_a_rerun_while_the_same_kind_is_queued_shows_that_job(owner_client, serv
 def test_a_start_that_failed_before_install_succeeds_when_rerun_after_installing(
     owner_client, owner, make_server, tmp_path
 ):
-    server = make_server(port=free_port(socket.SOCK_DGRAM))
+    server = make_server(port=free_game_port())
     start = Job.enqueue(server, JobKind.START, owner)
     worker = start_worker("--poll", "0.1", log_path=tmp_path / "w.log", HOSTCTL_ROOT=tmp_path / "servers")
     with running(worker):

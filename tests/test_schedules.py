@@ -1,6 +1,5 @@
 """Schedules: the page, the scheduler (due, missed, raced runs), each run a job linked from its history."""
 
-import socket
 import threading
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -14,7 +13,7 @@ from automation.scheduler import run_due
 from jobs.models import Job, JobKind, JobState, JobTrigger
 from servers.models import ConsoleCommand, ConsoleLine, DesiredState, Node
 
-from .processes import free_port, running, start_worker, wait_until
+from .processes import free_game_port, running, start_worker, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -325,7 +324,7 @@ def test_a_run_missed_while_the_panel_was_down_runs_once_when_a_worker_comes_bac
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_scheduled_console_command_reaches_the_running_server(owner, make_server, tmp_path):
-    server = make_server(port=free_port(socket.SOCK_DGRAM))
+    server = make_server(port=free_game_port())
     root = tmp_path / "servers"
     with running(start_worker("--poll", "0.1", log_path=tmp_path / "w.log", HOSTCTL_ROOT=root)):
         for kind in (JobKind.INSTALL, JobKind.START):

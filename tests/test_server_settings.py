@@ -1,6 +1,5 @@
 """The settings page (server.cfg), and the RCON password: generated, revealed on a click, rotated, working."""
 
-import socket
 from html import unescape
 
 import pytest
@@ -9,7 +8,7 @@ from django.test import Client
 from servers.models import CommandKind, ConsoleCommand, GameMode, Server
 
 from . import simservers
-from .processes import free_port, kill_leftovers
+from .processes import free_game_port, kill_leftovers
 
 pytestmark = pytest.mark.django_db
 
@@ -172,7 +171,7 @@ def test_rotating_needs_the_csrf_token(owner, server):
 @pytest.fixture
 def started(make_server, settings, tmp_path):
     root = simservers.quick_host(settings, tmp_path / "servers")
-    server = make_server(name="Rcon Target", port=free_port(socket.SOCK_DGRAM), mp_gamemode="versus")
+    server = make_server(name="Rcon Target", port=free_game_port(), mp_gamemode="versus")
     simservers.start(server)
     yield server
     simservers.stop(server)

@@ -1,6 +1,5 @@
 """Game updates: builds detected (appmanifest, steamcmd, srcds's notice), shown, announced and applied."""
 
-import socket
 from datetime import timedelta
 
 import pytest
@@ -14,7 +13,7 @@ from jobs.models import Job, JobKind, JobLog, JobState, JobTrigger
 from servers import events
 from servers.models import ActualState, Node, Server, UpdatePolicy
 
-from .processes import free_port, running, start_worker, wait_until
+from .processes import free_game_port, running, start_worker, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -256,7 +255,7 @@ def page_says(client, server, text):
 def test_raising_the_latest_build_makes_the_page_say_update_available_within_one_check(
     owner_client, owner, make_server, host, tmp_path
 ):
-    server = make_server(port=free_port(socket.SOCK_DGRAM))
+    server = make_server(port=free_game_port())
     env = worker_env(host, tmp_path, L4D2_UPDATE_CHECK_MINUTES="0.05")  # a check every 3 s
     with running(start_worker("--poll", "0.1", log_path=tmp_path / "w.log", **env)):
         run_job(server, JobKind.INSTALL, owner)
@@ -271,7 +270,7 @@ def test_raising_the_latest_build_makes_the_page_say_update_available_within_one
 def test_a_running_servers_notice_brings_the_news_long_before_the_hourly_check(
     owner_client, owner, make_server, host, tmp_path
 ):
-    server = make_server(port=free_port(socket.SOCK_DGRAM))
+    server = make_server(port=free_game_port())
     with running(start_worker("--poll", "0.1", log_path=tmp_path / "w.log", **worker_env(host, tmp_path))):
         run_job(server, JobKind.INSTALL, owner)
         run_job(server, JobKind.START, owner)
@@ -287,7 +286,7 @@ def test_a_running_servers_notice_brings_the_news_long_before_the_hourly_check(
 def test_apply_warns_stops_updates_and_starts_and_the_server_runs_the_new_build(
     owner_client, owner, make_server, host, tmp_path
 ):
-    server = make_server(port=free_port(socket.SOCK_DGRAM), update_policy=UpdatePolicy.APPLY)
+    server = make_server(port=free_game_port(), update_policy=UpdatePolicy.APPLY)
     env = worker_env(host, tmp_path, L4D2_UPDATE_CHECK_MINUTES="0.05", L4D2_UPDATE_WARNING_SECONDS="1")
     with running(start_worker("--poll", "0.1", log_path=tmp_path / "w.log", **env)):
         run_job(server, JobKind.INSTALL, owner)
