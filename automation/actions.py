@@ -6,6 +6,7 @@ command audit, sent by "the panel".
 """
 
 from jobs.models import Job, JobKind, JobTrigger
+from jobs.models.job import QueueFull
 from servers.console.commands import Refused, submit
 from servers.models import DesiredState
 
@@ -27,7 +28,10 @@ def run(schedule):
     if schedule.action == ScheduleAction.RESTART and server.desired_state == DesiredState.STOPPED:
         # A nightly restart must not bring back a server its owner stopped.
         return None, "Skipped: the server is meant to be stopped (its last action was Stop)."
-    job = Job.enqueue(server, KINDS[schedule.action], None, trigger=JobTrigger.SCHEDULE)
+    try:
+        job = Job.enqueue(server, KINDS[schedule.action], None, trigger=JobTrigger.SCHEDULE)
+    except QueueFull as full:
+        return None, f"Skipped: {full}"
     if job.duplicate:
         return job, f"Already queued as job #{job.id}."
     return job, f"Queued as job #{job.id}."

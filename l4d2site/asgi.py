@@ -9,8 +9,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "l4d2site.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.core.signals import request_finished  # noqa: E402
 
 from l4d2site import listen_backlog  # noqa: E402
+from l4d2site.db import close_after_request  # noqa: E402
 from l4d2site.routing import websocket_urlpatterns  # noqa: E402
 from l4d2site.websocket_auth import SessionAuthMiddleware  # noqa: E402
 from l4d2site.websocket_origin import SameOriginWebSocket  # noqa: E402
@@ -22,4 +24,5 @@ application = ProtocolTypeRouter(
     }
 )
 
+request_finished.connect(close_after_request, dispatch_uid="l4d2site.close_after_request")
 listen_backlog.raise_when_listening()

@@ -5,7 +5,7 @@ import logging
 import time
 
 from django.conf import settings
-from django.db import OperationalError, models
+from django.db import OperationalError, connections, models
 
 log = logging.getLogger(__name__)
 
@@ -42,3 +42,16 @@ def optional_fk(to, *, related_name="+", on_delete=models.SET_NULL, help_text=""
 
 def optional_user_fk(**kwargs):
     return optional_fk(settings.AUTH_USER_MODEL, **kwargs)
+
+
+def close_after_request(**kwargs):
+    """request_finished: close this thread's connections (PostgreSQL: back to the pool).
+
+    Under ASGI each request runs its sync code in a thread of its own that ends with the
+    request, so a connection kept there for reuse (CONN_MAX_AGE) is never reused, only
+    leaked: 100 concurrent page loads left 180 SQLite descriptors open in Daphne. A
+    connection inside a transaction (a test's) is left alone.
+    """
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:
+            conn.close()

@@ -64,6 +64,9 @@ class WorkerLoop:
                     connection.close()
                 except Exception:
                     log.exception("%s: pass failed", type(self).__name__)
+                # A pass is a task like a request: on PostgreSQL its connection goes back to
+                # the pool now, not after the sleep, so idle loops hold none.
+                close_old_connections()
                 self.woken.wait(self.interval)
                 self.woken.clear()
             self.close()
