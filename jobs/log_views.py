@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseForbidden, JsonResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
+from l4d2site.db import release_connections
 from streams.ansi import strip_ansi
 from streams.frames import parse_after, sse_text
 from streams.tail import follow, iter_chunks
@@ -45,6 +46,7 @@ def job_log_txt(request, job_id):
     tab); otherwise it is the log as stored now, as a download.
     """
     job = job_for_user(request.user, job_id)
+    release_connections()  # the stream reads through the tail's threads, however long it runs
     source = JobSource(job.id)
     timestamps = _flag(request, "timestamps")
 
@@ -80,6 +82,9 @@ async def job_events(request, job_id):
         job = await sync_to_async(job_for_user)(user, job_id)
     except Http404:
         return HttpResponse("No such job.", status=404, content_type="text/plain")
+    finally:
+        # The request's thread holds no connection while the events stream (the tail reads).
+        await sync_to_async(release_connections)()
     try:
         # EventSource sends Last-Event-ID on reconnect; it wins over ?after=.
         after = parse_after(request.headers.get("Last-Event-ID") or request.GET.get("after"))

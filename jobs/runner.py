@@ -9,11 +9,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from hostctl.errors import HostError
 from hostctl.lines import hide_home
 from hostctl.process import PROGRESS, CancelToken
+from l4d2site.db import forget_connection, until_answered
 from servers import l4d2_facade
 from servers.models import ActualState
 from streams.sink import LineSink
@@ -56,10 +57,25 @@ class JobOutput:
             self.save_progress()
 
     def save_progress(self):
-        if self.progress != self.saved_progress:
-            Job.objects.filter(pk=self.job_id).update(progress=self.progress)
-            self.saved_progress, self.saved_at = self.progress, time.monotonic()
-            notify_job(self.job_id)
+        """Put the progress on the job row. Called from inside hostctl's work, so it never
+        raises: while the database is away the bar waits, and the next call tries again."""
+        if self.progress == self.saved_progress:
+            return
+        try:
+            self._write_progress()
+        except DatabaseError as exc:
+            log.warning("job %s: progress not saved, trying again later: %s", self.job_id, exc)
+            forget_connection()
+            self.saved_at = time.monotonic()  # the next try waits its turn like a save
+
+    def _write_progress(self):
+        Job.objects.filter(pk=self.job_id).update(progress=self.progress)
+        self.saved_progress, self.saved_at = self.progress, time.monotonic()
+        notify_job(self.job_id)
+
+    def database_back(self, seconds):
+        """The job's bookkeeping waited for the database: say so in words, never its error."""
+        self(LogStream.SYSTEM, f"The panel's database was unavailable for {seconds:.0f} s; the job went on.")
 
     def say(self, text):
         """A system line, stored before this returns."""
@@ -67,7 +83,9 @@ class JobOutput:
         self.flush()
 
     def flush(self):
-        self.save_progress()
+        """Every line and the last progress stored, however long the database takes to answer."""
+        if self.progress != self.saved_progress:
+            until_answered(self._write_progress, noticed=self.database_back)
         self.lines.flush()
 
 
@@ -116,17 +134,24 @@ def _execute(running):
         code = 1
     except Exception as exc:
         log.exception("job %s raised", job.id)
-        # The exception may name host paths: its details go to the worker's log, for staff.
+        # The exception may name host paths or the database's address: details go to the
+        # worker's log, for staff.
         output(LogStream.STDERR, f"Internal error ({type(exc).__name__}); details are in the worker's log.")
         code = 1
     elapsed = time.monotonic() - started
     output(LogStream.SYSTEM, closing_line(code, elapsed))
-    try:
-        status = l4d2_facade.refresh_actual_state(job.server)
-        output(LogStream.SYSTEM, f"Server is now {state_words(status.state)}.")
-    except Exception as exc:
-        log.warning("status of server %s failed: %s", job.server_id, exc)
-        output(LogStream.SYSTEM, f"Could not refresh the server's state: {exc}")
+    output(LogStream.SYSTEM, refreshed_state(job, output))
     output.flush()
     state = job.finish(code, cancelled=token.cancelled and code != 0, say=output.say)
     log.info("job %s %s (exit %s, %.1fs)", job.id, state, code, elapsed)
+
+
+def refreshed_state(job, output):
+    """The server's actual state after the job, recorded (waiting out a database outage), in words."""
+    try:
+        refresh = lambda: l4d2_facade.refresh_actual_state(job.server)  # noqa: E731
+        status = until_answered(refresh, noticed=output.database_back)
+    except Exception:
+        log.exception("status of server %s failed", job.server_id)
+        return "Could not refresh the server's state; details are in the worker's log."
+    return f"Server is now {state_words(status.state)}."

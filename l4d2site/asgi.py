@@ -12,7 +12,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.core.signals import request_finished  # noqa: E402
 
 from l4d2site import listen_backlog  # noqa: E402
-from l4d2site.db import close_after_request  # noqa: E402
+from l4d2site.db import release_connections  # noqa: E402
 from l4d2site.routing import websocket_urlpatterns  # noqa: E402
 from l4d2site.websocket_auth import SessionAuthMiddleware  # noqa: E402
 from l4d2site.websocket_origin import SameOriginWebSocket  # noqa: E402
@@ -24,5 +24,5 @@ application = ProtocolTypeRouter(
     }
 )
 
-request_finished.connect(close_after_request, dispatch_uid="l4d2site.close_after_request")
+request_finished.connect(release_connections, dispatch_uid="l4d2site.release_connections")
 listen_backlog.raise_when_listening()

@@ -1,11 +1,12 @@
 """Database helpers shared by the apps."""
 
 import functools
+import itertools
 import logging
 import time
 
 from django.conf import settings
-from django.db import OperationalError, connections, models
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, connections, models
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,55 @@ def retry_locked(fn=None, *, attempts=20, delay=0.05):
     return wrapper
 
 
+# Waits between tries while the database is away: quick at first (a lock, a blip), then
+# every few seconds for as long as it takes (a restart, a failover).
+OUTAGE_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0)
+
+
+def until_answered(fn, *, noticed=None):
+    """fn(), tried again until the database answers; for bookkeeping that must not be lost.
+
+    A job's end, its server's state, the panel's own records: an outage (a restart, a
+    dropped connection, a lock) must delay them, never turn them into an error. `fn`
+    must be safe to run again: one statement, or one transaction whose answer may have
+    been lost after it committed (check for that in `fn`). `noticed(seconds)` is called
+    once the database answers after it had failed, with how long it was away. Details go
+    to this process's log; people are told in words by the caller.
+    """
+    began = None
+    for attempt in itertools.count():
+        try:
+            result = fn()
+        except (OperationalError, InterfaceError) as exc:
+            if connection.in_atomic_block:
+                raise  # whoever owns the transaction retries it whole
+            began = began or time.monotonic()
+            delay = OUTAGE_DELAYS[min(attempt, len(OUTAGE_DELAYS) - 1)]
+            log.warning("database unavailable for %s, retry in %ss: %s", _name(fn), delay, _first_line(exc))
+            forget_connection()
+            time.sleep(delay)
+            continue
+        if began is not None and noticed is not None:
+            noticed(time.monotonic() - began)
+        return result
+
+
+def forget_connection():
+    """Drop this thread's connection after an error, whatever its state: the next query opens anew."""
+    try:
+        connection.close()
+    except DatabaseError:
+        pass
+
+
+def _name(fn):
+    return getattr(fn, "__qualname__", repr(fn))
+
+
+def _first_line(exc):
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def optional_fk(to, *, related_name="+", on_delete=models.SET_NULL, help_text=""):
     """A foreign key that may be empty: who asked for something, which host a server is on..."""
     return models.ForeignKey(
@@ -44,13 +94,15 @@ def optional_user_fk(**kwargs):
     return optional_fk(settings.AUTH_USER_MODEL, **kwargs)
 
 
-def close_after_request(**kwargs):
-    """request_finished: close this thread's connections (PostgreSQL: back to the pool).
+def release_connections(**kwargs):
+    """Close this thread's connections now (PostgreSQL: back to the pool), unless in a transaction.
 
-    Under ASGI each request runs its sync code in a thread of its own that ends with the
-    request, so a connection kept there for reuse (CONN_MAX_AGE) is never reused, only
-    leaked: 100 concurrent page loads left 180 SQLite descriptors open in Daphne. A
-    connection inside a transaction (a test's) is left alone.
+    A request_finished receiver under ASGI: each request runs its sync code in a thread of
+    its own that ends with the request, so a connection kept there for reuse (CONN_MAX_AGE)
+    is never reused, only leaked (100 concurrent page loads left 180 SQLite descriptors open
+    in Daphne). Also called by a long response (a followed log) once its checks are done, so
+    it does not hold a connection while it waits for lines. A connection inside a
+    transaction (a test's) is left alone.
     """
     for conn in connections.all(initialized_only=True):
         if not conn.in_atomic_block:

@@ -25,8 +25,7 @@ import time
 import weakref
 from abc import ABC, abstractmethod
 
-from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from channels.db import DatabaseSyncToAsync
 
 from . import frames, layer, wake
 
@@ -81,16 +80,11 @@ class Source(ABC):
 
 
 def _db(fn):
-    """Run a read in a pooled thread; a broken connection is dropped, then re-raised."""
-
-    def guarded(*args):
-        try:
-            return fn(*args)
-        except Exception:
-            close_old_connections()
-            raise
-
-    return sync_to_async(guarded, thread_sensitive=False)
+    """Run a read in a pooled thread (not Django's one thread-sensitive thread). Channels'
+    wrapper cleans up the thread's connection before and after: a broken one is dropped,
+    and on PostgreSQL it goes back to the pool between polls instead of being held by an
+    idle thread."""
+    return DatabaseSyncToAsync(fn, thread_sensitive=False)
 
 
 async def read_state(source):

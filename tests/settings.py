@@ -7,6 +7,7 @@ processes started by the tests inherit exactly the same configuration.
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 
 if "L4D2_DATA_DIR" not in os.environ:
@@ -29,3 +30,11 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if os.environ.get("TEST_DB_SUFFIX") and DATABASES["default"]["ENGINE"].endswith("postgresql"):  # noqa: F405
     _name = DATABASES["default"]["NAME"]  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": f"test_{_name}_{os.environ['TEST_DB_SUFFIX']}"}  # noqa: F405
+
+# The pytest process runs async tests whose sync_to_async calls each open a connection in that
+# test's own context, which nothing closes (Daphne closes them at the end of every request):
+# with a pool they would never go back, and the pool runs dry a few tests later. So the test
+# process connects without one; the real processes the tests start (Daphne, runworker) do not
+# import pytest and keep the pool, whose ceiling tests/test_db_connections.py holds.
+if "pytest" in sys.modules:
+    DATABASES["default"].get("OPTIONS", {}).pop("pool", None)  # noqa: F405

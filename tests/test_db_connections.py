@@ -74,9 +74,7 @@ def test_a_hundred_concurrent_requests_leave_at_most_the_pool_size_of_connection
         )
 
 
-def test_a_worker_running_jobs_holds_at_most_the_pool_size_of_connections(
-    owner, make_server, sim_host
-):
+def test_a_worker_running_jobs_holds_at_most_the_pool_size_of_connections(owner, make_server, sim_host):
     on_postgresql()
     for _ in range(4):
         Job.enqueue(make_server(), JobKind.INSTALL, owner)

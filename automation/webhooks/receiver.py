@@ -17,6 +17,7 @@ SENDERS = "automation.webhooks"  # the group every webhook sender loop listens t
 
 
 @retry_locked(attempts=5)
+@transaction.atomic  # a savepoint inside the emitter's transaction: a failure here never spoils it
 def record_deliveries(sender, *, name, server, text, job=None, **kwargs):
     hooks = Webhook.objects.for_event(name, server)
     if not hooks:

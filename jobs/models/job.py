@@ -21,7 +21,7 @@ from django.db.models import Count, Min
 from django.urls import reverse
 from django.utils import timezone
 
-from l4d2site.db import optional_user_fk, retry_locked
+from l4d2site.db import optional_user_fk, retry_locked, until_answered
 from servers import events
 from servers.models import DesiredState, Server
 
@@ -271,21 +271,35 @@ class Job(models.Model):
         `cancelled`: the command was stopped by our cancel. `say(text)` writes a system
         line and waits for it to be stored (lines must precede the final state: a
         viewer that reads a finished state reads no more lines).
+
+        The job's real outcome is recorded whatever the database does meanwhile: each
+        step waits for the database to answer (until_answered), and a step whose answer
+        an outage swallowed after it committed is recognised by the state it left.
         """
         outcome = JobState.SUCCEEDED if code == 0 else JobState.FAILED
         fields = {"exit_code": code, "finished_at": timezone.now()}
         # running -> outcome only if nobody asked to cancel meanwhile (one winner).
-        if _move(self.pk, JobState.RUNNING, outcome, **fields):
-            final = outcome
-        else:
+        final = until_answered(lambda: self._close(JobState.RUNNING, outcome, fields))
+        if final is None:
             final = JobState.CANCELLED if cancelled else outcome
             if not cancelled:
                 say("A cancel was requested, but the command had already ended: the job keeps its outcome.")
-            _move(self.pk, JobState.CANCELLING, final, **fields)
+            final = until_answered(lambda: self._close(JobState.CANCELLING, final, fields))
         notify_job(self.pk)
         self.state = final
-        self._announce()
         return final
+
+    def _close(self, expected, final, fields):
+        """expected -> final with the announcement, in one transaction. The final state if the
+        job is finished now (by this call, or by an earlier one whose answer was lost), None if
+        it is still active in another state."""
+        with transaction.atomic():
+            if _update(self.pk, expected, final, **fields):
+                self.state = final
+                self._announce()
+                return final
+            state = Job.objects.filter(pk=self.pk).values_list("state", flat=True).first()
+        return state if state in FINISHED_STATES else None
 
     def abandon(self, message):
         """running/cancelling -> failed (cancelled if a cancel was asked), its worker being gone.
@@ -299,8 +313,6 @@ class Job(models.Model):
         if won:
             log.warning("job %s abandoned: marked %s", self.pk, final)
             notify_job(self.pk)
-            self.state = final
-            self._announce()
         return won
 
     def _announce(self):
@@ -330,9 +342,11 @@ _move = retry_locked(_update)
 
 @retry_locked
 def _move_and_log(job, expected, new, log_line, **fields):
-    """A transition and the log line that explains it, in one transaction."""
+    """A transition, the log line that explains it and its announcement, in one transaction."""
     with transaction.atomic():
         won = _update(job.pk, expected, new, **fields)
         if won:
             job.append_log(*log_line)
+            job.state = new
+            job._announce()
     return won
