@@ -8,6 +8,7 @@ schedule that missed slots while the panel was down runs once, not once per slot
 
 import logging
 
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from l4d2site.loops import WorkerLoop
@@ -40,23 +41,34 @@ def run_due(node_name):
     now = timezone.now()
     runs = []
     for schedule in due_schedules(node_name, now):
-        due_at = schedule.next_run_at
-        if not schedule.claim(due_at, schedule.next_after(now)):
-            continue  # another worker (or an edit) got there first
-        try:
-            job, outcome = actions.run(schedule)
-        except Exception as exc:
-            log.exception("schedule %s failed to run", schedule.pk)
-            job, outcome = None, f"Failed: {type(exc).__name__}; details are in the worker's log."
-        late = " late (its slot was missed)" if (now - due_at).total_seconds() >= 60 else ""
-        log.info("schedule %s of server %s ran%s: %s", schedule.pk, schedule.server_id, late, outcome)
-        runs.append(
-            ScheduleRun.objects.create(
-                schedule=schedule, job=job, due_at=due_at, action=schedule.action, outcome=outcome
-            )
-        )
-        keep_newest(schedule.runs.all(), RUNS_KEPT)
+        run = run_one(schedule, now)
+        if run is not None:
+            runs.append(run)
     return runs
+
+
+@transaction.atomic
+def run_one(schedule, now):
+    """Claim the schedule's slot, do it and record the run: all or nothing, so a database
+    outage half-way leaves the slot due (run once when it is back), never claimed but not run."""
+    due_at = schedule.next_run_at
+    if not schedule.claim(due_at, schedule.next_after(now)):
+        return None  # another worker (or an edit) got there first
+    try:
+        with transaction.atomic():
+            job, outcome = actions.run(schedule)
+    except (OperationalError, InterfaceError):
+        raise  # the database went away: the whole run again once it answers
+    except Exception as exc:
+        log.exception("schedule %s failed to run", schedule.pk)
+        job, outcome = None, f"Failed: {type(exc).__name__}; details are in the worker's log."
+    late = " late (its slot was missed)" if (now - due_at).total_seconds() >= 60 else ""
+    log.info("schedule %s of server %s ran%s: %s", schedule.pk, schedule.server_id, late, outcome)
+    run = ScheduleRun.objects.create(
+        schedule=schedule, job=job, due_at=due_at, action=schedule.action, outcome=outcome
+    )
+    keep_newest(schedule.runs.all(), RUNS_KEPT)
+    return run
 
 
 class Scheduler(WorkerLoop):

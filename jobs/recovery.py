@@ -15,14 +15,14 @@ import socket
 from datetime import timedelta
 
 import psutil
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from l4d2site.db import retry_locked
 from servers import l4d2_facade
-from servers.models import Node
+from servers.models import DesiredState, Node
 
-from .models import Job, WorkerProcess
+from .models import Job, JobKind, JobTrigger, LogStream, WorkerProcess
 from .models.worker import timeout_cutoff
 
 log = logging.getLogger(__name__)
@@ -96,14 +96,32 @@ class Recovery:
             worker = workers.get(job.claimed_by)
             seen = worker.last_heartbeat.strftime("%Y-%m-%d %H:%M:%S UTC") if worker else "never"
             where = f"node {job.server.node.name}" if job.server.node else "the panel host"
-            job.abandon(
+            if job.abandon(
                 f"The worker running this job on {where} stopped heartbeating (last seen {seen}); "
                 "marked {state}."
-            )
+            ):
+                restore_desired(job, check=False)  # its host is not this one: its worker will see
         forget = timezone.now() - FORGET_AFTER
         WorkerProcess.objects.filter(last_heartbeat__lt=forget).exclude(
             identity__in=Job.objects.active().values("claimed_by")
         ).delete()
+
+    def reconcile(self, running_ids):
+        """Finish the jobs the database says this worker runs but it does not.
+
+        A claim whose answer the database lost in an outage, or a job thread that ended
+        without its final state: nobody will ever finish them otherwise (this worker is
+        alive and heartbeating, so recovery never touches them), and their server's queue
+        waits behind them for ever. Called from the worker's main thread, which alone
+        claims jobs and adds them to `running_ids`, so a job just claimed is never here.
+        """
+        strays = Job.objects.active().filter(claimed_by=self.identity).exclude(pk__in=list(running_ids))
+        for job in strays.select_related("server"):
+            if job.abandon(
+                "This job's worker is alive but was not running it: the panel's database was "
+                "unavailable when it was claimed or when it ended. Marked {state}."
+            ):
+                restore_desired(job, check=True)
 
     def recover_orphans(self):
         """At start: finish at once the jobs of dead workers on this host (kill -9, power loss)."""
@@ -125,3 +143,33 @@ class Recovery:
                     l4d2_facade.refresh_actual_state(job.server)
                 except Exception as exc:
                     log.warning("status of server %s failed: %s", job.server_id, exc)
+                restore_desired(job, check=True)
+
+
+# Kinds that stop a server on the way and start it again at their end.
+RESTARTING_KINDS = (JobKind.START, JobKind.RESTART, JobKind.UPDATE)
+
+
+def restore_desired(job, *, check):
+    """After a job was finished for a worker that did not: a server its owner wants running,
+    left down half-way (an update stopped it, then its worker died), is started again.
+
+    `check`: the server is on this host, so a server already running is left alone.
+    Otherwise the start job finds it running and says so. Returns the start job, or None.
+    """
+    server = job.server
+    if job.kind not in RESTARTING_KINDS or server.desired_state != DesiredState.RUNNING:
+        return None
+    if check and l4d2_facade.check_process(server).state == l4d2_facade.ALIVE:
+        return None
+    # One transaction: no worker can claim the start before its opening line is there.
+    with transaction.atomic():
+        start = Job.enqueue(server, JobKind.START, None, trigger=JobTrigger.MONITOR, parent=job)
+        if not start.duplicate:
+            start.append_log(
+                LogStream.SYSTEM,
+                f"The server should be running, but job #{job.pk} ended without starting it again: "
+                "starting it.",
+            )
+    log.warning("server %s left down by job %s: queued start job %s", server.pk, job.pk, start.pk)
+    return start

@@ -38,7 +38,10 @@ def job_sink(job_id):
 class JobOutput:
     """Where hostctl sends a job's output: lines into its log, progress onto the job row.
 
-    The worker's home directory is shown as "~" (hostctl.lines.hide_home).
+    The worker's home directory is shown as "~" (hostctl.lines.hide_home). hostctl's
+    callbacks never wait on the database: lines go to the sink's writer thread, and the
+    progress is only noted here; the worker's main thread puts it on the job row
+    (`save_progress`, every tick), so a database outage never holds up steamcmd's output.
     """
 
     def __init__(self, job_id):
@@ -49,28 +52,30 @@ class JobOutput:
         self.saved_at = 0.0
 
     def __call__(self, stream, text):
-        if stream != PROGRESS:
+        if stream == PROGRESS:
+            self.progress = int(text)
+        else:
             self.lines(stream, hide_home(text))
-            return
-        self.progress = int(text)
-        if time.monotonic() - self.saved_at >= PROGRESS_EVERY or self.progress == 100:
-            self.save_progress()
 
     def save_progress(self):
-        """Put the progress on the job row. Called from inside hostctl's work, so it never
-        raises: while the database is away the bar waits, and the next call tries again."""
-        if self.progress == self.saved_progress:
+        """The progress onto the job row if it moved, at most every PROGRESS_EVERY seconds.
+
+        From the worker's main thread. Never raises: while the database is away the bar
+        waits, and a later tick tries again.
+        """
+        progress = self.progress
+        if progress == self.saved_progress or time.monotonic() - self.saved_at < PROGRESS_EVERY:
             return
         try:
-            self._write_progress()
+            self._write_progress(progress)
         except DatabaseError as exc:
             log.warning("job %s: progress not saved, trying again later: %s", self.job_id, exc)
             forget_connection()
             self.saved_at = time.monotonic()  # the next try waits its turn like a save
 
-    def _write_progress(self):
-        Job.objects.filter(pk=self.job_id).update(progress=self.progress)
-        self.saved_progress, self.saved_at = self.progress, time.monotonic()
+    def _write_progress(self, progress):
+        Job.objects.filter(pk=self.job_id).update(progress=progress)
+        self.saved_progress, self.saved_at = progress, time.monotonic()
         notify_job(self.job_id)
 
     def database_back(self, seconds):
@@ -84,8 +89,9 @@ class JobOutput:
 
     def flush(self):
         """Every line and the last progress stored, however long the database takes to answer."""
-        if self.progress != self.saved_progress:
-            until_answered(self._write_progress, noticed=self.database_back)
+        progress = self.progress
+        if progress != self.saved_progress:
+            until_answered(lambda: self._write_progress(progress), noticed=self.database_back)
         self.lines.flush()
 
 

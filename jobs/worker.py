@@ -20,6 +20,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils.module_loading import import_string
 
 from hostctl import proctree
+from l4d2site.db import until_answered
 from streams import layer
 
 from .models import Job, JobState
@@ -57,8 +58,9 @@ class Worker:
     def run(self):
         self._install_signal_handlers()
         log.info("worker %s started (concurrency %s, poll %ss)", self.identity, self.concurrency, self.poll)
-        self.recovery.heartbeat()
-        self.recovery.recover_orphans()
+        # A worker started (by systemd, say) while the database is away waits for it.
+        until_answered(self.recovery.heartbeat)
+        until_answered(self.recovery.recover_orphans)
         # A job queued or a cancel asked for wakes the loop at once; polling goes on regardless.
         nudges = layer.Subscription(WORKER_GROUP, lambda seq: self.nudge.set())
         loops = self._start_loops()
@@ -78,7 +80,10 @@ class Worker:
         nudges.close()
         for loop in loops:
             loop.stop()
-        self.recovery.stopped()
+        try:
+            self.recovery.stopped()
+        except DatabaseError as exc:  # its row will be forgotten a day after its last heartbeat
+            log.warning("could not say this worker stopped: %s", exc)
         connection.close()
         log.info("worker %s stopped", self.identity)
 
@@ -102,9 +107,12 @@ class Worker:
         nudged = self.nudge.is_set()
         self.nudge.clear()
         self._reap_finished()
+        for running in self.running.values():
+            running.output.save_progress()
         self._check_cancels()
         if now >= due["heartbeat"]:
             self.recovery.heartbeat()
+            self.recovery.reconcile(self.running)
             due["heartbeat"] = now + settings.NODE_HEARTBEAT_SECONDS
         if now >= due["silent"]:
             self.recovery.recover_silent()

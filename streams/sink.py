@@ -47,6 +47,7 @@ class LineSink:
         self.sql = (
             f"INSERT INTO {table} ({column}, seq, stream, line, created_at) VALUES (%s, %s, %s, %s, %s)"
         )
+        self.exists_sql = f"SELECT 1 FROM {table} WHERE {column} = %s AND seq = %s"
         self.owner_id = owner_id
         self.name = f"{model._meta.label} of {owner_field} #{owner_id}"
         self.on_written = on_written
@@ -57,6 +58,12 @@ class LineSink:
         self.broken = False
         self.rows = []
         self.writer = _writer()
+
+    def stored(self, seq):
+        """Whether line `seq` of this sink is in the database."""
+        with connection.cursor() as cursor:
+            cursor.execute(self.exists_sql, [self.owner_id, seq])
+            return cursor.fetchone() is not None
 
     def __call__(self, stream, text, mark=None):
         # PostgreSQL text cannot hold NUL; the rest of the line is kept as it was.
@@ -136,15 +143,15 @@ class _Writer:
         for attempt in itertools.count():
             try:
                 created = created or connection.ops.adapt_datetimefield_value(timezone.now())
-                with transaction.atomic():
-                    with connection.cursor() as cursor:
-                        for sink, rows, mark in batch:
-                            _insert(cursor, sink, rows, mark, created)
-                return
-            except IntegrityError:
-                # A line whose owner was deleted (a server removed mid-run) can never
-                # be written: write the others and drop only that sink's lines.
-                self._write_each(batch, created)
+                try:
+                    with transaction.atomic():
+                        with connection.cursor() as cursor:
+                            for sink, rows, mark in batch:
+                                _insert(cursor, sink, rows, mark, created)
+                except IntegrityError:
+                    # A line whose owner was deleted (a server removed mid-run) can never
+                    # be written: write the others and drop only that sink's lines.
+                    self._write_each(batch, created)
                 return
             except DatabaseError as exc:
                 delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
@@ -158,6 +165,10 @@ class _Writer:
                 with transaction.atomic(), connection.cursor() as cursor:
                     _insert(cursor, sink, rows, mark, created)
             except IntegrityError as exc:
+                if sink.stored(rows[-1][1]):
+                    # An earlier try committed these, but the database went away before it
+                    # said so (a restart mid-commit): they are there, nothing is lost.
+                    continue
                 sink.broken = True
                 log.warning("dropped %d lines of %s: %s", len(rows), sink.name, exc)
 

@@ -16,9 +16,10 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
+from l4d2site.db import until_answered
 from l4d2site.loops import WorkerLoop
 
 from ..history import keep_newest
@@ -89,15 +90,27 @@ def send(delivery_id):
     delivery = Delivery.objects.select_related("webhook").get(pk=delivery_id)
     started = time.monotonic()
     outcome = attempt(delivery)
+    duration_ms = int((time.monotonic() - started) * 1000)
+    # The receiver has it now: its outcome must be stored whatever the database does, or
+    # the delivery would be released as stuck and sent again.
+    until_answered(lambda: record(delivery, outcome, duration_ms))
+    keep_newest(delivery.webhook.deliveries.all(), DELIVERIES_KEPT)
+
+
+@transaction.atomic
+def record(delivery, outcome, duration_ms):
+    """The try and the delivery's next state together; nothing if an earlier call whose
+    answer an outage swallowed already did it (the delivery is no longer sending)."""
+    if not Delivery.objects.select_for_update().filter(pk=delivery.pk, state=DeliveryState.SENDING).exists():
+        return
     DeliveryAttempt.objects.create(
         delivery=delivery,
         number=delivery.attempts,
         status_code=outcome.status,
         error=outcome.error[:500],
-        duration_ms=int((time.monotonic() - started) * 1000),
+        duration_ms=duration_ms,
     )
     finish(delivery, outcome)
-    keep_newest(delivery.webhook.deliveries.all(), DELIVERIES_KEPT)
 
 
 def attempt(delivery):
