@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from hostctl import cmdline, unsafe
 from hostctl.errors import HostError
 
 GAMEMODES = ("coop", "versus", "survival", "scavenge", "realism")
@@ -47,26 +48,28 @@ _STEAMGROUPS = re.compile(r"^(\d{1,20}(,\d{1,20}){0,9})?$")
 _TAGS = re.compile(r"^([A-Za-z0-9_.\-]{1,32}(,[A-Za-z0-9_.\-]{1,32})*)?$")
 _BOOL = {"0", "1"}
 
-# Commands an extra cfg line may not run, by the reason why. server.cfg runs again
-# at every map start, with the server's full rights.
+# Commands an extra cfg line may not run, by the reason why, on top of those the console
+# refuses too (unsafe.py: stops, aliases, sm_rcon, VScript, entity I/O, log addresses...).
+# server.cfg runs again at every map start, with the server's full rights.
+RCON_PASSWORD = "the RCON password is the panel's: reveal or rotate it on the server page"
 _FORBIDDEN_BY_REASON = {
-    "the RCON password is the panel's: reveal or rotate it on the server page": ("rcon_password",),
+    RCON_PASSWORD: ("rcon_password",),
     "the name is set on the server page": ("hostname",),
-    "it runs another file": ("exec",),
-    "aliases can hide any command": ("alias",),
-    "it stops the server": ("quit", "exit", "killserver"),
-    "it restarts the server behind the panel's back": ("_restart", "restart"),
-    "server.cfg runs at every map start: a map change there loops": ("map", "changelevel", "changelevel2"),
+    "it runs another file": ("exec", "sm_execcfg"),
+    "server.cfg runs at every map start: a map change there loops": (
+        "map",
+        "changelevel",
+        "changelevel2",
+        "sm_map",
+    ),
     "it loads native code or plugins": ("plugin_load", "plugin_unload", "meta", "sm"),
-    "it runs commands with RCON rights elsewhere": ("rcon", "sm_rcon"),
     "it writes a file": ("con_logfile", "host_writeconfig", "writeid", "writeip"),
-    "it changes which file runs at a map start": ("servercfgfile",),
     "it delays the commands after it": ("wait",),
 }
 FORBIDDEN = {name: reason for reason, names in _FORBIDDEN_BY_REASON.items() for name in names}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _TOKEN = re.compile(r'"([^"]*)"|([^\s"]+)')
-_ARGS = re.compile(r'(\s+("[^"]*"|[^\s"]+))*\s*')  # whole tokens: bare, or entirely in quotes
+_WHOLE_TOKENS = re.compile(r'\s*("[^"]*"|[^\s"]+)(\s+("[^"]*"|[^\s"]+))*\s*')  # bare, or all in quotes
 
 
 class CfgError(HostError):
@@ -109,41 +112,40 @@ def extra_line_error(line: str) -> str | None:
         return f"longer than {MAX_EXTRA_LINE} characters"
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in line):
         return "control characters are not allowed"
-    code = _without_comment(line).strip()
-    if not code:
+    if ";" in line:
+        # Not even in a comment or a quoted value: the 2013 SDK's srcds ends nothing at a
+        # ';' in a comment, but not every reader of the file is that srcds.
+        return "one command per line: ';' is not allowed, not even in a comment"
+    if "rcon_password" in line.lower():  # anywhere, in any case: sm_cvar, a comment, a quoted word
+        return f"rcon_password is not allowed here: {RCON_PASSWORD}"
+    [code] = cmdline.split(line) or [""]  # without its comment, as srcds reads it
+    if not code.strip():
         return None
-    if ";" in code:
-        return "one command per line: ';' is not allowed"
     if "\\" in code:
         return "backslashes are not allowed"
     if code.count('"') % 2:
         return "a quote is not closed"
-    name, _, rest = code.partition(" ")
-    if not _NAME.match(name):
-        return f"{name[:40]!r} is not a command or cvar name"
-    lowered = name.lower()
-    if lowered in FORBIDDEN:
-        return f"{lowered} is not allowed here: {FORBIDDEN[lowered]}"
-    if lowered in EVERYDAY:
-        return f"{lowered} has its own field above"
-    if not _ARGS.fullmatch(" " + rest):
+    argv = cmdline.words(code)
+    if refused := unsafe.refusal(argv):
+        name, reason = refused
+        return f"{name} is not allowed here: {reason}"
+    # sm_cvar (and the like) set the cvar named next: the same rules hold for it.
+    for name in [argv[0].lower(), *unsafe.cvars_set(argv)]:
+        if name in FORBIDDEN:
+            return f"{name} is not allowed here: {FORBIDDEN[name]}"
+        if name in EVERYDAY:
+            return f"{name} has its own field above"
+    if not _WHOLE_TOKENS.fullmatch(code):
         return "quotes may only surround a whole value"
-    for match in _TOKEN.finditer(rest):
-        token = match.group(1) if match.group(1) is not None else match.group(2)
+    tokens = [
+        match.group(1) if match.group(1) is not None else match.group(2) for match in _TOKEN.finditer(code)
+    ]
+    if tokens[0] != argv[0] or not _NAME.match(argv[0]):
+        return f"{tokens[0][:40]!r} is not a command or cvar name"
+    for token in tokens[1:]:
         if token.startswith(("/", "~")) or ".." in token or re.match(r"^[A-Za-z]:", token):
             return "absolute paths and '..' are not allowed"
     return None
-
-
-def _without_comment(line: str) -> str:
-    """The line up to a `//` comment (outside quotes), as srcds reads it."""
-    quoted = False
-    for i, ch in enumerate(line):
-        if ch == '"':
-            quoted = not quoted
-        elif not quoted and line.startswith("//", i):
-            return line[:i]
-    return line
 
 
 def extra_errors(text: str) -> list[tuple[int, str]]:

@@ -261,6 +261,11 @@ NODE_JOB_TIMEOUT_SECONDS = float(os.environ.get("L4D2_NODE_JOB_TIMEOUT_SECONDS",
 
 # Fair queue: jobs a (non-staff) owner may have waiting at once; the next one answers 429.
 MAX_QUEUED_PER_OWNER = int(os.environ.get("L4D2_MAX_QUEUED_PER_OWNER", 20))
+# Schedules run and webhooks deliver with nobody there, outside the per-person limits:
+# these cap them per server (staff too: the cap protects the server). A staff member's
+# webhooks for all servers count against the webhook cap per person (automation/limits.py).
+MAX_SCHEDULES_PER_SERVER = int(os.environ.get("L4D2_MAX_SCHEDULES_PER_SERVER", 20))
+MAX_WEBHOOKS_PER_SERVER = int(os.environ.get("L4D2_MAX_WEBHOOKS_PER_SERVER", 10))
 
 # Supervision (DESIGN.md §8): how often the worker checks its servers, how long a live
 # process may stay silent to A2S before it is "unresponsive", how often resource use

@@ -26,6 +26,7 @@ from servers.models import (
 )
 
 from . import simservers
+from .console_lines import BUTTONS, STOPS_IN_DISGUISE
 from .processes import (
     free_game_port,
     free_port,
@@ -318,8 +319,23 @@ def test_an_htmx_post_gets_a_fragment(owner_client, server):
         ("say " + "é" * 300, "at most 512 bytes; this one is 604"),
         ("", "Type a command"),
         ("rcon_password hunter2", "Rotate on the server page"),
+        ("sm_cvar RCON_PASSWORD hunter2", "Rotate on the server page"),
         ("quit", "Stop and Restart buttons"),
         ('say "a;b"; QUIT', "Stop and Restart buttons"),
+        *STOPS_IN_DISGUISE,
+        ("quit\u00e9", f"{BUTTONS} quit."),  # srcds ends a word at a byte above 127
+        ("EXIT", f"{BUTTONS} exit."),
+        ("say hi // ; killserver", f"{BUTTONS} killserver."),  # whether or not srcds knows comments
+        ("sm_rcon quit", "sm_rcon is refused: it runs its arguments as a server command"),
+        ("rcon quit", "rcon is refused: it runs its arguments as a command"),
+        ("ent_fire point_servercommand command quit", "ent_fire is refused: entity inputs such as Command"),
+        ('script SendToServerConsole("quit")', "script is refused: it runs VScript code"),
+        (
+            'servercfgfile "x.cfg;quit"',
+            "servercfgfile is refused: it replaces the server.cfg the panel writes",
+        ),
+        ("motdfile cfg/server.cfg", "motdfile is refused: players are sent that file"),
+        ("logaddress_add 10.0.0.1:27500", "logaddress_add is refused: it sends the server"),
     ],
 )
 def test_a_bad_command_gets_400_with_the_reason_and_reaches_nothing(
@@ -433,7 +449,7 @@ async def test_a_bad_websocket_command_gets_an_error_frame_and_the_stream_goes_o
     comm = await communicator(server.id, owner)
     await comm.connect()
     await comm.receive_json_from(timeout=5)
-    for bad, status in (("status\nquit", 400), ("x" * 600, 400), (None, 400)):
+    for bad, status in (("status\nquit", 400), ("x" * 600, 400), (None, 400), ('say hi; "quit"', 400)):
         await comm.send_json_to({"type": "command", "command": bad})
         error = await comm.receive_json_from(timeout=5)
         assert error["type"] == "error" and error["status"] == status
@@ -566,7 +582,12 @@ def test_a_deleted_server_is_let_go_by_the_pump(server, pump):
     assert loop.consoles == {} and ConsoleLine.objects.count() == 0
 
 
-def test_a_quoted_semicolon_is_text_not_a_second_command(owner_client, server):
+@pytest.mark.parametrize(
+    "command",
+    ['say "no; quit here"', "say quit", "sm_cvar sv_cheats 1", "ent_fire !picker kill", "exec confogl.cfg",
+     "motdfile motd_versus.txt", "changelevel c2m1_highway"],
+)  # fmt: skip
+def test_ordinary_commands_go_through_even_when_they_mention_quit(owner_client, server, command):
     set_running(server)
-    response = owner_client.post(f"/servers/{server.id}/console", {"command": 'say "no; quit here"'})
-    assert response.status_code == 302 and ConsoleCommand.objects.get().text == 'say "no; quit here"'
+    response = owner_client.post(f"/servers/{server.id}/console", {"command": command})
+    assert response.status_code == 302 and ConsoleCommand.objects.get().text == command

@@ -11,8 +11,9 @@ from django.utils import timezone
 from automation.models import Schedule, ScheduleAction, ScheduleRun
 from automation.scheduler import run_due
 from jobs.models import Job, JobKind, JobState, JobTrigger
-from servers.models import ConsoleCommand, ConsoleLine, DesiredState, Node
+from servers.models import ActualState, ConsoleCommand, ConsoleLine, DesiredState, Node, Server
 
+from .console_lines import STOPS_IN_DISGUISE
 from .processes import free_game_port, running, start_worker, wait_until
 
 pytestmark = pytest.mark.django_db
@@ -72,6 +73,7 @@ def test_owner_creates_a_nightly_restart_and_sees_its_description_and_next_run(o
         ({"action": "command", "command": "say " + "é" * 300}, "at most 512 bytes; this one is 604"),
         ({"action": "command", "command": "rcon_password hunter2"}, "never typed here"),
         ({"action": "command", "command": "quit"}, "Use the Stop and Restart buttons"),
+        *(({"action": "command", "command": line}, reason) for line, reason in STOPS_IN_DISGUISE),
     ],
 )
 def test_bad_schedules_are_refused_with_the_reason(owner_client, server, fields, message):
@@ -239,6 +241,16 @@ def test_a_console_command_for_a_server_that_is_not_running_is_not_sent(server):
     make_due(schedule_for(server, action=ScheduleAction.COMMAND, command="say hi"))
     [run] = run_due(None)
     assert run.outcome.startswith("Not sent: The server is unknown") and run.job is None
+    assert not ConsoleCommand.objects.exists()
+
+
+@pytest.mark.parametrize(("line", "reason"), STOPS_IN_DISGUISE)
+def test_a_stop_in_disguise_saved_before_the_check_knew_it_is_not_sent_when_it_runs(server, line, reason):
+    Server.objects.filter(pk=server.pk).update(actual_state=ActualState.RUNNING)
+    schedule = make_due(schedule_for(server, action=ScheduleAction.COMMAND, command="say hi"))
+    Schedule.objects.filter(pk=schedule.pk).update(command=line)  # a row older than the check
+    [run] = run_due(None)
+    assert run.outcome == f"Not sent: {reason}" and run.job is None
     assert not ConsoleCommand.objects.exists()
 
 

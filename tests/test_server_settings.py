@@ -63,7 +63,11 @@ def test_saving_valid_settings_stores_them_and_the_file_shows_them(owner_client,
         ("extra_cfg", "sv_alltalk 1\nrcon_password x", "Line 2: rcon_password is not allowed here"),
         ("extra_cfg", "exec ../../x", "Line 1: exec is not allowed here"),
         ("extra_cfg", "sv_alltalk 1; quit", "Line 1: one command per line"),
-        ("extra_cfg", 'motdfile "/etc/passwd"', "absolute paths and '..' are not allowed"),
+        ("extra_cfg", 'mapcyclefile "/etc/passwd"', "absolute paths and '..' are not allowed"),
+        ("extra_cfg", 'motdfile "cfg/server.cfg"', "Line 1: motdfile is not allowed here: players are sent"),
+        ("extra_cfg", "sv_cheats 1 // ; rcon_password x", "Line 1: one command per line: ';' is not allowed"),
+        ("extra_cfg", "ent_fire point_servercommand command quit", "Line 1: ent_fire is not allowed here"),
+        ("extra_cfg", "sm_cvar rcon_password x", "Line 1: rcon_password is not allowed here"),
     ],
 )
 def test_bad_input_shows_the_error_at_its_field_and_saves_nothing(

@@ -15,6 +15,7 @@ from jobs.models import Job
 from l4d2site.db import retry_locked
 from servers.models import Server
 
+from .. import limits
 from ..validators import validate_console_command, validate_cron, validate_time_zone
 
 RUNS_KEPT = 200  # run history kept per schedule; older runs are deleted as new ones come
@@ -77,6 +78,11 @@ class Schedule(models.Model):
             raise ValidationError({"command": "Type the console command this schedule sends."})
         if self.action != ScheduleAction.COMMAND:
             self.command = ""
+        self.check_limit()
+
+    def check_limit(self):
+        """ValidationError if this schedule is one more than its server may have."""
+        limits.check_schedule(self)
 
     @property
     def description(self):

@@ -12,6 +12,7 @@ from django.utils import timezone
 from l4d2site.db import optional_fk, retry_locked
 from servers.models import Server
 
+from .. import limits
 from ..validators import validate_webhook_url
 
 DISCORD_HOSTS = {"discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com"}
@@ -47,17 +48,28 @@ class WebhookQuerySet(models.QuerySet):
     def visible_to(self, user):
         return self if user.is_staff else self.filter(owner=user)
 
+    def reaching(self, server):
+        """The webhooks of `server` (not those for all servers) that its events reach.
+
+        An owner's webhook hears its server only while the owner still owns it (staff's,
+        always): a previous owner's webhooks neither hear it nor take a place there.
+        """
+        return self.filter(_of_server(server))
+
     def for_event(self, name, server):
         """Enabled webhooks to tell about `name` on `server`.
 
-        An owner's webhook hears its server only while the owner still owns it; one for
-        all servers (no server) only while its owner is staff.
+        Those of the server that reach it, and those for all servers (no server) while
+        their owner is staff.
         """
-        mine = Q(server=server) & (Q(server__owner=F("owner")) | Q(owner__is_staff=True))
         everywhere = Q(server__isnull=True, owner__is_staff=True)
-        hooks = self.filter(enabled=True).filter(mine | everywhere).select_related("owner")
+        hooks = self.filter(enabled=True).filter(_of_server(server) | everywhere).select_related("owner")
         # `events` is a JSON list; filtered here because SQLite has no JSON "contains".
         return [hook for hook in hooks if name in hook.events]
+
+
+def _of_server(server):
+    return Q(server=server) & (Q(server__owner=F("owner")) | Q(owner__is_staff=True))
 
 
 EVERY_SERVER = "Empty: every server (staff only)."
@@ -87,6 +99,13 @@ class Webhook(models.Model):
 
     def get_absolute_url(self):
         return reverse("automation:webhook", args=[self.id])
+
+    def clean(self):
+        self.check_limit()
+
+    def check_limit(self):
+        """ValidationError if this webhook is one more than its server (or owner) may have."""
+        limits.check_webhook(self)
 
     @property
     def is_discord(self):

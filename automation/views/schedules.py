@@ -9,6 +9,7 @@ from servers.access import server_for_user
 
 from ..access import schedule_for_user
 from ..forms import ScheduleForm
+from ..limits import save_checked
 
 RUNS_SHOWN = 50
 
@@ -17,11 +18,11 @@ RUNS_SHOWN = 50
 @login_required
 def schedule_list(request, server_id):
     server = server_for_user(request.user, server_id)
-    form = ScheduleForm(request.POST or None, instance=None)
-    if request.method == "POST" and form.is_valid():
-        form.instance.server = server
-        form.instance.created_by = request.user
-        schedule = form.save()
+    form = ScheduleForm(request.POST or None)
+    # Set before validation, which counts the server's schedules (an instance passed in
+    # instead would replace the form's initial values with the model's defaults).
+    form.instance.server, form.instance.created_by = server, request.user
+    if request.method == "POST" and form.is_valid() and (schedule := save_checked(form)):
         messages.success(request, f"Schedule “{schedule}” saved ({schedule.description}).")
         return redirect("automation:schedules", server.id)
     context = {"server": server, "schedules": server.schedules.order_by("id"), "form": form}
@@ -33,8 +34,7 @@ def schedule_list(request, server_id):
 def schedule_detail(request, server_id, schedule_id):
     server, schedule = schedule_for_user(request.user, server_id, schedule_id)
     form = ScheduleForm(request.POST or None, instance=schedule)
-    if request.method == "POST" and form.is_valid():
-        form.save()
+    if request.method == "POST" and form.is_valid() and save_checked(form):
         messages.success(request, f"Schedule “{schedule}” saved.")
         return redirect(schedule)
     runs = schedule.runs.select_related("job").order_by("-id")[:RUNS_SHOWN]

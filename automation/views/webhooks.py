@@ -10,6 +10,7 @@ from jobs.pagination import positive_id
 
 from ..access import webhook_for_user
 from ..forms import WebhookForm
+from ..limits import save_checked
 from ..models import Delivery, DeliveryAttempt, DeliveryState, Webhook
 from ..models.webhooks import TEST_EVENT
 from ..webhooks import payload
@@ -23,9 +24,8 @@ def webhook_list(request):
     """GET: the user's webhooks (staff: all) and a form for a new one; POST: create it."""
     initial = {"server": positive_id(request.GET.get("server"))}
     form = WebhookForm(request.POST or None, user=request.user, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        form.instance.owner = request.user
-        webhook = form.save()
+    form.instance.owner = request.user  # before validation, which counts their webhooks for all servers
+    if request.method == "POST" and form.is_valid() and (webhook := save_checked(form)):
         messages.success(request, f"Webhook “{webhook}” saved. Send a test to check it.")
         return redirect(webhook)
     hooks = Webhook.objects.visible_to(request.user).select_related("server", "owner").order_by("id")
@@ -39,8 +39,7 @@ def webhook_detail(request, webhook_id):
     """GET: the webhook with its delivery log (htmx: the log alone); POST: save changes."""
     webhook = webhook_for_user(request.user, webhook_id)
     form = WebhookForm(request.POST or None, instance=webhook, user=webhook.owner)
-    if request.method == "POST" and form.is_valid():
-        form.save()
+    if request.method == "POST" and form.is_valid() and save_checked(form):  # it may move to a full server
         messages.success(request, f"Webhook “{webhook}” saved.")
         return redirect(webhook)
     tries = Prefetch("tries", queryset=DeliveryAttempt.objects.order_by("number"))

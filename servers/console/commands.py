@@ -10,6 +10,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+# Pure checks, no side effects: srcds's reading of a line and the commands it must not
+# run live once, in hostctl, shared with the server.cfg rules.
+from hostctl import cmdline, unsafe
 from streams import layer
 
 from ..l4d2_facade import MASK
@@ -17,9 +20,6 @@ from ..models import ActualState, CommandKind, ConsoleCommand, Server
 
 MAX_BYTES = 512
 PER_SECOND = 5  # commands a user may send per second, over all servers and web processes
-# Commands that would stop or restart the server behind the panel's back: the
-# supervisor would take a quit for a crash. The server page's buttons do it properly.
-USE_THE_BUTTONS = {"quit", "exit", "_restart", "restart", "killserver"}
 
 
 class Refused(Exception):
@@ -50,25 +50,16 @@ def check_text(text):
         raise Refused(400, f"A command is at most {MAX_BYTES} bytes; this one is {size}.")
     if "rcon_password" in text.lower():
         raise Refused(400, "The RCON password is changed with Rotate on the server page, never typed here.")
-    for command in _commands(text):
-        first = command.split(None, 1)[0].lower() if command.strip() else ""
-        if first in USE_THE_BUTTONS:
-            raise Refused(400, f"Use the Stop and Restart buttons of the server page instead of {first}.")
+    # Every command srcds would run for this line, read as srcds reads it (quotes, case,
+    # `;` chains), so `"quit"` or `say hi; QUIT` is seen as the quit it is.
+    for argv in cmdline.every_reading(text):
+        if refused := unsafe.refusal(argv):
+            name, reason = refused
+            if name in unsafe.STOPS:
+                # The supervisor would take it for a crash; the buttons stop it properly.
+                raise Refused(400, f"Use the Stop and Restart buttons of the server page instead of {name}.")
+            raise Refused(400, f"{name} is refused: {reason}.")
     return text
-
-
-def _commands(line):
-    """The commands srcds runs for one console line: split at ';' outside double quotes."""
-    commands, current, quoted = [], "", False
-    for ch in line:
-        if ch == '"':
-            quoted = not quoted
-        if ch == ";" and not quoted:
-            commands.append(current)
-            current = ""
-        else:
-            current += ch
-    return [*commands, current]
 
 
 def submit(server, user, text):

@@ -95,8 +95,8 @@ def test_a_password_that_was_not_generated_is_refused_without_being_echoed(spec)
         ("changelevel c2m1_highway", "changelevel is not allowed"),
         ("plugin_load addons/evil", "plugin_load is not allowed"),
         ("sv_alltalk 1; rcon_password x", "';' is not allowed"),
-        ('motdfile "../../../etc/passwd"', "'..' are not allowed"),
-        ("motdfile /etc/passwd", "absolute paths"),
+        ('mapcyclefile "../../../etc/passwd"', "'..' are not allowed"),
+        ("sv_logsdir /etc", "absolute paths"),
         ('sv_tags "a" "b', "quote is not closed"),
         ('sv_alltalk "1"x', "quotes may only surround a whole value"),
         ("sv_alltalk\t1", "control characters"),
@@ -104,7 +104,40 @@ def test_a_password_that_was_not_generated_is_refused_without_being_echoed(spec)
         ("mp_gamemode versus", "has its own field"),
         ("hostname evil", "hostname is not allowed"),
         ("1abc 2", "not a command or cvar name"),
+        ("sv_cheats(1)", "not a command or cvar name"),
         ("sv_alltalk " + "1" * 300, "longer than"),
+        # The security review's lines (issue "Hardening", F13), and their relatives:
+        ("sv_cheats 1 // ; rcon_password x", "';' is not allowed, not even in a comment"),
+        ("sv_cheats 1 // ; quit", "';' is not allowed, not even in a comment"),
+        (
+            "ent_fire point_servercommand command quit",
+            "ent_fire is not allowed here: entity inputs such as Command",
+        ),
+        ("ent_create point_servercommand targetname x", "ent_create is not allowed"),
+        ('ent_fire worldspawn RunScriptCode "Say(null, 1, false)"', "ent_fire is not allowed"),
+        ("ent_fire logic_auto addoutput OnUser1", "ent_fire is not allowed"),
+        ("sm_cvar rcon_password x", "rcon_password is not allowed"),
+        ("sv_tags rcon_password", "rcon_password is not allowed"),
+        ("sv_alltalk 1 // rcon_password", "rcon_password is not allowed"),
+        ("script_execute x", "script_execute is not allowed here: it runs VScript code"),
+        ("script SendToServerConsole(x)", "script is not allowed"),
+        ("sm_rcon quit", "sm_rcon is not allowed here: it runs its arguments as a server command"),
+        ("rcon quit", "rcon is not allowed"),
+        ("sm_execcfg x", "sm_execcfg is not allowed here: it runs another file"),
+        ("logaddress_add 192.168.1.5:27500", "logaddress_add is not allowed here: it sends the server's log"),
+        ("logaddress_add 203.0.113.7:27500", "logaddress_add is not allowed"),
+        ("motdfile cfg/server.cfg", "motdfile is not allowed here: players are sent that file's text"),
+        ('hostfile "cfg/server.cfg"', "hostfile is not allowed"),
+        ("servercfgfile other.cfg", "servercfgfile is not allowed here: it replaces the server.cfg"),
+        ("sm_cvar servercfgfile other.cfg", "servercfgfile is not allowed"),
+        ("sm_cvar hostname evil", "hostname is not allowed"),
+        ("sm_cvar mp_gamemode versus", "mp_gamemode has its own field"),
+        ('"quit"', "quit is not allowed"),
+        ("QUIT", "quit is not allowed"),
+        ("quit(", "quit is not allowed"),
+        ("quit\u00e9", "quit is not allowed"),  # srcds ends a word at a byte above 127
+        ("_restart", "_restart is not allowed"),
+        ("Alias q quit", "alias is not allowed"),
     ],
 )
 def test_an_extra_cfg_line_that_could_do_harm_is_refused_with_its_reason(line, reason):
@@ -115,7 +148,9 @@ def test_an_extra_cfg_line_that_could_do_harm_is_refused_with_its_reason(line, r
 @pytest.mark.parametrize(
     "line",
     ["", "// exec anything, it is a comment", "sv_alltalk 1", 'sv_downloadurl "http://fastdl.example/l4d2"',
-     'motdfile "motd_custom.txt"', "sv_consistency 0 // trailing comment; with a semicolon"],
+     'motdfile "motd_custom.txt"', "hostfile host.txt", "sv_consistency 0 // trailing comment", "sv_cheats 0",
+     'z_common_limit "30"', "sm_cvar nb_update_frequency 0.014", "sv_allowupload 0", "sv_allowdownload 1",
+     "ent_fire !picker kill", "say quit"],
 )  # fmt: skip
 def test_ordinary_extra_cfg_lines_are_accepted(line):
     assert cvars.extra_errors(line) == []
