@@ -9,6 +9,7 @@ import dj_database_url
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 from l4d2site.files import private_dir, private_file, private_sqlite
+from l4d2site.mail import mail_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -60,6 +61,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "axes",
+    "activity",
+    "accounts",
     "servers",
     # jobs before channels: our `runworker` command must shadow Channels' own.
     "jobs",
@@ -168,24 +171,43 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Login throttling (django-axes): 10 failed logins for one user name, or from one
-# address, lock further attempts for 15 minutes; staff unlock in the admin
-# (Axes → Access attempts: delete) or with `manage.py axes_reset`.
+# Login throttling (django-axes, with the scheme of accounts/throttle.py): failed logins
+# are counted per user name and address, per address, and per user name; which counters
+# judge an attempt depends on whether the user has logged in from that address before,
+# so an attacker elsewhere can pause a user name only for addresses its owner never used.
+# Staff unlock in the admin (Users → action "Unlock logins") or `manage.py axes_reset_username`.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = int(os.environ.get("L4D2_LOGIN_FAILURE_LIMIT", 10))
 AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("L4D2_LOGIN_LOCKOUT_MINUTES", 15)))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_PARAMETERS = "accounts.throttle.lockout_parameters"
+# A success forgives only its own (user name, address) failures: accounts/auth_events.py.
+AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
-# Behind a reverse proxy every login would come from 127.0.0.1: count proxies to trust
-# X-Forwarded-For from (deploy/nginx.conf sets it; one proxy: L4D2_PROXY_COUNT=1).
-AXES_IPWARE_PROXY_COUNT = int(os.environ.get("L4D2_PROXY_COUNT", 0)) or None
-if AXES_IPWARE_PROXY_COUNT:
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# Logins are in the activity log (auth.login); axes' own copy would never be pruned.
+AXES_DISABLE_ACCESS_LOG = True
+# The client's address, for throttling and the activity log alike: l4d2site/client_ip.py.
+AXES_CLIENT_IP_CALLABLE = "l4d2site.client_ip.client_ip"
+# Reverse proxies in front of Daphne that append to X-Forwarded-For (one nginx: 1). The
+# client is the entry this many places from the right; 0: REMOTE_ADDR, the header ignored.
+PROXY_COUNT = int(os.environ.get("L4D2_PROXY_COUNT") or 0)
+
+# Mail (l4d2site/mail.py): DJANGO_EMAIL_URL, e.g. smtp+tls://user:password@mail.example.org:587.
+# Without it the panel sends nothing and password reset is off (its pages answer 404).
+_mail = mail_settings(os.environ.get("DJANGO_EMAIL_URL", ""))
+EMAIL_BACKEND = _mail["EMAIL_BACKEND"]
+EMAIL_HOST = _mail.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = _mail.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER = _mail.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _mail.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _mail.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _mail.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = 10  # a mail server that does not answer never holds a web thread for long
+DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "l4d2-panel@localhost")
+PASSWORD_RESET_ENABLED = bool(os.environ.get("DJANGO_EMAIL_URL"))
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/servers/"

@@ -1,0 +1,53 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Via(models.TextChoices):
+    WEB = "web", "Web"
+    "A person in the browser (pages, the admin, the login form)."
+    API = "api", "API"
+    "A call to the HTTP API."
+    SCHEDULE = "schedule", "Schedule"
+    "One of the server's schedules, on its own."
+    MONITOR = "monitor", "Monitor"
+    "The supervisor, on its own (e.g. a restart after a crash)."
+
+
+class Event(models.Model):
+    """One thing that happened (DESIGN.md §11).
+
+    `actor` is who did it (null: the panel itself), except for `auth.*` events, where it is
+    the account concerned: the failed logins and lockouts of your user name belong in your
+    activity even though someone else typed them (`detail["username"]` has the name tried).
+    """
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    via = models.CharField(max_length=16, choices=Via.choices, default=Via.WEB)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    # By name, not import: servers sits above activity. An event outlives its server
+    # (staff still see it, with the name kept in detail["server_name"]).
+    server = models.ForeignKey(
+        "servers.Server", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=64)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # Newest-first keyset pages of /servers/<id>/activity and /account/activity.
+            models.Index(fields=["server", "-id"], name="activity_server_newest"),
+            models.Index(fields=["actor", "-id"], name="activity_actor_newest"),
+            # "Has this user logged in from this address before?" (login throttling).
+            models.Index(
+                fields=["actor", "ip"], condition=Q(action="auth.login"), name="activity_login_address"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.action} by {self.actor or 'the panel'} at {self.at:%Y-%m-%d %H:%M:%S}"
