@@ -7,9 +7,9 @@ from servers.access import server_for_user, visible_or_404
 from .models import Schedule, Webhook
 
 
-def schedule_for_user(user, server_id, schedule_id):
-    """The server (owner or staff, else 404) and its schedule `schedule_id` (else 404)."""
-    server = server_for_user(user, server_id)
+def schedule_for_user(user, server_id, schedule_id, perm="schedules.read"):
+    """The server (visible, else 404; holding `perm`, else 403) and its schedule `schedule_id` (else 404)."""
+    server = server_for_user(user, server_id, perm)
     try:
         return server, server.schedules.get(pk=schedule_id)
     except Schedule.DoesNotExist:

@@ -3,6 +3,7 @@
 from django import forms
 from django.conf import settings
 
+from servers.access import servers_with_perm
 from servers.models import Server
 
 from .models import Schedule, Webhook, WebhookEvent
@@ -49,7 +50,7 @@ class WebhookForm(forms.ModelForm):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         server = self.fields["server"]
-        server.queryset = Server.objects.visible_to(user).order_by("name", "id")
+        server.queryset = servers_with_perm(user, "webhooks.update").order_by("name", "id")
         # Only staff may hear every server; an owner's webhook belongs to one of theirs.
         server.required = not user.is_staff
         server.empty_label = "All servers" if user.is_staff else None

@@ -1,31 +1,47 @@
-"""The one place that decides who may see a job: the owner of its server, or staff.
-
-Outsiders get 404, never 403, so a job's existence is not leaked.
+"""Who may see a job and act on it: whoever may see its server (servers.access), each action
+asking for its own permission. Outsiders get 404, never 403, so a job's existence is not leaked.
 """
 
 from django.http import Http404
 
-from .models import Job
+from servers.access import require
+
+from .models import Job, JobKind
+
+# What enqueueing (or re-running) each kind asks of the member (DESIGN.md §11).
+KIND_PERMISSION = {
+    JobKind.INSTALL: "game.install",
+    JobKind.UPDATE: "game.install",
+    JobKind.START: "power.start",
+    JobKind.STOP: "power.stop",
+    JobKind.RESTART: "power.restart",
+}
 
 
-def job_for_user(user, job_id):
+def job_for_user(user, job_id, perm="server.read"):
+    """The job, if `user` may see its server (else 404) and holds `perm` there (else 403)."""
     if not user.is_authenticated:
         raise Http404("No such job.")
     try:
-        return (
+        job = (
             Job.objects.visible_to(user)
             .select_related("server", "server__owner", "server__node")
             .get(pk=job_id)
         )
     except Job.DoesNotExist:
         raise Http404("No such job.") from None
+    require(user, job.server, perm)
+    return job
 
 
 def check_job_visible(user, job_id):
-    """Http404 unless the user may see the job: one indexed lookup, no rows loaded.
+    """The job's server id; Http404 unless the user may see the job: one indexed lookup.
 
     For the log's live streams, which need nothing of the job but the right to follow it
     (a crowd opening one page at once should cost as little as possible).
     """
-    if not (user.is_authenticated and Job.objects.visible_to(user).filter(pk=job_id).exists()):
-        raise Http404("No such job.")
+    if user.is_authenticated:
+        server_id = Job.objects.visible_to(user).filter(pk=job_id).values_list("server_id", flat=True).first()
+        if server_id is not None:
+            return server_id
+    raise Http404("No such job.")

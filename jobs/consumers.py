@@ -5,6 +5,7 @@ from functools import partial
 from channels.db import DatabaseSyncToAsync
 
 from l4d2site import singleflight
+from servers.access import amay
 from streams.consumers import StreamConsumer
 
 from .access import check_job_visible
@@ -18,5 +19,7 @@ class JobLogConsumer(StreamConsumer):
         # Off the shared sync thread, and one check for a crowd of one user's viewers
         # arriving together (what the check reads of the user is in the key).
         key = ("job-visible", job_id, user.pk, user.is_staff)
-        await singleflight.shared(key, partial(_check_job_visible, user, job_id))
+        server_id = await singleflight.shared(key, partial(_check_job_visible, user, job_id))
+        # A member removed from the server stops following its jobs' logs at once.
+        self.watch(server_id, partial(amay, user, server_id, "server.read"))
         return JobSource(job_id)

@@ -9,9 +9,9 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from servers.access import server_for_user
+from servers.access import require, server_for_user
 
-from .access import job_for_user
+from .access import KIND_PERMISSION, job_for_user
 from .models import CancelOutcome, Job, JobKind, JobLog, JobState, JobTrigger
 from .models.job import QueueFull
 from .outcome import failure_reason
@@ -65,7 +65,7 @@ def job_detail(request, job_id):
 @require_POST
 @login_required
 def job_cancel(request, job_id):
-    job = job_for_user(request.user, job_id)
+    job = job_for_user(request.user, job_id, "jobs.cancel")
     outcome = job.request_cancel(request.user)
     job.refresh_from_db()
     status = 409 if outcome == CancelOutcome.FINISHED else 200
@@ -115,6 +115,7 @@ def _enqueue(request, server):
             {"title": "Unknown action", "message": f"“{kind}” is not a job kind. Use one of: {allowed}."},
             status=400,
         )
+    require(request.user, server, KIND_PERMISSION[kind])
     return _enqueue_and_show(request, server, kind)
 
 
@@ -143,6 +144,7 @@ def _enqueue_and_show(request, server, kind, *, parent=None):
 def job_retry(request, job_id):
     """A finished job again: same kind, same server, a new job that points back at this one."""
     job = job_for_user(request.user, job_id)
+    require(request.user, job.server, KIND_PERMISSION[job.kind])
     if not job.is_finished:
         state = job.get_state_display().lower()
         message = f"Job #{job.id} is {state}: it can be re-run once it has finished."

@@ -1,9 +1,27 @@
-"""Who may see a server: its owner, or staff. Outsiders get 404 (existence is not leaked)."""
+"""Who may do what with a server: the one permission check (DESIGN.md §11).
+
+Owner and staff hold every permission; a member holds the ones ticked for them (and
+always `server.read`); anyone else may not know the server exists (404). A member
+without the permission a page or stream needs is refused with a reason (403; a
+WebSocket closes 4403). Every HTTP view, SSE stream, WebSocket consumer, form, admin
+action and API endpoint asks here.
+"""
 
 from channels.db import DatabaseSyncToAsync
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404
 
-from .models import Server
+from . import permissions
+from .models import Server, ServerMember
+
+
+class Forbidden(PermissionDenied):
+    """A member without the permission: 403 with the reason (PermissionDenied's page shows it)."""
+
+    def __init__(self, name):
+        super().__init__(permissions.reason(name))
+        self.permission = name
 
 
 def visible_or_404(queryset, user, pk, message):
@@ -16,10 +34,66 @@ def visible_or_404(queryset, user, pk, message):
         raise Http404(message) from None
 
 
-def server_for_user(user, server_id):
-    return visible_or_404(Server.objects.select_related("owner", "node"), user, server_id, "No such server.")
+def permissions_of(user, server):
+    """The permission names `user` holds on `server` (empty: none, not even to see it).
+
+    Kept on the server object for the rest of the request (`server.perms`), so a page
+    that asks about several buttons costs one query.
+    """
+    cached = getattr(server, "_perms_for", None)
+    if cached is not None and cached[0] == user.pk:
+        return cached[1]
+    if not user.is_authenticated:
+        held = frozenset()
+    elif user.is_staff or server.owner_id == user.pk:
+        held = permissions.ALL
+    else:
+        names = ServerMember.objects.filter(server=server, user=user).values_list("permissions", flat=True)
+        names = names.first()
+        held = frozenset() if names is None else frozenset(permissions.clean(names))
+    server._perms_for = (user.pk, held)
+    return held
+
+
+def has_perm(user, server, name):
+    return name in permissions_of(user, server)
+
+
+def require(user, server, name):
+    """Forbidden (403 with the reason) unless `user` holds `name` on `server`."""
+    if not has_perm(user, server, name):
+        raise Forbidden(name)
+
+
+def server_for_user(user, server_id, perm="server.read"):
+    """The server, if `user` may see it (else 404) and holds `perm` on it (else 403)."""
+    server = visible_or_404(
+        Server.objects.select_related("owner", "node"), user, server_id, "No such server."
+    )
+    require(user, server, perm)
+    return server
+
+
+def servers_with_perm(user, name):
+    """The servers on which `user` holds `name`: theirs, and those they are a member of with it."""
+    if user.is_staff:
+        return Server.objects.all()
+    members = ServerMember.objects.filter(user=user).values_list("server_id", "permissions")
+    granted = [server_id for server_id, names in members if name in permissions.clean(names)]
+    return Server.objects.filter(Q(owner=user) | Q(pk__in=granted))
+
+
+def may(user, server_id, perm):
+    """Whether `user` holds `perm` on the server with this id: for streams that check again
+    (a revoked member's open socket). False for a server gone or never visible."""
+    try:
+        server_for_user(user, server_id, perm)
+    except (Http404, PermissionDenied):
+        return False
+    return True
 
 
 # For WebSocket handshakes: in the thread pool, so a crowd opening a server's pages checks
 # in parallel instead of queueing for Django's one thread-sensitive thread.
 aserver_for_user = DatabaseSyncToAsync(server_for_user, thread_sensitive=False)
+amay = DatabaseSyncToAsync(may, thread_sensitive=False)

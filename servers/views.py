@@ -53,7 +53,7 @@ def server_detail(request, server_id):
 @login_required
 def server_auto_restart(request, server_id):
     """Turn automatic restarts after a crash on (`auto_restart=on`) or off (`off`)."""
-    server = server_for_user(request.user, server_id)
+    server = server_for_user(request.user, server_id, "settings.update")
     choice = request.POST.get("auto_restart")
     if choice not in ("on", "off"):
         message = "Send auto_restart=on or auto_restart=off."

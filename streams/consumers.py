@@ -8,8 +8,10 @@ from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from . import revocation
 from .frames import parse_after, websocket_messages
 from .layer import dumps
 from .tail import follow
@@ -32,6 +34,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     channel_layer_alias = None
     pump = None
     source = None
+    watched = None  # the key this stream is watched under for revocation (revocation.py)
 
     async def dispatch(self, message):
         """Channels' dispatch, without its hop through Django's one thread-sensitive thread.
@@ -47,8 +50,20 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         await handler(message)
 
     async def get_source(self, user, **url_kwargs):
-        """The source this user may follow; Http404 for outsiders, anonymous or missing."""
+        """The source this user may follow; Http404 for outsiders, anonymous or missing;
+        PermissionDenied for a member without the permission. Call `watch` for a source
+        whose viewers may lose the right to it."""
         raise Http404
+
+    def watch(self, key, check):
+        """Close this stream (4403) once `await check()` says its viewer may no longer follow
+        it; asked again whenever `revocation.changed(key)` is published."""
+        self.watched = key
+        revocation.watcher().add(key, self, check)
+
+    async def revoke(self):
+        await self.stop_pump()
+        await self.close(code=CLOSE_UNAUTHORISED)
 
     async def handle_message(self, message):
         """A client message other than ping; return False if it is not understood."""
@@ -58,7 +73,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         user = self.scope.get("user") or AnonymousUser()
         try:
             self.source = await self.get_source(user, **self.scope["url_route"]["kwargs"])
-        except Http404:
+        except (Http404, PermissionDenied):
             # Accept first so the client sees our close code, not a bare HTTP 403.
             await self.accept()
             await self.close(code=CLOSE_UNAUTHORISED)
@@ -135,6 +150,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         raise StopConsumer()
 
     async def disconnect(self, code):
+        if self.watched is not None:
+            revocation.watcher().discard(self.watched, self)
         await self.stop_pump()
 
     @classmethod

@@ -69,7 +69,13 @@ class WebhookQuerySet(models.QuerySet):
 
 
 def _of_server(server):
-    return Q(server=server) & (Q(server__owner=F("owner")) | Q(owner__is_staff=True))
+    """Webhooks of `server` whose owner may still have them: its owner, staff, and members
+    holding webhooks.update (a member who loses it, or leaves, stops hearing it at once)."""
+    members = server.members.all()
+    granted = [
+        m.user_id for m in members.only("user_id", "permissions") if "webhooks.update" in m.permissions
+    ]
+    return Q(server=server) & (Q(server__owner=F("owner")) | Q(owner__is_staff=True) | Q(owner__in=granted))
 
 
 EVERY_SERVER = "Empty: every server (staff only)."

@@ -14,10 +14,14 @@ from ..limits import save_checked
 RUNS_SHOWN = 50
 
 
+def _permission(request):
+    return "schedules.update" if request.method == "POST" else "schedules.read"
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def schedule_list(request, server_id):
-    server = server_for_user(request.user, server_id)
+    server = server_for_user(request.user, server_id, _permission(request))
     form = ScheduleForm(request.POST or None)
     # Set before validation, which counts the server's schedules (an instance passed in
     # instead would replace the form's initial values with the model's defaults).
@@ -32,7 +36,7 @@ def schedule_list(request, server_id):
 @require_http_methods(["GET", "POST"])
 @login_required
 def schedule_detail(request, server_id, schedule_id):
-    server, schedule = schedule_for_user(request.user, server_id, schedule_id)
+    server, schedule = schedule_for_user(request.user, server_id, schedule_id, _permission(request))
     form = ScheduleForm(request.POST or None, instance=schedule)
     if request.method == "POST" and form.is_valid() and save_checked(form):
         messages.success(request, f"Schedule “{schedule}” saved.")
@@ -46,7 +50,7 @@ def schedule_detail(request, server_id, schedule_id):
 @login_required
 def schedule_toggle(request, server_id, schedule_id):
     """Enable or disable; enabling starts from the next slot after now (no catching up)."""
-    server, schedule = schedule_for_user(request.user, server_id, schedule_id)
+    server, schedule = schedule_for_user(request.user, server_id, schedule_id, "schedules.update")
     schedule.enabled = not schedule.enabled
     schedule.reschedule()
     schedule.save(update_fields=["enabled", "next_run_at"])
@@ -57,7 +61,7 @@ def schedule_toggle(request, server_id, schedule_id):
 @require_POST
 @login_required
 def schedule_delete(request, server_id, schedule_id):
-    server, schedule = schedule_for_user(request.user, server_id, schedule_id)
+    server, schedule = schedule_for_user(request.user, server_id, schedule_id, "schedules.update")
     schedule.delete()
     messages.success(request, f"Schedule “{schedule}” deleted.")
     return redirect("automation:schedules", server.id)

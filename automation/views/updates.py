@@ -12,7 +12,7 @@ from ..forms import UpdatePolicyForm
 @login_required
 def update_policy(request, server_id):
     """The owner chooses what happens when Valve ships a new build: off, notify or apply."""
-    server = server_for_user(request.user, server_id)
+    server = server_for_user(request.user, server_id, "settings.update")
     form = UpdatePolicyForm(request.POST, instance=server)
     if not form.is_valid():
         message = "Choose off, notify or apply."

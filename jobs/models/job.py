@@ -53,9 +53,10 @@ class JobQuerySet(models.QuerySet):
         return self.filter(state__in=ACTIVE_STATES)
 
     def visible_to(self, user):
+        """Jobs of the servers `user` may see (owner, member, staff)."""
         if user.is_staff:
             return self
-        return self.filter(server__owner=user)
+        return self.filter(server__in=Server.objects.visible_to(user))
 
     def for_table(self):
         """Everything the shared job table shows, in a fixed number of queries."""

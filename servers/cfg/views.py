@@ -19,7 +19,7 @@ LIVE = "live"
 @require_http_methods(["GET", "POST"])
 @login_required
 def server_settings(request, server_id):
-    server = server_for_user(request.user, server_id)
+    server = server_for_user(request.user, server_id, "settings.update" if request.POST else "settings.read")
     # The file as the saved settings write it: a rejected form changes nothing, so
     # this is computed before the form touches the instance.
     cfg, cfg_error = _cfg_preview(server)
@@ -46,7 +46,7 @@ def _cfg_preview(server):
 @never_cache
 def rcon_reveal(request, server_id):
     """The password, only on a click (a POST): it is never part of a page until asked for."""
-    server = server_for_user(request.user, server_id)
+    server = server_for_user(request.user, server_id, "rcon.reveal")
     context = {"server": server, "password": server.rcon_password}
     if request.htmx:
         return render(request, "servers/_rcon_password.html", context)
@@ -56,7 +56,7 @@ def rcon_reveal(request, server_id):
 @require_POST
 @login_required
 def rcon_rotate(request, server_id):
-    server = server_for_user(request.user, server_id)
+    server = server_for_user(request.user, server_id, "rcon.reveal")
     Server.objects.filter(pk=server.pk).update(rcon_password=new_rcon_password(), updated_at=timezone.now())
     if request.POST.get("apply") != LIVE:
         messages.success(request, "New RCON password saved: the server uses it from its next start.")

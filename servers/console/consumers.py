@@ -1,11 +1,13 @@
 """WebSocket of a server's console (DESIGN.md §3): its lines and state, and commands sent back."""
 
+from functools import partial
+
 from channels.db import database_sync_to_async
 from django.http import Http404
 
 from streams.consumers import StreamConsumer
 
-from ..access import aserver_for_user, server_for_user
+from ..access import Forbidden, amay, aserver_for_user, server_for_user
 from .commands import Refused, submit
 from .source import ConsoleSource
 
@@ -13,9 +15,12 @@ from .source import ConsoleSource
 class ConsoleConsumer(StreamConsumer):
     accepted_messages = 'accepted: {"type": "ping"} and {"type": "command", "command": "..."}'
 
+    permission = "console.read"
+
     async def get_source(self, user, server_id):
-        server = await aserver_for_user(user, server_id)
+        server = await aserver_for_user(user, server_id, self.permission)
         self.user = user
+        self.watch(server.id, partial(amay, user, server.id, self.permission))
         return ConsoleSource(server.id)
 
     async def handle_message(self, message):
@@ -33,7 +38,9 @@ class ConsoleConsumer(StreamConsumer):
     def _submit(self, text):
         # Fetched again for every command: who may send is decided now, not at connect.
         try:
-            server = server_for_user(self.user, self.source.server_id)
+            server = server_for_user(self.user, self.source.server_id, "console.command")
         except Http404:
             raise Refused(404, "No such server.") from None
+        except Forbidden as forbidden:
+            raise Refused(403, str(forbidden)) from None
         return submit(server, self.user, text)

@@ -17,9 +17,9 @@ MAX_LINES = 5000  # lines the page keeps in the DOM while it follows
 @login_required
 def console(request, server_id):
     """GET: the live console page; POST command=<line>: send a command (DESIGN.md §3)."""
-    server = server_for_user(request.user, server_id)
-    handle = _command if request.method == "POST" else _page
-    return handle(request, server)
+    if request.method == "POST":
+        return _command(request, server_for_user(request.user, server_id, "console.command"))
+    return _page(request, server_for_user(request.user, server_id, "console.read"))
 
 
 def _page(request, server):

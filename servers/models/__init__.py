@@ -1,6 +1,7 @@
 """Models of what is about a server: the server and its host, its supervision, its console."""
 
 from .console import CommandKind, CommandOutcome, ConsoleCommand, ConsoleCursor, ConsoleLine, ConsoleStream
+from .members import Invite, ServerMember
 from .server import (
     ActualState,
     DesiredState,
@@ -39,11 +40,13 @@ __all__ = [
     "DesiredState",
     "Difficulty",
     "GameMode",
+    "Invite",
     "Node",
     "PAUSED_NOTICE",
     "Region",
     "Server",
     "ServerCrash",
+    "ServerMember",
     "ServerQuerySet",
     "ServerSample",
     "SupervisorBeat",

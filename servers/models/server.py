@@ -2,6 +2,7 @@
 
 import secrets
 
+from django.apps import apps
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -124,9 +125,12 @@ def cvar_text(cvar, label, max_length, help_text):
 
 class ServerQuerySet(models.QuerySet):
     def visible_to(self, user):
+        """Servers `user` owns or is a member of (staff: all)."""
         if user.is_staff:
             return self
-        return self.filter(owner=user)
+        # A subquery, not a join: a join would repeat a server once per member.
+        memberships = apps.get_model("servers", "ServerMember").objects.filter(user=user)
+        return self.filter(models.Q(owner=user) | models.Q(pk__in=memberships.values("server_id")))
 
 
 NODE_HELP = "The game host it lives on. Empty: the panel's own host (its worker runs without --node)."
