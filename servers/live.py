@@ -96,7 +96,7 @@ def state_frame(server_id):
 
 def list_frame(user_id, is_staff):
     """The live columns of every server the user sees (the /servers/ page), as a state frame."""
-    servers = Server.objects.all() if is_staff else Server.objects.filter(owner_id=user_id)
+    servers = Server.objects.seen_by(user_id, is_staff)
     rows = servers.order_by("name", "id").values("id", *FIELDS)
     return {
         "servers": [

@@ -6,6 +6,7 @@ from . import consumers, views
 from .cfg import views as cfg_views
 from .console import consumers as console_consumers
 from .console import views as console_views
+from .team import views as team_views
 
 app_name = "servers"
 urlpatterns = [
@@ -16,6 +17,12 @@ urlpatterns = [
     path("<id:server_id>/settings", cfg_views.server_settings, name="settings"),
     path("<id:server_id>/rcon/reveal", cfg_views.rcon_reveal, name="rcon_reveal"),
     path("<id:server_id>/rcon/rotate", cfg_views.rcon_rotate, name="rcon_rotate"),
+    path("<id:server_id>/members", team_views.members, name="members"),
+    path("<id:server_id>/members/<id:member_id>", team_views.member, name="member"),
+    path("<id:server_id>/members/<id:member_id>/remove", team_views.member_remove, name="member_remove"),
+    path("<id:server_id>/invites", team_views.invite_create, name="invite_create"),
+    path("<id:server_id>/invites/<id:invite_id>/revoke", team_views.invite_revoke, name="invite_revoke"),
+    path("invite/<str:token>", team_views.invite_accept, name="invite"),
 ]
 websocket_urlpatterns = [
     path("ws/servers/state", consumers.ServerListConsumer.as_asgi()),

@@ -8,9 +8,9 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
 from . import charts
-from .access import server_for_user
+from .access import permissions_of, server_for_user
 from .live import list_frame, notify_server, state_frame
-from .models import Server
+from .models import Server, ServerMember
 
 # The parts of the server page htmx re-fetches in place, by the element they replace.
 PARTS = {
@@ -26,7 +26,10 @@ PARTS = {
 def server_list(request):
     servers = Server.objects.visible_to(request.user).select_related("owner", "node")
     live = {row["id"]: row for row in list_frame(request.user.pk, request.user.is_staff)["servers"]}
-    return render(request, "servers/list.html", {"servers": [(s, live.get(s.id)) for s in servers]})
+    # The role of a shared server in words ("Moderator"), for the servers the user does not own.
+    roles = {m.server_id: m.role for m in ServerMember.objects.filter(user=request.user)}
+    rows = [(server, live.get(server.id), roles.get(server.id)) for server in servers]
+    return render(request, "servers/list.html", {"servers": rows})
 
 
 @require_GET
@@ -34,7 +37,7 @@ def server_list(request):
 def server_detail(request, server_id):
     server = server_for_user(request.user, server_id)
     part = PARTS.get(request.htmx.target) if request.htmx else None
-    context = {"server": server}
+    context = {"server": server, "perms": permissions_of(request.user, server)}
     if part is None or part == PARTS["server-charts"]:
         history = charts.history(server)
         context.update(charts=history, charts_empty=all(c.empty for c in history))
@@ -62,7 +65,8 @@ def server_auto_restart(request, server_id):
     Server.objects.filter(pk=server.pk).update(auto_restart=server.auto_restart, updated_at=timezone.now())
     notify_server(server.pk)
     if request.htmx:
-        return render(request, PARTS["auto-restart"], {"server": server})
+        context = {"server": server, "perms": permissions_of(request.user, server)}
+        return render(request, PARTS["auto-restart"], context)
     state = "on" if server.auto_restart else "off"
     messages.success(request, f"Automatic restarts of {server.name} are {state}.")
     return redirect(server)

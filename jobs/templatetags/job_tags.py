@@ -6,8 +6,11 @@ Server pages show a server's actions and recent jobs through these tags, so the
 
 from django import template
 
+from servers import permissions
+from servers.access import permissions_of
 from servers.models import ActualState, DesiredState
 
+from ..access import KIND_PERMISSION
 from ..models import JobKind, JobState
 from ..outcome import exit_code_text
 
@@ -57,8 +60,11 @@ def recent_jobs(context, server):
 def job_actions(context, server):
     """One POST button per job kind, enqueueing it on the server; disabled, with why, when pointless."""
     primary = _primary(server.actual_state)
+    held = context.get("perms")
+    if held is None:
+        held = permissions_of(context["request"].user, server)
     actions = [
-        {"kind": kind, "label": label, "why": why_not(kind, server), "primary": kind in primary}
+        {"kind": kind, "label": label, "why": _why(kind, server, held), "primary": kind in primary}
         for kind, label in JobKind.choices
     ]
     return {**context.flatten(), "server": server, "actions": actions}
@@ -73,6 +79,19 @@ def _primary(state):
     if state == ActualState.UNKNOWN:
         return (JobKind.INSTALL, JobKind.START)
     return (JobKind.START,)
+
+
+@register.simple_tag(takes_context=True)
+def job_may(context, job, name):
+    """Whether the viewer holds `name` on the job's server (`re-run`: the job kind's permission)."""
+    name = KIND_PERMISSION[job.kind] if name == "re-run" else name
+    return name in permissions_of(context["request"].user, job.server)
+
+
+def _why(kind, server, held):
+    """Why the button is off: the member may not (first: it is theirs to know), or it makes no sense now."""
+    needed = KIND_PERMISSION[kind]
+    return permissions.reason(needed) if needed not in held else why_not(kind, server)
 
 
 def why_not(kind, server):

@@ -126,11 +126,14 @@ def cvar_text(cvar, label, max_length, help_text):
 class ServerQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Servers `user` owns or is a member of (staff: all)."""
-        if user.is_staff:
+        return self.seen_by(user.pk, user.is_staff)
+
+    def seen_by(self, user_id, is_staff):
+        if is_staff:
             return self
         # A subquery, not a join: a join would repeat a server once per member.
-        memberships = apps.get_model("servers", "ServerMember").objects.filter(user=user)
-        return self.filter(models.Q(owner=user) | models.Q(pk__in=memberships.values("server_id")))
+        memberships = apps.get_model("servers", "ServerMember").objects.filter(user_id=user_id)
+        return self.filter(models.Q(owner_id=user_id) | models.Q(pk__in=memberships.values("server_id")))
 
 
 NODE_HELP = "The game host it lives on. Empty: the panel's own host (its worker runs without --node)."
