@@ -83,9 +83,16 @@ def servers_with_perm(user, name):
     return Server.objects.filter(Q(owner=user) | Q(pk__in=granted))
 
 
+def forget(user):
+    """Drop what permissions_of remembered on this user object: a long-lived one (a
+    WebSocket's) must see a permission revoked since it asked."""
+    user.__dict__.pop("_server_perms", None)
+
+
 def may(user, server_id, perm):
-    """Whether `user` holds `perm` on the server with this id: for streams that check again
-    (a revoked member's open socket). False for a server gone or never visible."""
+    """Whether `user` holds `perm` on the server with this id, asked anew: for streams that
+    check again (a revoked member's open socket). False for a server gone or never visible."""
+    forget(user)
     try:
         server_for_user(user, server_id, perm)
     except (Http404, PermissionDenied):

@@ -7,7 +7,7 @@ from django.http import Http404
 
 from streams.consumers import StreamConsumer
 
-from ..access import Forbidden, amay, aserver_for_user, server_for_user
+from ..access import Forbidden, amay, aserver_for_user, forget, server_for_user
 from .commands import Refused, submit
 from .source import ConsoleSource
 
@@ -37,6 +37,7 @@ class ConsoleConsumer(StreamConsumer):
 
     def _submit(self, text):
         # Fetched again for every command: who may send is decided now, not at connect.
+        forget(self.user)
         try:
             server = server_for_user(self.user, self.source.server_id, "console.command")
         except Http404:
