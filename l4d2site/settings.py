@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     # jobs before channels: our `runworker` command must shadow Channels' own.
     "jobs",
     "automation",
+    "api",
+    "ninja",  # its Swagger UI's own static files: the API docs need no CDN
     "channels",
 ]
 
@@ -77,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "l4d2site.middleware.ApiKeyStreams",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -162,6 +165,21 @@ if REDIS_URL:
 else:
     # Process-local only: log tails then find new rows by polling the database.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# The cache every web process shares (the API's rate limit): Redis where configured; without
+# Redis, each process's memory (so a limit is per web process there).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Two panels (or test runs) on one Redis count apart.
+            "KEY_PREFIX": os.environ.get("L4D2_CACHE_PREFIX", "l4d2"),
+        }
+    }
+
+# The HTTP API (api/): requests per key and minute; the next answers 429 with Retry-After.
+API_RATE_PER_MINUTE = int(os.environ.get("L4D2_API_RATE_PER_MINUTE", 240))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("jobs/", include("jobs.urls")),
     path("", include("automation.urls")),  # /servers/<id>/schedules, /webhooks/
     path("accounts/", include("accounts.urls")),
+    path("api/v1/", include("api.urls")),
     # Before the admin's own URLs: /admin/jobs is the shared job table, not the app index.
     path("admin/", include(job_admin_urls)),
     path("admin/jobs/", RedirectView.as_view(url="/admin/jobs", query_string=True)),

@@ -1,4 +1,5 @@
-"""Who is on a WebSocket: the Django session cookie, read once, at the handshake.
+"""Who is on a WebSocket: an API key (`Authorization: Bearer`), or the Django session cookie,
+read once, at the handshake.
 
 Channels' AuthMiddlewareStack does the same in three layers, one of which wraps every
 message sent afterwards to save a session that a stream never changes; a live log sends
@@ -18,6 +19,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
 
 from . import singleflight
+from .client_ip import scope_ip
 
 
 def _session_key(scope):
@@ -37,10 +39,38 @@ def _read_user(session_key):
 _user_of_session = DatabaseSyncToAsync(_read_user, thread_sensitive=False)
 
 
+def _header(scope, name):
+    return next((value.decode("latin-1") for key, value in scope.get("headers", ()) if key == name), "")
+
+
+def _key_user(secret, ip):
+    """The API key's user narrowed to the key (api/keys.py), or anonymous if the key is refused."""
+    from api import ratelimit
+    from api.keys import KeyRefused, user_for_key
+
+    try:
+        user = user_for_key(secret, ip)
+        ratelimit.check(user.api_key.pk)
+    except (KeyRefused, ratelimit.RateLimited):
+        return AnonymousUser()
+    return user
+
+
+_user_of_key = DatabaseSyncToAsync(_key_user, thread_sensitive=False)
+
+
 class SessionAuthMiddleware(BaseMiddleware):
     async def __call__(self, scope, receive, send):
-        key = _session_key(scope)
         user = AnonymousUser()
-        if key:
+        if secret := bearer(_header(scope, b"authorization")):
+            # Scripts (the API's keys) follow logs and consoles on the same streams as pages.
+            user = await _user_of_key(secret, scope_ip(scope))
+        elif key := _session_key(scope):
             user = await singleflight.shared(("session-user", key), partial(_user_of_session, key))
         return await super().__call__({**scope, "user": user}, receive, send)
+
+
+def bearer(header):
+    """The key in an `Authorization: Bearer <key>` header value, or None."""
+    scheme, _, value = (header or "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None

@@ -51,8 +51,22 @@ def permissions_of(user, server):
         names = ServerMember.objects.filter(server=server, user=user).values_list("permissions", flat=True)
         names = names.first()
         held = frozenset() if names is None else frozenset(permissions.clean(names))
+    limit = getattr(user, "key_permissions", None)  # an API key holds at most its own
+    if limit is not None:
+        held &= limit
     cache[server.pk] = held
     return held
+
+
+def act_as_key(user, key):
+    """`user` narrowed to what API key `key` may do: at most its permissions (`server.read`
+    always), on its servers only (none listed: all of the user's). A key never exceeds its
+    user: every check still asks the user's own permissions of the moment."""
+    user.key_permissions = frozenset(permissions.clean(key.permissions))
+    user.key_servers = list(key.servers.values_list("pk", flat=True)) or None
+    user.api_key = key
+    forget(user)
+    return user
 
 
 def has_perm(user, server, name):
