@@ -813,7 +813,9 @@ class Run:
                 .order_by("-seq")[:8]
                 .values_list("seq", "stream", "line")
             )
-            evidence.extend(f"    {seq} [{stream}] {line[:160]}" for seq, stream, line in reversed(lines))
+            evidence.extend(
+                f"    {seq} [{stream}] {_one_line(line)[:160]}" for seq, stream, line in reversed(lines)
+            )
             evidence.extend(f"    worker.log: {line}" for line in self.worker_log_about(job["id"])[:20])
 
         # 1b. Stuck for a while, even if a later worker kill freed it: a job's row should be
@@ -851,10 +853,9 @@ class Run:
                 else "never finished"
             )
             where = f"job #{jid} {job['kind']} on server {job['server_id']}"
-            evidence.append(
-                f"{where}: log closed at {closed_at[jid]:%H:%M:%S}, {freed}; last line: {last[:140]!r}"
-            )
-            died = [line for line in self.worker_log_about(jid) if "thread died" in line]
+            last = _one_line(last)[:140]
+            evidence.append(f"{where}: log closed at {closed_at[jid]:%H:%M:%S}, {freed}; last line: {last}")
+            died = [line[:200] for line in self.worker_log_about(jid) if "thread died" in line]
             evidence.extend(f"    worker.log: {line}" for line in died[:2])
 
         # 2. Log lines 1..N.
@@ -984,7 +985,7 @@ class Run:
                     )
                     evidence.append(
                         f"    job #{job.id} {job.kind} {job.state} exit {job.exit_code}: "
-                        + " | ".join(line[:100] for line in reversed(tail))
+                        + " | ".join(_one_line(line)[:100] for line in reversed(tail))
                     )
         strays = [
             p
@@ -1001,7 +1002,7 @@ class Run:
         kinds = collections.Counter(kind for kind, _, _ in leaks)
         for kind, n in kinds.most_common():
             where, line = next((w, t) for k, w, t in leaks if k == kind)
-            evidence.append(f"leak {kind!r} x{n}, e.g. {where}: {line[:200]}")
+            evidence.append(f"leak {kind!r} x{n}, e.g. {where}: {_one_line(line)[:220]}")
 
         if self.errors:
             res.add("bench threads that failed", len(self.errors), "0", False)
@@ -1136,6 +1137,11 @@ class Run:
             (self.base / "owner.pid").unlink(missing_ok=True)
         else:
             shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _one_line(text):
+    """A stored line as one line of output (some lines hold a multi-line exception message)."""
+    return (text or "").replace("\r", "").replace("\n", " \u23ce ")
 
 
 def job_of(location):
