@@ -16,7 +16,7 @@ class KeyAuth(HttpBearer):
             user = user_for_key(token, client_ip(request))
         except KeyRefused as refused:
             raise ApiError(refused.status, refused.detail) from None
-        ratelimit.check(user.api_key.pk)
+        ratelimit.check(user.api_key)
         request.user = user
         request.api_key = user.api_key
         return user.api_key

@@ -13,11 +13,13 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
-def check(key_id):
-    """Count one request of the key in this minute's window; RateLimited once over the limit."""
+def check(key):
+    """Count one request of `key` in this minute's window; RateLimited once over the limit."""
     now = time.time()
     window = int(now // 60)
-    name = f"api-rate:{key_id}:{window}"
+    # By the key's random lookup, not its row id: ids come back after a database is
+    # recreated, and two panels may share one Redis.
+    name = f"api-rate:{key.lookup}:{window}"
     cache.add(name, 0, timeout=120)  # atomic where the cache is (Redis: SET NX; memory: a lock)
     try:
         count = cache.incr(name)

@@ -52,7 +52,7 @@ class ApiKeyStreams:
             return None
         try:
             user = user_for_key(secret, client_ip(request))
-            ratelimit.check(user.api_key.pk)
+            ratelimit.check(user.api_key)
         except KeyRefused as refused:
             return JsonResponse({"detail": refused.detail}, status=refused.status)
         except ratelimit.RateLimited as limited:

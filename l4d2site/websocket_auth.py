@@ -50,7 +50,7 @@ def _key_user(secret, ip):
 
     try:
         user = user_for_key(secret, ip)
-        ratelimit.check(user.api_key.pk)
+        ratelimit.check(user.api_key)
     except (KeyRefused, ratelimit.RateLimited):
         return AnonymousUser()
     return user

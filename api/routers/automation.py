@@ -1,6 +1,6 @@
 """Schedules and webhooks (DESIGN.md §12), through the forms and limits the pages use."""
 
-from ninja import Router
+from ninja import Body, Router, Status
 
 from automation.access import schedule_for_user, webhook_for_user
 from automation.forms import ScheduleForm, WebhookForm
@@ -8,7 +8,7 @@ from automation.limits import save_checked
 from automation.models import Delivery, Schedule, Webhook
 from automation.models.webhooks import TEST_EVENT
 from automation.webhooks import payload
-from servers.access import server_for_user
+from servers.access import Forbidden, key_allows, server_for_user
 
 from ..errors import ApiError
 from ..forms import apply_form
@@ -60,11 +60,11 @@ def schedules(request, server_id: int, cursor: int | None = None, limit: int = 5
 
 
 @router.post("/servers/{int:server_id}/schedules", response={201: dict}, url_name="schedule_create")
-def schedule_create(request, server_id: int, fields: dict):
+def schedule_create(request, server_id: int, fields: Body[dict]):
     target = server_for_user(request.user, server_id, "schedules.update")
     fields = {"timezone": "UTC", "enabled": True, **fields}
     form = apply_form(ScheduleForm, Schedule(server=target, created_by=request.user), fields, partial=False)
-    return 201, schedule_dict(_saved(form))
+    return Status(201, schedule_dict(_saved(form)))
 
 
 @router.get("/servers/{int:server_id}/schedules/{int:schedule_id}", url_name="schedule")
@@ -73,7 +73,7 @@ def schedule(request, server_id: int, schedule_id: int):
 
 
 @router.patch("/servers/{int:server_id}/schedules/{int:schedule_id}", url_name="schedule_update")
-def schedule_update(request, server_id: int, schedule_id: int, changes: dict):
+def schedule_update(request, server_id: int, schedule_id: int, changes: Body[dict]):
     _, target = schedule_for_user(request.user, server_id, schedule_id, "schedules.update")
     return schedule_dict(_saved(apply_form(ScheduleForm, target, changes)))
 
@@ -84,7 +84,7 @@ def schedule_update(request, server_id: int, schedule_id: int, changes: dict):
 def schedule_delete(request, server_id: int, schedule_id: int):
     _, target = schedule_for_user(request.user, server_id, schedule_id, "schedules.update")
     target.delete()
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/webhooks", url_name="webhooks")
@@ -94,10 +94,19 @@ def webhooks(request, cursor: int | None = None, limit: int = 50):
 
 
 @router.post("/webhooks", response={201: dict}, url_name="webhook_create")
-def webhook_create(request, fields: dict):
+def webhook_create(request, fields: Body[dict]):
     """A webhook for one of the servers on which you hold `webhooks.update` (staff: or all servers)."""
+    server_id = fields.get("server")
+    if server_id not in (None, ""):
+        try:
+            server_id = int(server_id)
+        except (TypeError, ValueError):
+            raise ApiError(400, "server: a server's id, or null for all servers (staff only).") from None
+        server_for_user(request.user, server_id, "webhooks.update")  # 404, or 403 with the reason
+    elif not key_allows(request.user, "webhooks.update"):
+        raise Forbidden("webhooks.update")
     form = apply_form(WebhookForm, Webhook(owner=request.user), fields, partial=False, user=request.user)
-    return 201, webhook_dict(_saved(form))
+    return Status(201, webhook_dict(_saved(form)))
 
 
 @router.get("/webhooks/{int:webhook_id}", url_name="webhook")
@@ -106,7 +115,7 @@ def webhook(request, webhook_id: int):
 
 
 @router.patch("/webhooks/{int:webhook_id}", url_name="webhook_update")
-def webhook_update(request, webhook_id: int, changes: dict):
+def webhook_update(request, webhook_id: int, changes: Body[dict]):
     target = webhook_for_user(request.user, webhook_id)
     return webhook_dict(_saved(apply_form(WebhookForm, target, changes, user=target.owner)))
 
@@ -114,7 +123,7 @@ def webhook_update(request, webhook_id: int, changes: dict):
 @router.delete("/webhooks/{int:webhook_id}", response={204: None}, url_name="webhook_delete")
 def webhook_delete(request, webhook_id: int):
     webhook_for_user(request.user, webhook_id).delete()
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/webhooks/{int:webhook_id}/test", response={202: dict}, url_name="webhook_test")
@@ -124,4 +133,4 @@ def webhook_test(request, webhook_id: int):
     delivery = Delivery.objects.create(
         webhook=target, event=TEST_EVENT, payload=payload.test_body(target), max_attempts=1
     )
-    return 202, {"delivery": delivery.id}
+    return Status(202, {"delivery": delivery.id})

@@ -1,7 +1,7 @@
 """A job, its cancel and re-run, its lines (DESIGN.md §12). Its live log: the SSE and WebSocket
 streams of §4, with the same `Authorization: Bearer` header."""
 
-from ninja import Router
+from ninja import Router, Status
 
 from jobs.access import KIND_PERMISSION, job_for_user
 from jobs.models import CancelOutcome, Job, JobTrigger
@@ -40,7 +40,7 @@ def retry(request, job_id: int):
     if not target.is_finished:
         raise ApiError(409, f"Job #{target.id} is {target.state}: it can be re-run once it has finished.")
     new = Job.enqueue(target.server, target.kind, request.user, trigger=JobTrigger.RETRY, parent=target)
-    return 201, {**show.job(request, new), "duplicate": new.duplicate}
+    return Status(201, {**show.job(request, new), "duplicate": new.duplicate})
 
 
 @router.get("/jobs/{int:job_id}/lines", url_name="job_lines")

@@ -1,7 +1,7 @@
 """Servers, their jobs, console and settings (DESIGN.md §12)."""
 
 from django.db import transaction
-from ninja import Router, Schema
+from ninja import Body, Router, Schema, Status
 
 from jobs.access import KIND_PERMISSION
 from jobs.models import Job, JobKind
@@ -56,21 +56,21 @@ def enqueue(request, server_id: int, body: JobIn):
         raise ApiError(400, f"“{body.kind}” is not a job kind. Use one of: {', '.join(JobKind.values)}.")
     require(request.user, target, KIND_PERMISSION[body.kind])
     job = Job.enqueue(target, body.kind, request.user)
-    return 201, {**show.job(request, job), "duplicate": job.duplicate}
+    return Status(201, {**show.job(request, job), "duplicate": job.duplicate})
 
 
 @router.post("/servers/{int:server_id}/console", response={202: dict}, url_name="console_command")
 def console_command(request, server_id: int, body: CommandIn):
     """Send a console command; its output arrives in the console's lines."""
     command = submit(server_for_user(request.user, server_id, "console.command"), request.user, body.command)
-    return 202, {"id": command.id, "outcome": command.outcome}
+    return Status(202, {"id": command.id, "outcome": command.outcome})
 
 
 @router.get("/servers/{int:server_id}/console", url_name="console_lines")
 def console_lines(request, server_id: int, after: int = 0, limit: int = LINES_MAX):
     """Console lines after `after` (the §4 line objects), at most `limit`."""
     target = server_for_user(request.user, server_id, "console.read")
-    return {"lines": ConsoleLine.objects.read_lines(target.id, max(0, after), max(1, min(LINES_MAX, limit)))}
+    return {"lines": ConsoleLine.objects.rows_after(target.id, max(0, after), max(1, min(LINES_MAX, limit)))}
 
 
 @router.get("/servers/{int:server_id}/settings", url_name="settings")
@@ -80,7 +80,7 @@ def settings_of(request, server_id: int):
 
 
 @router.patch("/servers/{int:server_id}/settings", url_name="settings_update")
-def settings_update(request, server_id: int, changes: dict):
+def settings_update(request, server_id: int, changes: Body[dict]):
     """Change some settings, checked as the settings page checks them; 400 with each field's errors."""
     target = server_for_user(request.user, server_id, "settings.update")
     with transaction.atomic():

@@ -1,6 +1,6 @@
 """Members of a server (DESIGN.md §11, §12), by the rules of servers/team/service.py."""
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from servers import permissions
 from servers.access import server_for_user
@@ -64,7 +64,7 @@ def members(request, server_id: int, cursor: int | None = None, limit: int = 50)
 def member_add(request, server_id: int, body: MemberIn):
     target = server_for_user(request.user, server_id, "members.update")
     member = service.add_member(request.user, target, body.username, _names(body), request=request)
-    return 201, member_dict(member)
+    return Status(201, member_dict(member))
 
 
 @router.patch("/servers/{int:server_id}/members/{int:member_id}", url_name="member_update")
@@ -81,4 +81,4 @@ def member_remove(request, server_id: int, member_id: int):
     """Remove a member (members.update), or leave: a member may always remove themself."""
     target = server_for_user(request.user, server_id)
     service.remove_member(request.user, _member(target, member_id), request=request)
-    return 204, None
+    return Status(204, None)
