@@ -244,6 +244,10 @@ NODE_JOB_TIMEOUT_SECONDS = float(os.environ.get("L4D2_NODE_JOB_TIMEOUT_SECONDS",
 # Fair queue: jobs a (non-staff) owner may have waiting at once; the next one answers 429.
 MAX_QUEUED_PER_OWNER = int(os.environ.get("L4D2_MAX_QUEUED_PER_OWNER", 20))
 
+# Open WebSockets and live HTTP streams (SSE, log.txt?follow=1) one user may hold in one
+# web process; the next is refused (WebSocket close 4429, HTTP 429). 0: no cap.
+L4D2_MAX_SOCKETS_PER_USER = int(os.environ.get("L4D2_MAX_SOCKETS_PER_USER", 50))
+
 # Supervision (DESIGN.md §8): how often the worker checks its servers, how long a live
 # process may stay silent to A2S before it is "unresponsive", how often resource use
 # is sampled for the charts, and the address players connect to when the server's
