@@ -288,6 +288,9 @@ L4D2_PRUNE_KEEP_LAST = int(os.environ.get("L4D2_PRUNE_KEEP_LAST") or 10)
 
 # Console lines kept per server; older ones are pruned in batches by the console pump.
 L4D2_CONSOLE_KEEP_LINES = int(os.environ.get("L4D2_CONSOLE_KEEP_LINES", 50_000))
+# Disk space (MiB) a server's console.log may take: while srcds runs the console pump
+# releases what it has stored (hostctl/logspace.py); a bigger file is rotated at a start.
+L4D2_CONSOLE_LOG_MAX_MB = float(os.environ.get("L4D2_CONSOLE_LOG_MAX_MB", 64))
 
 LOGGING = {
     "version": 1,
