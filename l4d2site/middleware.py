@@ -1,33 +1,53 @@
 """Project-wide response rules."""
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import JsonResponse
 from django.utils.cache import add_never_cache_headers
+from django.utils.deprecation import MiddlewareMixin
 
 from .client_ip import client_ip
 from .websocket_auth import bearer
 
 
-class NoStoreHtml:
-    """`Cache-Control: no-store` on every HTML page.
+class NoStore:
+    """`Cache-Control: no-store` on every response Django itself makes.
 
-    Every page here shows live state (a Running badge, a Cancel button): the
-    browser's Back button must ask again rather than show a stale copy.
-    Static files and streams set their own headers and are left alone.
+    Pages show live state (a Running badge, a Cancel button), and the rest is one
+    user's data (job logs as text, search results, windows of lines, live streams):
+    neither the browser's Back button nor a shared cache may keep any of it. Only
+    static files stay cacheable: WhiteNoise serves them from the middleware above
+    this one, so their responses never pass through here.
+
+    Listed right below WhiteNoise, so it also covers what the middleware under it
+    answers by itself (CSRF failures, slash redirects, the lockout page). Sync and
+    async alike, so an async view (the SSE stream) is not sent through Django's one
+    thread-sensitive thread just for a header.
     """
+
+    sync_capable = True
+    async_capable = True
 
     def __init__(self, get_response):
         self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
 
     def __call__(self, request):
-        response = self.get_response(request)
-        if response.get("Content-Type", "").startswith("text/html") and not response.has_header(
-            "Cache-Control"
-        ):
-            add_never_cache_headers(response)
-        return response
+        if iscoroutinefunction(self):
+            return self._acall(request)
+        return _no_store(self.get_response(request))
+
+    async def _acall(self, request):
+        return _no_store(await self.get_response(request))
 
 
-class ApiKeyStreams:
+def _no_store(response):
+    # Adds to what a view set (a stream's "no-cache" stays) and wins over any max-age.
+    add_never_cache_headers(response)
+    return response
+
+
+class ApiKeyStreams(MiddlewareMixin):
     """A job's live log (SSE `/jobs/<id>/events`, `/jobs/<id>/log.txt`) for an API key in
     `Authorization: Bearer`: scripts follow logs on the very streams pages use (DESIGN.md §12).
 
@@ -36,12 +56,6 @@ class ApiKeyStreams:
     """
 
     STREAMS = {"jobs:events", "jobs:log_txt"}
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         from api import ratelimit

@@ -75,6 +75,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise (static files stay cacheable), above everything that answers.
+    "l4d2site.middleware.NoStore",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -84,7 +86,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
-    "l4d2site.middleware.NoStoreHtml",
     # Last, as django-axes asks: it turns a locked-out login into the page below.
     "axes.middleware.AxesMiddleware",
 ]
@@ -307,6 +308,10 @@ MAX_QUEUED_PER_OWNER = int(os.environ.get("L4D2_MAX_QUEUED_PER_OWNER", 20))
 MAX_SCHEDULES_PER_SERVER = int(os.environ.get("L4D2_MAX_SCHEDULES_PER_SERVER", 20))
 MAX_WEBHOOKS_PER_SERVER = int(os.environ.get("L4D2_MAX_WEBHOOKS_PER_SERVER", 10))
 
+# Open WebSockets and live HTTP streams (SSE, log.txt?follow=1) one user may hold in one
+# web process; the next is refused (WebSocket close 4429, HTTP 429). 0: no cap.
+L4D2_MAX_SOCKETS_PER_USER = int(os.environ.get("L4D2_MAX_SOCKETS_PER_USER", 50))
+
 # Supervision (DESIGN.md §8): how often the worker checks its servers, how long a live
 # process may stay silent to A2S before it is "unresponsive", how often resource use
 # is sampled for the charts, and the address players connect to when the server's
@@ -347,6 +352,9 @@ L4D2_PRUNE_KEEP_LAST = int(os.environ.get("L4D2_PRUNE_KEEP_LAST") or 10)
 
 # Console lines kept per server; older ones are pruned in batches by the console pump.
 L4D2_CONSOLE_KEEP_LINES = int(os.environ.get("L4D2_CONSOLE_KEEP_LINES", 50_000))
+# Disk space (MiB) a server's console.log may take: while srcds runs the console pump
+# releases what it has stored (hostctl/logspace.py); a bigger file is rotated at a start.
+L4D2_CONSOLE_LOG_MAX_MB = float(os.environ.get("L4D2_CONSOLE_LOG_MAX_MB", 64))
 
 LOGGING = {
     "version": 1,
