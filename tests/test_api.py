@@ -2,6 +2,7 @@
 authorization matrix over every route of the router."""
 
 import io
+import time
 from datetime import timedelta
 
 import pytest
@@ -286,3 +287,43 @@ async def test_the_job_log_streams_take_a_key_in_the_authorization_header(owner,
     assert events.status_code == 200 and "hello from the log" in await body_of(events)
     refused = await client.get(f"/jobs/{job.id}/log.txt", headers={"Authorization": "Bearer l4d2_nope"})
     assert refused.status_code == 401 and refused.json() == {"detail": "Not a valid API key."}
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_key_from_createapikey_restarts_a_server_and_reads_the_jobs_lines_to_the_end(
+    owner, udp_server, sim_host, tmp_path
+):
+    from tests import simservers
+
+    from .processes import running, start_worker, stop_gracefully
+
+    out = io.StringIO()
+    call_command("createapikey", "owner", "--name", "bot", "--permission", "power.restart", stdout=out)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {out.getvalue().strip().splitlines()[-1]}"}
+    Job.enqueue(udp_server, JobKind.INSTALL, owner)
+    with running(
+        start_worker("--poll", "0.2", log_path=tmp_path / "worker.log", HOSTCTL_ROOT=sim_host)
+    ) as worker:
+        client = Client()
+        answer = client.post(
+            f"/api/v1/servers/{udp_server.id}/jobs",
+            {"kind": "restart"},
+            content_type="application/json",
+            **headers,
+        )
+        assert answer.status_code == 201
+        job = answer.json()
+        seen, after, finished = [], 0, False
+        while not finished:  # the README's loop: ask again after the last seq until it has ended
+            page = client.get(f"/api/v1/jobs/{job['id']}/lines?after={after}", **headers).json()
+            seen += page["lines"]
+            after = seen[-1]["seq"] if seen else after
+            finished = page["finished"] and not page["lines"]
+            if not page["lines"]:
+                time.sleep(0.1)
+        assert [line["seq"] for line in seen] == list(range(1, len(seen) + 1))
+        assert seen[-1]["line"] == "Server is now running."
+        assert client.get(f"/api/v1/jobs/{job['id']}", **headers).json()["state"] == "succeeded"
+        stop_gracefully(worker)
+    simservers.stop(udp_server)
