@@ -16,7 +16,7 @@ from .forms import CodeForm
 from .views import next_url
 
 
-def _page(request, form=None, status=200):
+def _page(request, form=None, status=200, failed=""):
     user = request.user
     device = two_factor.totp_device(user)
     pending = None if device else two_factor.totp_device(user, confirmed=False)
@@ -25,6 +25,7 @@ def _page(request, form=None, status=200):
         "device": device,
         "pending": pending,
         "form": form or CodeForm(),
+        "failed": failed,  # which form the error belongs to: "recovery_codes" or "disable"
         "recovery_codes_left": two_factor.recovery_codes_left(user),
         "two_factor_required": two_factor.required_for(user),
         # This session may go nowhere else until it is set up (L4D2_2FA_REQUIRED).
@@ -98,7 +99,7 @@ def _checked(request, purpose):
     """(device, response): the device a valid code came from, else the answer to give."""
     form = CodeForm(request.POST)
     if not form.is_valid():
-        return None, _page(request, form, status=400)
+        return None, _page(request, form, status=400, failed=purpose)
     try:
         device = two_factor.check_code(request, request.user, form.cleaned_data["code"], purpose=purpose)
     except two_factor.CodesPaused:
@@ -108,7 +109,7 @@ def _checked(request, purpose):
         return None, two_factor.paused_response(request, user)
     if device is None:
         form.add_error("code", "That code is not right.")
-        return None, _page(request, form, status=400)
+        return None, _page(request, form, status=400, failed=purpose)
     return device, None
 
 

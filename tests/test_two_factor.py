@@ -292,6 +292,8 @@ def test_turning_it_off_needs_a_valid_code(owner_device, owner):
     client = logged_in(owner_device)
     response = client.post("/account/two-factor/disable", {"code": wrong_code(device)})
     assert response.status_code == 400
+    off_section = response.content.decode().split("<h2>Turn it off</h2>")[1]
+    assert "That code is not right" in off_section
     assert TOTPDevice.objects.filter(user=owner).exists()
     assert Event.objects.filter(action="auth.2fa_failed", detail__purpose="disable").count() == 1
 
@@ -319,7 +321,10 @@ def test_guessing_codes_on_the_two_factor_page_ends_the_session(owner_device, ow
 def test_new_recovery_codes_need_a_code_and_retire_the_old_ones(owner_device, owner):
     device, old = owner_device
     client = logged_in(owner_device)
-    assert client.post("/account/two-factor/recovery-codes", {"code": "nonsense"}).status_code == 400
+    response = client.post("/account/two-factor/recovery-codes", {"code": "nonsense"})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "That code is not right" in page.split("<h2>New recovery codes</h2>")[1].split("<h2>")[0]
     assert two_factor.recovery_codes_left(owner) == 10
     response = client.post("/account/two-factor/recovery-codes", {"code": code_for(device, steps_ahead=1)})
     shown = re.findall(r"<code>([a-z2-7]{4}-[a-z2-7]{4})</code>", response.content.decode())
