@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONE, SELF, UNSAFE_INLINE
+from django.core.exceptions import ImproperlyConfigured
 
 from l4d2site.files import private_dir, private_file, private_sqlite
 from l4d2site.mail import mail_settings
@@ -61,6 +62,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "activity",
     "accounts",
     "servers",
@@ -81,6 +85,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed a second factor (django-otp).
+    "django_otp.middleware.OTPMiddleware",
+    # A session past the password but not the code (or without the two-factor it must set
+    # up) reaches nothing but that step: accounts/two_factor.py.
+    "accounts.middleware.two_factor_gate",
     "l4d2site.middleware.ApiKeyStreams",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -213,6 +222,22 @@ AXES_CLIENT_IP_CALLABLE = "l4d2site.client_ip.client_ip"
 # Reverse proxies in front of Daphne that append to X-Forwarded-For (one nginx: 1). The
 # client is the entry this many places from the right; 0: REMOTE_ADDR, the header ignored.
 PROXY_COUNT = int(os.environ.get("L4D2_PROXY_COUNT") or 0)
+
+# Two-factor login (accounts/two_factor.py): who must have it before reaching any page.
+# "off": whoever turned it on; "staff": also every staff member; "all": everyone.
+TWO_FACTOR_REQUIRED = os.environ.get("L4D2_2FA_REQUIRED", "off").strip().lower() or "off"
+if TWO_FACTOR_REQUIRED not in {"off", "staff", "all"}:
+    raise ImproperlyConfigured(f"L4D2_2FA_REQUIRED must be off, staff or all, not {TWO_FACTOR_REQUIRED!r}")
+# Wrong codes count against the login throttle above (axes), not django-otp's per-device
+# back-off: that one grows without end and would let anyone who has the password lock the
+# owner's authenticator; axes' counters spare the addresses the owner logs in from.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+OTP_TOTP_ISSUER = "L4D2 host panel"
+# Staff may delete a member's devices in the admin (a lost phone), never read their keys.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# axes keeps the form fields of failed attempts: a mistyped recovery code stays out of it.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
 
 # Mail (l4d2site/mail.py): DJANGO_EMAIL_URL, e.g. smtp+tls://user:password@mail.example.org:587.
 # Without it the panel sends nothing and password reset is off (its pages answer 404).

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from accounts.urls import account_urlpatterns, admin_login
 from jobs.urls import admin_urlpatterns as job_admin_urls
 from jobs.urls import server_urlpatterns as server_job_urls
 
@@ -17,6 +18,10 @@ urlpatterns = [
     path("", include("automation.urls")),  # /servers/<id>/schedules, /webhooks/
     path("accounts/", include("accounts.urls")),
     path("api/v1/", include("api.urls")),
+    path("account/", include(account_urlpatterns)),
+    # Before the admin's own URLs: the admin logs in through the panel's login and its
+    # code step (accounts/urls.py), never around them.
+    path("admin/login/", admin_login),
     # Before the admin's own URLs: /admin/jobs is the shared job table, not the app index.
     path("admin/", include(job_admin_urls)),
     path("admin/jobs/", RedirectView.as_view(url="/admin/jobs", query_string=True)),

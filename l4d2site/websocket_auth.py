@@ -18,6 +18,8 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
 
+from accounts import two_factor
+
 from . import singleflight
 from .client_ip import scope_ip
 
@@ -33,7 +35,11 @@ def _read_user(session_key):
     session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
     # Channels' own lookup: the backend, and the password hash check that ends a
     # session once the password changed.
-    return get_user.func({"session": session})
+    user = get_user.func({"session": session})
+    # A login still owing its two-factor code (or setup) is nobody yet, here as on pages.
+    if not two_factor.session_may_pass(session, user):
+        return AnonymousUser()
+    return user
 
 
 _user_of_session = DatabaseSyncToAsync(_read_user, thread_sensitive=False)
