@@ -67,8 +67,14 @@ HTTP = {
     "admin_jobs": [("GET", "staff")],
     "login": [("GET", "anyone")],
     "logout": [("POST", "anyone")],
-    "password_change": [("GET", "login")],
-    "password_change_done": [("GET", "login")],
+    "account": [("GET", "login")],
+    "account_password": [("GET", "login"), ("POST", "login")],
+    "account_activity": [("GET", "login")],
+    "account_two_factor": [("GET", "login")],
+    "account_two_factor_setup": [("POST", "login")],
+    "account_two_factor_confirm": [("POST", "login")],
+    "account_recovery_codes": [("POST", "login")],
+    "account_two_factor_disable": [("POST", "login")],
 }
 # Answer the same to everyone, whoever asks: password reset is off without mail settings (404).
 FIXED = {
@@ -79,6 +85,14 @@ FIXED = {
 }
 # Redirects with no check of their own (the pages they lead to are in the table).
 REDIRECTS = {"/": "/servers/", "/admin/jobs/": "/admin/jobs"}
+# The admin's login is the panel's (throttled, with the two-factor step): anyone may open it.
+ADMIN_LOGIN = "/admin/login/"
+REDIRECT_NAMES = {
+    "password_change": "/account/password",
+    "password_change_done": "/account/",
+    # The login's second step, without a login owing its code: back to the login page.
+    "login_code": "/accounts/login/",
+}
 
 WEBSOCKETS = {
     "ws/jobs/<id:job_id>/logs": "server.read",
@@ -123,8 +137,8 @@ def walk(patterns, prefix="", namespace=""):
 def test_every_url_pattern_and_websocket_route_is_in_the_matrix():
     names = {name for _, name in walk(get_resolver().url_patterns) if name}
     unnamed = {route for route, name in walk(get_resolver().url_patterns) if not name}
-    assert names - set(HTTP) - set(FIXED) == set()
-    assert {"/" + route for route in unnamed} <= set(REDIRECTS)
+    assert names - set(HTTP) - set(FIXED) - set(REDIRECT_NAMES) == set()
+    assert {"/" + route for route in unnamed} <= set(REDIRECTS) | {ADMIN_LOGIN}
     routes = {str(route.pattern) for route in websocket_urlpatterns if str(route.pattern)}
     assert routes == set(WEBSOCKETS)
 
@@ -258,6 +272,19 @@ def test_password_reset_pages_answer_404_to_everyone_without_mail_settings(clien
 
     kwargs = {"uidb64": "MQ", "token": "x-y"} if name == "password_reset_confirm" else {}
     assert client.get(reverse(name, kwargs=kwargs)).status_code == status
+
+
+@pytest.mark.parametrize("name, target", REDIRECT_NAMES.items())
+def test_redirect_only_url_names_lead_to_a_checked_page(client, name, target):
+    from django.urls import reverse
+
+    response = client.get(reverse(name))
+    assert response.status_code in (301, 302) and response["Location"].startswith(target)
+
+
+def test_the_admin_login_is_the_panels_login_for_anyone(client):
+    response = client.get(ADMIN_LOGIN)
+    assert response.status_code == 200 and b'name="password"' in response.content
 
 
 @pytest.mark.parametrize("path, target", REDIRECTS.items())
