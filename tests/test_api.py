@@ -327,3 +327,26 @@ def test_a_key_from_createapikey_restarts_a_server_and_reads_the_jobs_lines_to_t
         assert client.get(f"/api/v1/jobs/{job['id']}", **headers).json()["state"] == "succeeded"
         stop_gracefully(worker)
     simservers.stop(udp_server)
+
+
+def test_the_api_keys_page_shows_a_new_key_once_lists_it_and_revokes_it(owner, server, owner_client):
+    page = owner_client.post(
+        "/account/api-keys", {"name": "discord-bot", "permissions": ["power.restart"], "expires": "30"}
+    ).content.decode()
+    secret = page.split('id="api-key-secret" class="copy" readonly value="')[1].split('"')[0]
+    key = ApiKey.objects.get()
+    assert key.matches(secret) and key.permissions == ["power.restart"] and key.expires_at is not None
+    listed = owner_client.get("/account/api-keys").content.decode()
+    assert "discord-bot" in listed and key.lookup in listed and secret not in listed
+    owner_client.post(f"/account/api-keys/{key.id}/revoke")
+    assert Client().get("/api/v1/servers", HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 401
+
+
+def test_a_member_may_ask_a_key_only_for_permissions_they_hold(server, django_user_model):
+    friend = django_user_model.objects.create_user("friend")
+    ServerMember.objects.create(server=server, user=friend, permissions=["console.read"])
+    client = Client()
+    client.force_login(friend)
+    answer = client.post("/account/api-keys", {"name": "x", "permissions": ["power.stop"]})
+    assert answer.status_code == 400 and not ApiKey.objects.exists()
+    assert client.post("/account/api-keys", {"name": "x", "permissions": ["console.read"]}).status_code == 200

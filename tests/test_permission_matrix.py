@@ -75,6 +75,8 @@ HTTP = {
     "account_two_factor_confirm": [("POST", "login")],
     "account_recovery_codes": [("POST", "login")],
     "account_two_factor_disable": [("POST", "login")],
+    "api_keys": [("GET", "login"), ("POST", "login")],
+    "api_key_revoke": [("POST", "login")],
 }
 # Answer the same to everyone, whoever asks: password reset is off without mail settings (404).
 FIXED = {
@@ -200,6 +202,7 @@ class World:
             "member_id": self.target.id,
             "invite_id": self.invite.id,
             "token": self.token,
+            "key_id": 1,
         }
         return {name: value for name, value in values.items() if f":{name}>" in route}
 
