@@ -169,11 +169,14 @@ def start_worker(*args, env: dict, log_name: str = "worker") -> subprocess.Popen
     )
 
 
-def start_daphne(port: int, env: dict, log_name: str = "daphne") -> subprocess.Popen:
+def start_daphne(port: int, env: dict, log_name: str = "daphne", code: str | None = None) -> subprocess.Popen:
+    """`python -m daphne` on 127.0.0.1:port; with `code`, `python -c code` instead (it must end by
+    running daphne.cli.CommandLineInterface.entrypoint(), after whatever it changes first)."""
     log = open(DATA / f"{log_name}.log", "ab")
+    launch = ["-c", code] if code else ["-m", "daphne"]
     proc = _register(
         subprocess.Popen(
-            [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "l4d2site.asgi:application"],
+            [PY, *launch, "-b", "127.0.0.1", "-p", str(port), "l4d2site.asgi:application"],
             cwd=ROOT,
             env=env,
             stdout=log,

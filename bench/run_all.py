@@ -1,7 +1,7 @@
 """Run every bench and print one combined table (`make bench`).
 
     .venv/bin/python bench/run_all.py [ingest live_latency storm cancel_latency pages peers automation search
-                                       prune supervision console]
+                                       prune supervision console api]
 
 Each bench runs as its own process (its own throwaway data dir and processes),
 prints its detailed tables, and hands its (metric, value, target, pass/fail)
@@ -33,6 +33,7 @@ BENCHES = {
     "prune": 300,
     "supervision": 900,
     "console": 300,
+    "api": 240,
 }
 
 
