@@ -1019,6 +1019,8 @@ class Run:
             | Q(line__contains="before execution")
             | Q(line__contains="stopped heartbeating")
             | Q(line__contains="stopped before it finished")
+            # A job whose claim (or end) an outage swallowed, finished by its live worker's heartbeat.
+            | Q(line__contains="worker is alive but was not running it")
         )
         return dict.fromkeys(JobLog.objects.filter(says).values_list("job_id", flat=True).distinct(), True)
 
