@@ -11,6 +11,7 @@ takes the leftmost, which is why deploy/l4d2-web.service does not use it.)
 
 import ipaddress
 import logging
+from types import SimpleNamespace
 
 from django.conf import settings
 
@@ -34,6 +35,17 @@ def client_ip(request):
     # proxy farthest out, so that one is the closest we have to the client.
     hop = forwarded[-count] if len(forwarded) >= count else forwarded[0]
     return _address(hop) or remote
+
+
+def websocket_request(scope):
+    """What `client_ip` and `activity.record` read of a request, from a WebSocket's ASGI scope
+    (a console command typed over the socket is logged from its sender's address too)."""
+    forwarded = [
+        value.decode("latin-1") for name, value in scope.get("headers", ()) if name == b"x-forwarded-for"
+    ]
+    client = scope.get("client") or (None,)
+    meta = {"REMOTE_ADDR": client[0] or "", "HTTP_X_FORWARDED_FOR": ", ".join(forwarded)}
+    return SimpleNamespace(META=meta, user=scope.get("user"))
 
 
 def _address(text):

@@ -55,6 +55,13 @@ def permissions_of(user, server):
     return held
 
 
+def forget_permissions(user):
+    """Forget what `user` was found to hold. A WebSocket keeps its user object for as long as it
+    is open: whoever asks again later (a revoked member's stream, a command sent over it) must
+    see the permissions of now, not those of the handshake."""
+    user.__dict__.pop("_server_perms", None)
+
+
 def has_perm(user, server, name):
     return name in permissions_of(user, server)
 
@@ -86,6 +93,7 @@ def servers_with_perm(user, name):
 def may(user, server_id, perm):
     """Whether `user` holds `perm` on the server with this id: for streams that check again
     (a revoked member's open socket). False for a server gone or never visible."""
+    forget_permissions(user)
     try:
         server_for_user(user, server_id, perm)
     except (Http404, PermissionDenied):

@@ -6,6 +6,10 @@ from ..models import Server
 class ServerSettingsForm(forms.ModelForm):
     """The everyday cvars and the extra cfg; each field is checked by hostctl's rule for it."""
 
+    # Named but never valued in the activity log: a password, and a file body (extra cfg
+    # lines may hold any plugin's password).
+    HIDDEN = ("sv_password", "extra_cfg")
+
     class Meta:
         model = Server
         fields = [

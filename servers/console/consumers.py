@@ -5,9 +5,10 @@ from functools import partial
 from channels.db import database_sync_to_async
 from django.http import Http404
 
+from l4d2site.client_ip import websocket_request
 from streams.consumers import StreamConsumer
 
-from ..access import Forbidden, amay, aserver_for_user, server_for_user
+from ..access import Forbidden, amay, aserver_for_user, forget_permissions, server_for_user
 from .commands import Refused, submit
 from .source import ConsoleSource
 
@@ -37,10 +38,11 @@ class ConsoleConsumer(StreamConsumer):
 
     def _submit(self, text):
         # Fetched again for every command: who may send is decided now, not at connect.
+        forget_permissions(self.user)
         try:
             server = server_for_user(self.user, self.source.server_id, "console.command")
         except Http404:
             raise Refused(404, "No such server.") from None
         except Forbidden as forbidden:
             raise Refused(403, str(forbidden)) from None
-        return submit(server, self.user, text)
+        return submit(server, self.user, text, request=websocket_request(self.scope))
