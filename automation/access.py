@@ -2,7 +2,7 @@
 
 from django.http import Http404
 
-from servers.access import server_for_user, visible_or_404
+from servers.access import key_allows, server_for_user, visible_or_404
 
 from .models import Schedule, Webhook
 
@@ -19,4 +19,8 @@ def schedule_for_user(user, server_id, schedule_id, perm="schedules.read"):
 def webhook_for_user(user, webhook_id):
     """A webhook its owner (or staff) may see and change."""
     webhooks = Webhook.objects.select_related("server", "owner")
-    return visible_or_404(webhooks, user, webhook_id, "No such webhook.")
+    webhook = visible_or_404(webhooks, user, webhook_id, "No such webhook.")
+    if not key_allows(user, "webhooks.update", webhook.server_id):
+        # An API key without the permission, or limited to other servers: not this one.
+        raise Http404("No such webhook.")
+    return webhook

@@ -19,8 +19,6 @@ again across the whole process table.
 
 from __future__ import annotations
 
-import http.client
-import secrets
 import sys
 import time
 from pathlib import Path
@@ -54,34 +52,6 @@ def alive(proc):
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
-
-
-class Http:
-    def __init__(self, port, sessionid):
-        self.port = port
-        self.csrf = secrets.token_hex(16)  # 32 chars: Django accepts an unmasked secret
-        self.cookie = f"sessionid={sessionid}; csrftoken={self.csrf}"
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-
-    def post(self, path):
-        headers = {
-            "Cookie": self.cookie,
-            "X-CSRFToken": self.csrf,
-            "Origin": f"http://127.0.0.1:{self.port}",
-            "Referer": f"http://127.0.0.1:{self.port}/",
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Content-Length": "0",
-        }
-        try:
-            self.conn.request("POST", path, body=b"", headers=headers)
-            response = self.conn.getresponse()
-        except (http.client.HTTPException, OSError):
-            self.conn.close()
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-            self.conn.request("POST", path, body=b"", headers=headers)
-            response = self.conn.getresponse()
-        response.read()
-        return response.status
 
 
 def run_case(case, mode, n_jobs, user, servers, web, redis):
@@ -171,7 +141,7 @@ def main():
         port = common.free_port()
         daphne = common.start_daphne(port, common.base_env(common.DATA, **redis), log_name=f"daphne-{mode}")
         try:
-            web = Http(port, sessionid)
+            web = common.Http(port, sessionid)
             # A panel that has been up a while: the first POST of a fresh Daphne pays for
             # imports and its first Redis connection (36 and 163 ms measured), not the cancel.
             from jobs.models import Job

@@ -20,9 +20,11 @@ l4d2.install -> run_command -> LogSink -> database, tails -> WebSocket.
 from __future__ import annotations
 
 import atexit
+import http.client
 import json
 import os
 import platform
+import secrets
 import shutil
 import signal
 import sqlite3
@@ -30,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 # BENCH_ROOT: run the product from another checkout (e.g. a snapshot while others edit).
@@ -223,6 +226,50 @@ def session_cookie(user) -> str:
     client = Client()
     client.force_login(user)
     return client.cookies["sessionid"].value
+
+
+class Http:
+    """A logged-in browser's POSTs to a real Daphne: session cookie, CSRF cookie + header, Origin.
+
+    One keep-alive connection; a dropped one is opened again once per request. `post`
+    returns the status; `location` is the last response's Location header (a redirect).
+    """
+
+    def __init__(self, port, sessionid, timeout=10):
+        self.port = port
+        self.timeout = timeout
+        self.csrf = secrets.token_hex(16)  # 32 chars: Django accepts an unmasked secret
+        self.cookie = f"sessionid={sessionid}; csrftoken={self.csrf}"
+        self.location = ""
+        self.conn = self._connect()
+
+    def _connect(self):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+
+    def post(self, path, data=None):
+        body = urllib.parse.urlencode(data or {}).encode()
+        headers = {
+            "Cookie": self.cookie,
+            "X-CSRFToken": self.csrf,
+            "Origin": f"http://127.0.0.1:{self.port}",
+            "Referer": f"http://127.0.0.1:{self.port}/",
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Length": str(len(body)),
+        }
+        try:
+            self.conn.request("POST", path, body=body, headers=headers)
+            response = self.conn.getresponse()
+        except (http.client.HTTPException, OSError):
+            self.conn.close()
+            self.conn = self._connect()
+            self.conn.request("POST", path, body=body, headers=headers)
+            response = self.conn.getresponse()
+        response.read()
+        self.location = response.getheader("Location") or ""
+        return response.status
+
+    def close(self):
+        self.conn.close()
 
 
 # --- numbers and tables -----------------------------------------------------------

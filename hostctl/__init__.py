@@ -15,7 +15,9 @@
 - exits: reaping launched servers the moment they exit, with their exit status, for subscribers
 - crash: why a server died (exit status + last console lines), and reading a file's tail
 - cvars: the rules for the everyday cvars and the "extra cfg" lines an owner may set
-- console: console.log read exactly once by byte position (rotation, start markers, masking)
+- console: console.log read exactly once by byte position (rotation, holes, start markers, masking)
+- logspace: a running server's console.log kept within its disk budget (stored part released)
+- modes: modes of server directories and files (0750/0640 whatever the umask)
 - a2s: A2S_INFO queries against a server on this host
 - config: HostConfig (root, steamcmd, simulate mode, stop grace), built by the Django facade
 - errors: HostError, the user-readable reason an operation cannot run

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from hostctl.console import ROTATE_BYTES
+
 
 @dataclass(frozen=True)
 class HostConfig:
@@ -17,3 +19,4 @@ class HostConfig:
     start_timeout: float = 30
     server_scope: str = "auto"  # game servers in a systemd scope of their own: auto, systemd or off
     update_warning_seconds: float = 60  # players' warning before a running server is updated
+    console_log_max_bytes: int = ROTATE_BYTES  # a server's console.log on disk (logspace.py)

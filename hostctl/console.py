@@ -11,6 +11,9 @@ MAX_LINE is cut into pieces), because a row's end must be a byte offset.
 The log is only ever appended to, and replaced when it grows big (`rotate`, at a
 server start): a reader still on the old file finishes it as console.log.1, then
 goes on with the new one. A truncated or vanished file is noted in a system row.
+While the server runs, the stored part is released in place (logspace.py): a reader
+that finds a hole where it was to read skips it, with a note, instead of reading
+zeros as lines.
 
 Panel notes inside the log (`write_marker`: "Server started ...") are lines that
 start with a NUL byte, which nothing srcds prints can contain (its text comes
@@ -19,17 +22,20 @@ from C strings), so no player or plugin can forge one.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hostctl import modes
 from hostctl.lines import MAX_LINE
 
 MARKER = b"\x00panel "
 START_NOTE = "Server started at"  # the marker line l4d2.start writes before each launch
-ROTATE_BYTES = 16 * 1024 * 1024  # console.log is replaced at a start once it is this big
+# console.log's disk budget (L4D2_CONSOLE_LOG_MAX_MB): a bigger one is replaced at a start.
+ROTATE_BYTES = 64 * 1024 * 1024
 READ_BYTES = 1024 * 1024  # at most this much per read, so memory stays bounded
 PARTIAL_SECONDS = 1.0  # an unterminated last line is shown once it has waited this long
 MASK = "********"
@@ -77,7 +83,7 @@ def rotate(path: Path, limit: int = ROTATE_BYTES) -> None:
 def write_marker(path: Path, text: str) -> None:
     """Append a panel note that readers return as a "system" row, in order with the output."""
     line = " ".join(text.split())  # one line, whatever it was given
-    with open(path, "ab") as log:
+    with open(modes.open_append(path), "ab") as log:
         log.write(MARKER + line.encode("utf-8", "replace") + b"\n")
 
 
@@ -106,6 +112,16 @@ def _decode(raw: bytes) -> tuple[str, str]:
     if raw.startswith(MARKER):
         return "system", raw[len(MARKER) :].decode("utf-8", "replace")
     return "stdout", raw.decode("utf-8", "replace")
+
+
+def _next_data(fd: int, offset: int) -> int:
+    """Where data starts at or after `offset`: `offset` itself unless it lies in a released hole."""
+    try:
+        return os.lseek(fd, offset, os.SEEK_DATA)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a hole up to the end (or offset at the end)
+            return max(offset, os.fstat(fd).st_size)
+        return offset  # the filesystem cannot tell: read on
 
 
 def _utf8_cut(data: bytes, limit: int) -> int:
@@ -163,6 +179,11 @@ class ConsoleReader:
         pos = self.position
         try:
             with open(path, "rb") as log:
+                data_at = _next_data(log.fileno(), pos.offset)
+                if data_at > pos.offset:
+                    skipped = data_at - pos.offset
+                    note = f"{skipped} bytes of console.log were released before they were read"
+                    return [self._move(Position(pos.file_id, data_at), note)]
                 log.seek(pos.offset)
                 data = log.read(max_bytes)
                 more = bool(log.read(1))

@@ -196,7 +196,8 @@ def start(spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *
 
     argv = scope.prefix(spec, config) + command_line("start", spec, config=config)
     sink("system", f"$ {shown_command(argv, files.install_dir)}")
-    srcds.mark_start(files, time.strftime(f"{console.START_NOTE} %Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+    note = time.strftime(f"{console.START_NOTE} %Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    srcds.mark_start(files, note, log_limit=config.console_log_max_bytes)
     tail = srcds.ConsoleTail(files.log, sink, secrets=(spec.rcon_password,))
     proc = srcds.launch(argv, files)
     sink("system", f"Started srcds_run; waiting for it to answer on UDP port {spec.port}")

@@ -5,6 +5,9 @@ started by another one (the worker may have restarted since):
 - srcds.pid: pid and creation time of the running srcds_run (guards pid reuse)
 - console.fifo: the server console; `stop` writes "quit" into it
 - console.log: everything the server prints (console.py reads it; .1 is the one before)
+
+Other local accounts read none of them: the directory is 0750, the files 0640 and the
+FIFO 0600, whatever the umask, and older ones are tightened at the next start (modes.py).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import NamedTuple
 
 import psutil
 
-from hostctl import console, exits
+from hostctl import console, exits, modes
 from hostctl.errors import HostError
 from hostctl.process import LineSink
 from hostctl.proctree import alive, disown, spawning, terminate_tree
@@ -125,7 +128,10 @@ def _console_fd(fifo: Path) -> int:
         fifo.unlink()
     if not fifo.exists():
         os.mkfifo(fifo, 0o600)
-    return os.open(fifo, os.O_RDWR)
+    fd = os.open(fifo, os.O_RDWR)
+    # Whoever reads the FIFO takes the commands meant for the server: its owner only.
+    modes.tighten_fd(fd, modes.OWNER_ONLY)
+    return fd
 
 
 def send_console(fifo: Path, command: str) -> bool:
@@ -160,9 +166,16 @@ class ConsoleTail:
             self.sink(row.stream, console.redact(row.text, self.secrets))
 
 
-def mark_start(files: Files, note: str) -> None:
-    """Before a launch: replace a big console.log by a fresh one, then note the start in it."""
-    console.rotate(files.log)
+def mark_start(files: Files, note: str, *, log_limit: int) -> None:
+    """Before a launch: tighten the server's directory, replace a console.log of `log_limit`
+    bytes or more by a fresh one, then note the start in it.
+
+    The only moment console.log may be swapped: no srcds holds it open (while one runs,
+    logspace.py keeps it within its budget in place).
+    """
+    modes.make_dirs(files.install_dir)
+    console.rotate(files.log, log_limit)
+    modes.tighten_file(console.rotated(files.log))
     console.write_marker(files.log, note)
 
 
@@ -173,7 +186,7 @@ def launch(argv: list[str], files: Files) -> subprocess.Popen:
     """
     console = _console_fd(files.fifo)
     try:
-        with open(files.log, "ab") as log, spawning() as own:
+        with open(modes.open_append(files.log), "ab") as log, spawning() as own:
             proc = subprocess.Popen(
                 argv,
                 stdin=console,
@@ -189,7 +202,7 @@ def launch(argv: list[str], files: Files) -> subprocess.Popen:
     _launched[proc.pid] = proc
     # Before the waiter starts: until it is reaped, a child that died at once is still
     # a zombie whose creation time can be read.
-    files.pid.write_text(f"{proc.pid}\n{psutil.Process(proc.pid).create_time()}\n")
+    modes.write_text(files.pid, f"{proc.pid}\n{psutil.Process(proc.pid).create_time()}\n")
     exits.watch(proc, files.install_dir, on_reaped=_reaped)
     return proc
 

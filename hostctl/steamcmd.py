@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hostctl import modes
 from hostctl.config import HostConfig
 from hostctl.errors import HostError
 from hostctl.process import PHASE, PROGRESS, CancelToken, LineSink, run_command, shown_command
@@ -119,7 +120,7 @@ def run(
     `phases`: each pass opens a "Download" phase; off when the caller's own phase holds the passes.
     """
     argvs = passes(install_dir, validate=validate, config=config)
-    install_dir.mkdir(parents=True, exist_ok=True)
+    modes.make_dirs(install_dir)  # 0750: other local accounts see nothing of the server
     env = dict(os.environ, HOSTCTL_SIM_SECONDS=str(config.sim_seconds)) if config.simulate else None
     verb = "Installing" if validate else "Updating"
     progress = _Progress(sink, total=len(argvs))

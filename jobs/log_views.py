@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseForbidden, JsonResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
+from l4d2site import socket_budget
 from l4d2site.db import release_connections
 from streams.ansi import strip_ansi
 from streams.frames import parse_after, sse_text
@@ -61,9 +62,13 @@ def job_log_txt(request, job_id):
                 yield "".join(_text_line(row, timestamps) for row in event[1])
 
     following = _flag(request, "follow")
-    response = StreamingHttpResponse(
-        followed() if following else stored(), content_type="text/plain; charset=utf-8"
-    )
+    content = stored()
+    if following:
+        # Followed, it may stay open for as long as the job runs: one of the user's live slots.
+        content = socket_budget.hold_stream(request.user, followed())
+        if content is None:
+            return _too_many()
+    response = StreamingHttpResponse(content, content_type="text/plain; charset=utf-8")
     if following:
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"  # nginx: pass each line on as it comes
@@ -90,11 +95,19 @@ async def job_events(request, job_id):
         after = parse_after(request.headers.get("Last-Event-ID") or request.GET.get("after"))
     except ValueError as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain")
-    response = StreamingHttpResponse(
-        sse_text(follow(JobSource(job.id), after)), content_type="text/event-stream; charset=utf-8"
-    )
+    content = socket_budget.hold_stream(user, sse_text(follow(JobSource(job.id), after)))
+    if content is None:
+        return _too_many()
+    response = StreamingHttpResponse(content, content_type="text/event-stream; charset=utf-8")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
+    return response
+
+
+def _too_many():
+    """429 for a stream over the user's cap: EventSource gives up on it instead of retrying at once."""
+    response = HttpResponse(socket_budget.too_many_text(), status=429, content_type="text/plain")
+    response["Retry-After"] = str(socket_budget.RETRY_SECONDS)
     return response
 
 

@@ -14,13 +14,17 @@ from django.core.signals import request_finished  # noqa: E402
 from l4d2site import listen_backlog  # noqa: E402
 from l4d2site.db import release_connections  # noqa: E402
 from l4d2site.routing import websocket_urlpatterns  # noqa: E402
+from l4d2site.socket_budget import SocketBudget  # noqa: E402
 from l4d2site.websocket_auth import SessionAuthMiddleware  # noqa: E402
 from l4d2site.websocket_origin import SameOriginWebSocket  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": SameOriginWebSocket(SessionAuthMiddleware(URLRouter(websocket_urlpatterns))),
+        # Every WebSocket route counts against its user's budget (socket_budget.py).
+        "websocket": SameOriginWebSocket(
+            SessionAuthMiddleware(SocketBudget(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )
 

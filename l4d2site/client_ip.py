@@ -66,3 +66,13 @@ def _warn_unset_proxy_count(remote):
             "every client has the proxy's address %s. Behind one nginx set L4D2_PROXY_COUNT=1.",
             remote,
         )
+
+
+def scope_ip(scope):
+    """The same, for a WebSocket handshake (its ASGI scope)."""
+    forwarded = [value for name, value in scope.get("headers", ()) if name == b"x-forwarded-for"]
+    meta = {
+        "REMOTE_ADDR": (scope.get("client") or ("",))[0],
+        "HTTP_X_FORWARDED_FOR": b",".join(forwarded).decode("latin-1"),
+    }
+    return client_ip(SimpleNamespace(META=meta))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONE, SELF, UNSAFE_INLINE
+from django.core.exceptions import ImproperlyConfigured
 
 from l4d2site.files import private_dir, private_file, private_sqlite
 from l4d2site.mail import mail_settings
@@ -61,27 +62,39 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "activity",
     "accounts",
     "servers",
     # jobs before channels: our `runworker` command must shadow Channels' own.
     "jobs",
     "automation",
+    "api",
+    "ninja",  # its Swagger UI's own static files: the API docs need no CDN
     "channels",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise (static files stay cacheable), above everything that answers.
+    "l4d2site.middleware.NoStore",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed a second factor (django-otp).
+    "django_otp.middleware.OTPMiddleware",
+    # A session past the password but not the code (or without the two-factor it must set
+    # up) reaches nothing but that step: accounts/two_factor.py.
+    "accounts.middleware.two_factor_gate",
+    "l4d2site.middleware.ApiKeyStreams",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
-    "l4d2site.middleware.NoStoreHtml",
     # Last, as django-axes asks: it turns a locked-out login into the page below.
     "axes.middleware.AxesMiddleware",
 ]
@@ -163,6 +176,21 @@ else:
     # Process-local only: log tails then find new rows by polling the database.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# The cache every web process shares (the API's rate limit): Redis where configured; without
+# Redis, each process's memory (so a limit is per web process there).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Two panels (or test runs) on one Redis count apart.
+            "KEY_PREFIX": os.environ.get("L4D2_CACHE_PREFIX", "l4d2"),
+        }
+    }
+
+# The HTTP API (api/): requests per key and minute; the next answers 429 with Retry-After.
+API_RATE_PER_MINUTE = int(os.environ.get("L4D2_API_RATE_PER_MINUTE", 240))
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -194,6 +222,22 @@ AXES_CLIENT_IP_CALLABLE = "l4d2site.client_ip.client_ip"
 # Reverse proxies in front of Daphne that append to X-Forwarded-For (one nginx: 1). The
 # client is the entry this many places from the right; 0: REMOTE_ADDR, the header ignored.
 PROXY_COUNT = int(os.environ.get("L4D2_PROXY_COUNT") or 0)
+
+# Two-factor login (accounts/two_factor.py): who must have it before reaching any page.
+# "off": whoever turned it on; "staff": also every staff member; "all": everyone.
+TWO_FACTOR_REQUIRED = os.environ.get("L4D2_2FA_REQUIRED", "off").strip().lower() or "off"
+if TWO_FACTOR_REQUIRED not in {"off", "staff", "all"}:
+    raise ImproperlyConfigured(f"L4D2_2FA_REQUIRED must be off, staff or all, not {TWO_FACTOR_REQUIRED!r}")
+# Wrong codes count against the login throttle above (axes), not django-otp's per-device
+# back-off: that one grows without end and would let anyone who has the password lock the
+# owner's authenticator; axes' counters spare the addresses the owner logs in from.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+OTP_TOTP_ISSUER = "L4D2 host panel"
+# Staff may delete a member's devices in the admin (a lost phone), never read their keys.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# axes keeps the form fields of failed attempts: a mistyped recovery code stays out of it.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
 
 # Mail (l4d2site/mail.py): DJANGO_EMAIL_URL, e.g. smtp+tls://user:password@mail.example.org:587.
 # Without it the panel sends nothing and password reset is off (its pages answer 404).
@@ -289,6 +333,10 @@ MAX_QUEUED_PER_OWNER = int(os.environ.get("L4D2_MAX_QUEUED_PER_OWNER", 20))
 MAX_SCHEDULES_PER_SERVER = int(os.environ.get("L4D2_MAX_SCHEDULES_PER_SERVER", 20))
 MAX_WEBHOOKS_PER_SERVER = int(os.environ.get("L4D2_MAX_WEBHOOKS_PER_SERVER", 10))
 
+# Open WebSockets and live HTTP streams (SSE, log.txt?follow=1) one user may hold in one
+# web process; the next is refused (WebSocket close 4429, HTTP 429). 0: no cap.
+L4D2_MAX_SOCKETS_PER_USER = int(os.environ.get("L4D2_MAX_SOCKETS_PER_USER", 50))
+
 # Supervision (DESIGN.md §8): how often the worker checks its servers, how long a live
 # process may stay silent to A2S before it is "unresponsive", how often resource use
 # is sampled for the charts, and the address players connect to when the server's
@@ -331,6 +379,9 @@ L4D2_ACTIVITY_KEEP_DAYS = int(os.environ.get("L4D2_ACTIVITY_KEEP_DAYS") or 90)
 
 # Console lines kept per server; older ones are pruned in batches by the console pump.
 L4D2_CONSOLE_KEEP_LINES = int(os.environ.get("L4D2_CONSOLE_KEEP_LINES", 50_000))
+# Disk space (MiB) a server's console.log may take: while srcds runs the console pump
+# releases what it has stored (hostctl/logspace.py); a bigger file is rotated at a start.
+L4D2_CONSOLE_LOG_MAX_MB = float(os.environ.get("L4D2_CONSOLE_LOG_MAX_MB", 64))
 
 LOGGING = {
     "version": 1,

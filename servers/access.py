@@ -9,7 +9,6 @@ action and API endpoint asks here.
 
 from channels.db import DatabaseSyncToAsync
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import Http404
 
 from . import permissions
@@ -51,15 +50,22 @@ def permissions_of(user, server):
         names = ServerMember.objects.filter(server=server, user=user).values_list("permissions", flat=True)
         names = names.first()
         held = frozenset() if names is None else frozenset(permissions.clean(names))
+    limit = getattr(user, "key_permissions", None)  # an API key holds at most its own
+    if limit is not None:
+        held &= limit
     cache[server.pk] = held
     return held
 
 
-def forget_permissions(user):
-    """Forget what `user` was found to hold. A WebSocket keeps its user object for as long as it
-    is open: whoever asks again later (a revoked member's stream, a command sent over it) must
-    see the permissions of now, not those of the handshake."""
-    user.__dict__.pop("_server_perms", None)
+def act_as_key(user, key):
+    """`user` narrowed to what API key `key` may do: at most its permissions (`server.read`
+    always), on its servers only (none listed: all of the user's). A key never exceeds its
+    user: every check still asks the user's own permissions of the moment."""
+    user.key_permissions = frozenset(permissions.clean(key.permissions))
+    user.key_servers = list(key.servers.values_list("pk", flat=True)) or None
+    user.api_key = key
+    forget(user)
+    return user
 
 
 def has_perm(user, server, name):
@@ -82,18 +88,31 @@ def server_for_user(user, server_id, perm="server.read"):
 
 
 def servers_with_perm(user, name):
-    """The servers on which `user` holds `name`: theirs, and those they are a member of with it."""
-    if user.is_staff:
-        return Server.objects.all()
-    members = ServerMember.objects.filter(user=user).values_list("server_id", "permissions")
-    granted = [server_id for server_id, names in members if name in permissions.clean(names)]
-    return Server.objects.filter(Q(owner=user) | Q(pk__in=granted))
+    """The servers on which `user` (or the API key acting for them) holds `name`."""
+    held = [server.pk for server in Server.objects.visible_to(user) if has_perm(user, server, name)]
+    return Server.objects.filter(pk__in=held)
+
+
+def key_allows(user, name, server_id=None):
+    """Whether an API key acting for `user` (if any) may use `name`, on that server if given:
+    for things of the user's own that no server check covers (their webhooks)."""
+    limit = getattr(user, "key_permissions", None)
+    scope = getattr(user, "key_servers", None)
+    if limit is not None and name not in limit:
+        return False
+    return scope is None or server_id in scope
+
+
+def forget(user):
+    """Drop what permissions_of remembered on this user object: a long-lived one (a
+    WebSocket's) must see a permission revoked since it asked."""
+    user.__dict__.pop("_server_perms", None)
 
 
 def may(user, server_id, perm):
-    """Whether `user` holds `perm` on the server with this id: for streams that check again
-    (a revoked member's open socket). False for a server gone or never visible."""
-    forget_permissions(user)
+    """Whether `user` holds `perm` on the server with this id, asked anew: for streams that
+    check again (a revoked member's open socket). False for a server gone or never visible."""
+    forget(user)
     try:
         server_for_user(user, server_id, perm)
     except (Http404, PermissionDenied):

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import ConsoleCommand, Node, Server, ServerCrash
+from .models import ConsoleCommand, Node, Server, ServerCrash, ServerMember
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -23,8 +23,20 @@ class NodeAdmin(admin.ModelAdmin):
         return node.is_online
 
 
+class MemberInline(admin.TabularInline):
+    """Staff hold every permission, so they may grant any (servers/permissions.py has the names)."""
+
+    model = ServerMember
+    fk_name = "server"
+    fields = ("user", "permissions", "created_at")
+    readonly_fields = ("created_at",)
+    autocomplete_fields = ("user",)
+    extra = 0
+
+
 @admin.register(Server)
 class ServerAdmin(admin.ModelAdmin):
+    inlines = [MemberInline]
     list_display = (
         "name",
         "owner",

@@ -7,7 +7,7 @@ job kind to the hostctl call. hostctl itself never sees Django.
 from django.conf import settings
 from django.utils import timezone
 
-from hostctl import a2s, builds, console, crash, cvars, l4d2, monitor, servercfg, srcds
+from hostctl import a2s, builds, console, crash, cvars, l4d2, logspace, monitor, servercfg, srcds
 from hostctl.config import HostConfig
 from hostctl.lines import hide_home
 
@@ -33,7 +33,12 @@ def host_config():
         platform_workaround=settings.HOSTCTL_PLATFORM_WORKAROUND,
         server_scope=settings.HOSTCTL_SERVER_SCOPE,
         update_warning_seconds=settings.UPDATE_WARNING_SECONDS,
+        console_log_max_bytes=console_log_max_bytes(),
     )
+
+
+def console_log_max_bytes():
+    return int(settings.L4D2_CONSOLE_LOG_MAX_MB * 1024 * 1024)
 
 
 def spec_for(server):
@@ -66,6 +71,14 @@ MASK = console.MASK
 def console_reader(server_id, position):
     """A reader of the server's console.log from `position` (hostctl.console.ConsoleReader)."""
     return console.ConsoleReader(_files(server_id).log, position)
+
+
+SpaceRefused = logspace.Refused
+
+
+def console_space(server_id):
+    """The disk budget of the server's console.log (hostctl.logspace.ConsoleSpace)."""
+    return logspace.ConsoleSpace(_files(server_id).log, console_log_max_bytes())
 
 
 def send_console(server_id, line):

@@ -15,6 +15,8 @@ if "L4D2_DATA_DIR" not in os.environ:
     os.environ["L4D2_DATA_DIR"] = tempfile.mkdtemp(prefix="l4d2-test-")
     atexit.register(shutil.rmtree, os.environ["L4D2_DATA_DIR"], ignore_errors=True)
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-not-secret")
+# Test runs sharing one Redis keep their counters apart (the processes they start inherit it).
+os.environ.setdefault("L4D2_CACHE_PREFIX", os.path.basename(os.environ["L4D2_DATA_DIR"]))
 os.environ.setdefault("DJANGO_HTTPS", "0")
 os.environ.setdefault("HOSTCTL_SIMULATE", "1")
 os.environ.setdefault("HOSTCTL_SIM_SECONDS", "1")

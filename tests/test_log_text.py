@@ -97,6 +97,20 @@ def test_log_endpoints_answer_get_only(owner_client, job, path):
     assert owner_client.post(f"/jobs/{job.id}/{path}").status_code == 405
 
 
+@pytest.mark.parametrize(
+    "path", ["log.txt", "log.txt?follow=1", "search?q=one", "lines?after=0", "events", "no-such-page"]
+)
+async def test_nothing_about_a_job_is_kept_by_the_browser_or_a_proxy(owner, job, path):
+    # Back, a shared cache or the next user of a browser must not get one user's log from a store.
+    await sync_to_async(add_lines)(job, "one")
+    await sync_to_async(set_state)(job, JobState.SUCCEEDED, exit_code=0, finished_at=timezone.now())
+    response = await (await async_client(owner)).get(f"/jobs/{job.id}/{path}")
+    if response.streaming:
+        await asyncio.wait_for(body_of(response), 5)  # a finished job's streams end by themselves
+    assert "no-store" in response["Cache-Control"], path
+    assert "private" in response["Cache-Control"] and "max-age=0" in response["Cache-Control"]
+
+
 # --- search -----------------------------------------------------------------------------
 
 

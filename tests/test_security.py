@@ -48,6 +48,18 @@ def test_pages_with_live_state_are_never_stored_so_back_asks_again(owner_client,
         assert "no-store" in owner_client.get(path)["Cache-Control"]
 
 
+def test_answers_to_anonymous_visitors_are_never_stored_either(anon_client, job):
+    # The login page, a redirect to it, and the plain-text refusal of a stream.
+    for path in ("/accounts/login/", f"/jobs/{job.id}/log.txt", f"/jobs/{job.id}/events"):
+        assert "no-store" in anon_client.get(path)["Cache-Control"], path
+
+
+def test_static_files_stay_cacheable(owner_client):
+    response = owner_client.get("/static/js/logview.js")
+    assert response.status_code == 200
+    assert "max-age=" in response["Cache-Control"] and "no-store" not in response["Cache-Control"]
+
+
 def test_pages_contain_no_inline_script(owner_client, staff_client, server, job):
     import re
 

@@ -59,10 +59,21 @@ def test_root_redirects_to_servers(owner_client):
     assert owner_client.get("/")["Location"] == "/servers/"
 
 
+# The members inline's management form, with no member rows.
+NO_MEMBERS = {"members-TOTAL_FORMS": 0, "members-INITIAL_FORMS": 0}
+
+
 def test_a_server_created_in_the_admin_appears_for_its_owner(staff_client, owner_client, owner):
     response = staff_client.post(
         "/admin/servers/server/add/",
-        {"owner": owner.id, "name": "Dark Carnival", "port": 27100, "map": "c2m1_highway", "max_players": 8},
+        {
+            "owner": owner.id,
+            "name": "Dark Carnival",
+            "port": 27100,
+            "map": "c2m1_highway",
+            "max_players": 8,
+            **NO_MEMBERS,
+        },
     )
     assert response.status_code == 302
     page = owner_client.get("/servers/").content.decode()
@@ -87,6 +98,7 @@ def test_the_admin_refuses_values_that_could_break_the_server(staff_client, owne
         "port": 27101,
         "map": "c1m1_hotel",
         "max_players": 8,
+        **NO_MEMBERS,
         field: value,
     }
     response = staff_client.post("/admin/servers/server/add/", data)

@@ -22,7 +22,9 @@ LIVE = "live"
 @require_http_methods(["GET", "POST"])
 @login_required
 def server_settings(request, server_id):
-    server = server_for_user(request.user, server_id, "settings.update" if request.POST else "settings.read")
+    server = server_for_user(
+        request.user, server_id, "settings.update" if request.method == "POST" else "settings.read"
+    )
     # The file as the saved settings write it: a rejected form changes nothing, so
     # this is computed before the form touches the instance.
     cfg, cfg_error = _cfg_preview(server)

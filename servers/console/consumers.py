@@ -8,7 +8,7 @@ from django.http import Http404
 from l4d2site.client_ip import websocket_request
 from streams.consumers import StreamConsumer
 
-from ..access import Forbidden, amay, aserver_for_user, forget_permissions, server_for_user
+from ..access import Forbidden, amay, aserver_for_user, forget, server_for_user
 from .commands import Refused, submit
 from .source import ConsoleSource
 
@@ -38,7 +38,7 @@ class ConsoleConsumer(StreamConsumer):
 
     def _submit(self, text):
         # Fetched again for every command: who may send is decided now, not at connect.
-        forget_permissions(self.user)
+        forget(self.user)
         try:
             server = server_for_user(self.user, self.source.server_id, "console.command")
         except Http404:

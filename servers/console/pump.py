@@ -16,6 +16,10 @@ wakes the loop at once; without, pending commands are looked for every
 COMMAND_POLL seconds. The viewers' tails are nudged after a commit when a line
 ends a quiet spell or answers a command; continuous output is left to their polls
 (see NUDGE_GAP).
+
+The loop also keeps each console.log within L4D2_CONSOLE_LOG_MAX_MB on disk while srcds
+runs (hostctl.logspace): only it knows how far the lines are stored, so after each
+commit it lets hostctl release the file's blocks before the stored position.
 """
 
 import logging
@@ -85,9 +89,15 @@ class Console:
         self.pruned_to = None  # every seq up to this one is gone (None: not looked yet)
         self.nudged_at = 0.0
         self.answer_due_until = 0.0
+        self.space = l4d2_facade.console_space(server_id)
+        self.saving = None  # the position in the transaction being written
+        self.stored = None  # the position committed with the lines before it
+        self.released = None  # the stored position last handed to `space`
 
     def written(self, seq):
-        # In the sink's writer thread, after each commit with lines of this server.
+        # In the sink's writer thread, after each commit with lines of this server: what
+        # `save_position` wrote in that transaction is now stored for good.
+        self.stored = self.saving
         now = time.monotonic()
         if now < self.answer_due_until or now - self.nudged_at >= NUDGE_GAP:
             self.nudged_at = now
@@ -96,6 +106,7 @@ class Console:
     def save_position(self, cursor, position):
         # Runs in the sink's transaction, with the lines read up to `position`.
         cursor.execute(self.save_sql, [position.file_id, position.offset, self.server_id])
+        self.saving = position
 
     def remember(self, password):
         if password and password not in self.secrets:
@@ -105,6 +116,25 @@ class Console:
         secrets = tuple(self.secrets)
         for row in self.reader.read():
             self.sink(row.stream, l4d2_facade.redact(row.text, secrets), row.end)
+        self.release()
+
+    def release(self):
+        """Give back the disk space of what is stored (never of a line still on its way)."""
+        stored = self.stored
+        if stored is None or stored == self.released:
+            return
+        self.released = stored
+        try:
+            self.space.stored(stored)
+        except l4d2_facade.SpaceRefused as refused:
+            log.warning(
+                "server %s: %s; its console.log grows until the server's next start, "
+                "which rotates it to console.log.1",
+                self.server_id,
+                refused,
+            )
+        except OSError as exc:  # e.g. ENOSPC or EIO: tried again after the next commit
+            log.warning("server %s: releasing console.log space failed: %s", self.server_id, exc)
 
     def note(self, text):
         self.sink(ConsoleStream.SYSTEM, text)

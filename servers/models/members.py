@@ -5,6 +5,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -31,6 +32,14 @@ class ServerMember(models.Model):
 
     def __str__(self):
         return f"{self.user} on {self.server.name}"
+
+    def clean(self):
+        """For the admin: only known names (a typo would grant nothing, silently)."""
+        names = self.permissions if isinstance(self.permissions, list) else None
+        unknown = sorted(set(names or ()) - permissions.ALL) if names is not None else ["(not a list)"]
+        if unknown:
+            raise ValidationError({"permissions": f"Unknown permission names: {', '.join(unknown)}."})
+        self.permissions = permissions.clean(names)
 
     @property
     def role(self):

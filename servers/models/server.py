@@ -125,8 +125,11 @@ def cvar_text(cvar, label, max_length, help_text):
 
 class ServerQuerySet(models.QuerySet):
     def visible_to(self, user):
-        """Servers `user` owns or is a member of (staff: all)."""
-        return self.seen_by(user.pk, user.is_staff)
+        """Servers `user` owns or is a member of (staff: all); of those, the ones an API key
+        acting for the user is limited to (servers.access.act_as_key)."""
+        servers = self.seen_by(user.pk, user.is_staff)
+        scope = getattr(user, "key_servers", None)
+        return servers if scope is None else servers.filter(pk__in=scope)
 
     def seen_by(self, user_id, is_staff):
         if is_staff:

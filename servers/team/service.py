@@ -6,8 +6,8 @@
   cannot be removed by them.
 - The owner is never a member and cannot be removed; anyone may leave a server they are a
   member of.
-Every change is an activity event, and the open streams of the server check again at once
-(a revoked console closes).
+Every change is an activity event; the open streams of the server check again at once
+(a revoked console closes) whatever changed the membership (signals.py).
 """
 
 from django.contrib.auth import get_user_model
@@ -15,7 +15,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import activity
-from streams import revocation
 
 from .. import permissions
 from ..access import permissions_of, require
@@ -41,8 +40,8 @@ def _within_reach(actor, server, before, after):
 
 
 def _changed(server, action, request, **detail):
+    # (Open streams check again through the membership's signals: servers/team/signals.py.)
     activity.record(action, request=request, server=server, detail=detail)
-    revocation.changed(server.pk)
 
 
 def add_member(actor, server, username, names, *, request=None):

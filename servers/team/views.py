@@ -34,8 +34,10 @@ def _member_or_404(server, member_id):
 @login_required
 def members(request, server_id):
     """GET: the members, their roles and the open invites; POST: add someone by user name."""
-    server = server_for_user(request.user, server_id, "members.update" if request.POST else "members.read")
-    form = AddMemberForm(request.POST or None)
+    server = server_for_user(
+        request.user, server_id, "members.update" if request.method == "POST" else "members.read"
+    )
+    form = AddMemberForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         username = form.cleaned_data["username"]
         try:
@@ -62,9 +64,11 @@ def members(request, server_id):
 @login_required
 def member(request, server_id, member_id):
     """GET: one member's permissions; POST: change them."""
-    server = server_for_user(request.user, server_id, "members.update" if request.POST else "members.read")
+    server = server_for_user(
+        request.user, server_id, "members.update" if request.method == "POST" else "members.read"
+    )
     member = _member_or_404(server, member_id)
-    form = PermissionsForm(request.POST or None)
+    form = PermissionsForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             service.update_member(request.user, member, form.names(), request=request)

@@ -26,6 +26,9 @@
   var WINDOW = 5000; // lines one request for older lines brings at most (the server caps it too)
   var CONTEXT = 20; // lines loaded around a linked line that was not on the page
   var TIMES_KEY = "logview.times";
+  var TOO_MANY = 4429; // close code: over the per-user cap of open live views
+  var TOO_MANY_TEXT = "too many live views open: close some tabs (retrying every 30 s)";
+  var TOO_MANY_RETRY_MS = 30000;
 
   function LogView(root, options) {
     this.root = root;
@@ -92,6 +95,13 @@
       if (self.socket !== socket) return;
       if (self.ended) return;
       if (e.code === 4403) { self.setConn("not allowed"); return; }
+      if (e.code === TOO_MANY) {
+        // This user has too many live views open (l4d2site/socket_budget.py): say so and try
+        // again only now and then, so closing another tab is enough to bring this one back.
+        self.setConn(TOO_MANY_TEXT, "too many");
+        setTimeout(function () { self.connect(); }, TOO_MANY_RETRY_MS);
+        return;
+      }
       // Dropped: come back and resume after the last line we have.
       var delay = Math.min(10000, 500 * Math.pow(2, self.retry++));
       self.setConn("reconnecting…");
@@ -105,9 +115,9 @@
     return true;
   };
 
-  LogView.prototype.setConn = function (text) {
+  LogView.prototype.setConn = function (text, state) {
     this.conn.textContent = text;
-    this.conn.dataset.conn = text;
+    this.conn.dataset.conn = state || text;
   };
 
   // --- lines -------------------------------------------------------------------

@@ -8,7 +8,7 @@
   // --- a state-only WebSocket that comes back after a drop ---------------------------
   function follow(path, onState, conn) {
     var retry = 0;
-    function setConn(text) { if (conn) { conn.textContent = text; conn.dataset.conn = text; } }
+    function setConn(text, state) { if (conn) { conn.textContent = text; conn.dataset.conn = state || text; } }
     function open() {
       var scheme = location.protocol === "https:" ? "wss://" : "ws://";
       var socket = new WebSocket(scheme + location.host + path);
@@ -21,6 +21,12 @@
       };
       socket.onclose = function (e) {
         if (e.code === 4403) { setConn("not allowed"); return; }
+        if (e.code === 4429) {
+          // Too many live views open for this user (l4d2site/socket_budget.py): say so, try again slowly.
+          setConn("too many live views open: close some tabs (retrying every 30 s)", "too many");
+          setTimeout(open, 30000);
+          return;
+        }
         setConn("reconnecting…");
         setTimeout(open, Math.min(10000, 500 * Math.pow(2, retry++)));
       };

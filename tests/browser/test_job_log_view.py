@@ -8,7 +8,9 @@ import pytest
 from django.utils import timezone
 
 from jobs.models import Job, JobKind, JobLog, JobState, LogStream
+from tests.processes import free_port, running, start_daphne
 
+from .conftest import NO_ESCAPE_HATCH
 from .helpers import (
     DESKTOP,
     PHONE,
@@ -252,6 +254,30 @@ def test_the_queued_message_goes_once_the_job_starts(new_page, owner):
     Job.objects.filter(pk=job_id).update(state=JobState.RUNNING, started_at=timezone.now())
     wait_for_state(page, "running")
     page.wait_for_selector(".messages .job-queued", state="detached")
+
+
+def test_over_the_cap_of_live_views_the_log_says_so_and_does_not_hammer_the_server(
+    new_page, owner, hostctl_root
+):
+    server = make_server(owner, "Many Tabs")
+    job = Job.enqueue(server, JobKind.INSTALL, owner)
+    Job.objects.filter(pk=job.pk).update(state=JobState.RUNNING, started_at=timezone.now())
+    port = free_port()  # a Daphne of its own, that allows one live view per user
+    with running(
+        start_daphne(port, HOSTCTL_ROOT=hostctl_root, L4D2_MAX_SOCKETS_PER_USER="1", **NO_ESCAPE_HATCH)
+    ):
+        first = new_page()
+        log_in(first, owner)  # cookies go by host, not port: this session works on both
+        first.goto(f"http://127.0.0.1:{port}/jobs/{job.id}")
+        first.wait_for_selector("#log-conn[data-conn=live]")
+        second = first.context.new_page()
+        sockets = []
+        second.on("websocket", lambda socket: sockets.append(socket.url))
+        second.goto(f"http://127.0.0.1:{port}/jobs/{job.id}")
+        second.wait_for_selector("#log-conn[data-conn='too many']")
+        assert "too many live views open: close some tabs" in second.locator("#log-conn").inner_text()
+        time.sleep(3)
+        assert len(sockets) == 1, "the refused view tried again at once"
 
 
 # --- phones: nothing scrolls sideways; the error pages ---------------------------------------
