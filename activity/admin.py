@@ -27,11 +27,11 @@ class ActionFilter(admin.SimpleListFilter):
 class EventAdmin(admin.ModelAdmin):
     """The activity log for staff: read-only, an event is a record of what happened."""
 
-    list_display = ("at", "action", "actor", "via", "ip", "server_label", "detail")
+    list_display = ("at", "action", "actor", "via", "api_key", "ip", "server_label", "detail")
     list_filter = (ActionFilter, "via", "server")
     # The server by its name now, or by the name kept on the event once it is deleted.
     search_fields = ("actor__username", "server__name", "detail__server_name")
-    list_select_related = ("actor", "server")
+    list_select_related = ("actor", "server", "api_key__user")
     show_full_result_count = False  # no COUNT(*) over the whole log on every page
 
     def has_add_permission(self, request):

@@ -31,6 +31,10 @@ class Event(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     via = models.CharField(max_length=16, choices=Via.choices, default=Via.WEB)
+    # The API key the actor acted through (via "api"), by name like the server: api sits above.
+    api_key = models.ForeignKey(
+        "api.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     ip = models.GenericIPAddressField(null=True, blank=True)
     # By name, not import: servers sits above activity. An event outlives its server
     # (staff still see it, with the name kept in detail["server_name"]).

@@ -15,6 +15,7 @@ from django.utils import timezone
 import activity
 from activity import prune as activity_prune
 from activity.models import Event
+from api.models import ApiKey
 from automation.models import Schedule, ScheduleAction, Webhook
 from automation.scheduler import run_due
 from hostctl.monitor import DEAD, ProcessCheck
@@ -241,6 +242,41 @@ def test_webhook_events_keep_its_host_never_the_secret_path_of_its_url(owner, se
     assert {(e.actor, e.server, e.detail["host"]) for e in events} == {(owner, server, "discord.com")}
     assert events[1].detail["fields"] == ["url"] and events[1].detail["values"] == {}
     no_secret_in_any_detail("very-secret-token", "/api/webhooks/")
+
+
+def test_actions_through_the_api_are_via_api_with_the_key_and_keep_no_secret(owner, server):
+    key, secret = ApiKey.new(owner, "bot", sorted(permissions.ALL))
+    api = Client(REMOTE_ADDR=HOME, HTTP_AUTHORIZATION=f"Bearer {secret}")
+    base = f"/api/v1/servers/{server.id}"
+    assert api.post(f"{base}/jobs", {"kind": "install"}, content_type="application/json").status_code == 201
+    changes = {"sv_password": "letmein", "mp_gamemode": "versus"}
+    assert api.patch(f"{base}/settings", changes, content_type="application/json").status_code == 200
+    hook = {
+        "url": "https://discord.com/api/webhooks/1/very-secret-token",
+        "events": ["job.failed"],
+        "server": server.id,
+    }
+    hook_id = api.post("/api/v1/webhooks", hook, content_type="application/json").json()["id"]
+    assert api.delete(f"/api/v1/webhooks/{hook_id}").status_code == 204
+    events = actions()
+    assert [(e.action, e.actor, e.via, e.api_key, e.ip) for e in events] == [
+        ("job.enqueued", owner, "api", key, HOME),
+        ("settings.updated", owner, "api", key, HOME),
+        ("webhook.created", owner, "api", key, HOME),
+        ("webhook.deleted", owner, "api", key, HOME),
+    ]
+    assert (
+        events[1].detail["fields"] == ["sv_password", "mp_gamemode"]
+        and "sv_password" not in events[1].detail["values"]
+    )
+    no_secret_in_any_detail(secret, "letmein", "very-secret-token")
+
+
+def test_the_browsers_own_session_on_the_api_is_via_api_too(owner, server):
+    client = client_of(owner)
+    client.post(f"/api/v1/servers/{server.id}/jobs", {"kind": "install"}, content_type="application/json")
+    event = only("job.enqueued")
+    assert (event.via, event.api_key, event.actor) == ("api", None, owner)
 
 
 # --- /servers/<id>/activity ----------------------------------------------------------------

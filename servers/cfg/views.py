@@ -31,11 +31,7 @@ def server_settings(request, server_id):
     form = ServerSettingsForm(request.POST or None, instance=server)
     if request.method == "POST":
         if form.is_valid():
-            with transaction.atomic():
-                form.save()
-                if form.has_changed():
-                    detail = activity.changes(form, hidden=ServerSettingsForm.HIDDEN)
-                    activity.record("settings.updated", request=request, server=server, detail=detail)
+            form.save_and_record(request)
             messages.success(request, "Settings saved: the server gets them at its next start.")
             return redirect("servers:settings", server.id)
     status = 400 if form.errors else 200
