@@ -29,7 +29,13 @@ def run(schedule):
         # A nightly restart must not bring back a server its owner stopped.
         return None, "Skipped: the server is meant to be stopped (its last action was Stop)."
     try:
-        job = Job.enqueue(server, KINDS[schedule.action], None, trigger=JobTrigger.SCHEDULE)
+        job = Job.enqueue(
+            server,
+            KINDS[schedule.action],
+            None,
+            trigger=JobTrigger.SCHEDULE,
+            detail={"schedule": str(schedule)},
+        )
     except QueueFull as full:
         return None, f"Skipped: {full}"
     if job.duplicate:
@@ -40,7 +46,7 @@ def run(schedule):
 def run_console_command(schedule):
     """Queue the schedule's command line for the server's console; what happened, in a sentence."""
     try:
-        submit(schedule.server, None, schedule.command)
+        submit(schedule.server, None, schedule.command, via="schedule", detail={"schedule": str(schedule)})
     except Refused as refused:
         return f"Not sent: {refused.reason}"
     return f"Sent to the console: {schedule.command}"

@@ -16,6 +16,8 @@ from django.db import transaction
 
 from servers.models import Server
 
+from . import audit
+
 
 def check_schedule(schedule):
     """ValidationError if a new (or moved) schedule would give its server more than allowed."""
@@ -55,11 +57,12 @@ def check_webhook(webhook):
         )
 
 
-def save_checked(form):
+def save_checked(form, *, request=None):
     """`form.save()` after checking its limit again under the lock; None (the error on the form) if full.
 
     Call it once `form.is_valid()`: validation already counted, but without the lock
     (a webhook's validation looks its URL up in DNS, too slow to hold a lock for).
+    A new one, or a change, is an activity event in the same transaction.
     """
     with transaction.atomic():
         try:
@@ -67,7 +70,11 @@ def save_checked(form):
         except ValidationError as refused:
             form.add_error(None, refused)
             return None
-        return form.save()
+        adding = form.instance._state.adding
+        saved = form.save()
+        if adding or form.has_changed():
+            audit.record(saved, "created" if adding else "updated", request, form=None if adding else form)
+        return saved
 
 
 def _takes_a_place(instance, *fields):

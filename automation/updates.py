@@ -112,7 +112,10 @@ def act_on(server):
     text = f"A game update is available for {server.name}: build {installed} → {latest}."
     if server.update_policy == UpdatePolicy.APPLY:
         if ServerUpdate.mark(server.pk, "applied_build", latest):
-            job = Job.enqueue(server, JobKind.UPDATE, None, trigger=JobTrigger.MONITOR)
+            reason = f"game update to build {latest}"
+            job = Job.enqueue(
+                server, JobKind.UPDATE, None, trigger=JobTrigger.MONITOR, detail={"reason": reason}
+            )
             ServerUpdate.mark(server.pk, "notified_build", latest)
             log.info("server %s: applying build %s as job %s", server.id, latest, job.id)
             events.emit(

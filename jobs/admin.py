@@ -45,7 +45,7 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected jobs")
     def cancel_selected(self, request, queryset):
-        outcomes = [job.request_cancel(request.user) for job in queryset]
+        outcomes = [job.request_cancel(request.user, request=request) for job in queryset]
         for outcome in CancelOutcome:
             count = outcomes.count(outcome)
             if count:

@@ -18,7 +18,10 @@ def restart_after_crash(sender, crash, **kwargs):
     if waiting:
         return waiting  # someone already asked for it to run again
     parent = server.jobs.filter(kind__in=(JobKind.START, JobKind.RESTART)).order_by("-id").first()
-    job = Job.enqueue(server, JobKind.RESTART, None, trigger=JobTrigger.MONITOR, parent=parent)
+    reason = f"after a crash ({crash.get_reason_display()})"
+    job = Job.enqueue(
+        server, JobKind.RESTART, None, trigger=JobTrigger.MONITOR, parent=parent, detail={"reason": reason}
+    )
     lines = crash_report(crash)
     JobLog.objects.bulk_create(
         JobLog(job=job, seq=seq, stream=stream, line=line) for seq, (stream, line) in enumerate(lines, 1)

@@ -16,6 +16,11 @@ class Page:
     older: int | None  # pass as ?before= to see older jobs
     newer: int | None  # pass as ?after= to see newer jobs
 
+    @property
+    def rows(self):
+        """The page's rows, for lists of other things than jobs (activity events)."""
+        return self.jobs
+
 
 MAX_ID = 2**63 - 1  # the largest primary key any supported database stores
 

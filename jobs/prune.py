@@ -1,7 +1,8 @@
-"""Deleting old finished jobs and their log lines (DESIGN.md §10).
+"""Deleting old finished jobs and their log lines (DESIGN.md §10), and old activity events.
 
 `manage.py prunejobs` runs `prune_jobs` once; with L4D2_PRUNE_JOBS_DAYS set, every
-worker runs it daily (`PruneLoop`, listed in settings.WORKER_LOOPS). Only finished
+worker runs it daily (`PruneLoop`, listed in settings.WORKER_LOOPS). The same loop
+deletes activity events older than L4D2_ACTIVITY_KEEP_DAYS daily (activity/prune.py). Only finished
 jobs go (never queued, running or cancelling ones), and each server keeps its last
 N jobs whatever their age. Deletes go in small batches, lines first, each batch its
 own short transaction: on SQLite a delete holds the one write lock, and a worker
@@ -17,6 +18,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from activity.prune import prune as prune_activity
 from l4d2site.db import retry_locked
 from l4d2site.loops import WorkerLoop
 from servers.models import Server
@@ -84,7 +86,8 @@ def _delete(queryset):
 
 
 class PruneLoop(WorkerLoop):
-    """Runs prune_jobs once a day (first at worker start) when L4D2_PRUNE_JOBS_DAYS is set.
+    """Once a day (first at worker start): prune_jobs when L4D2_PRUNE_JOBS_DAYS is set, and
+    the activity events older than L4D2_ACTIVITY_KEEP_DAYS.
 
     Every worker runs it: deleting what another worker already deleted costs a query, not harm.
     """
@@ -94,14 +97,21 @@ class PruneLoop(WorkerLoop):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.last_run = None
+        self.last_runs = {}
 
     def run_once(self):
         days = settings.L4D2_PRUNE_JOBS_DAYS
-        if days is None:
-            return
-        if self.last_run is not None and time.monotonic() - self.last_run < self.every:
-            return
-        self.last_run = time.monotonic()
-        pruned = prune_jobs(days, settings.L4D2_PRUNE_KEEP_LAST)
-        log.info("pruned %d jobs and %d log lines older than %s days", pruned.jobs, pruned.lines, days)
+        # Each on its own day: turning job pruning on later starts it at once.
+        if days is not None and self._due("jobs"):
+            pruned = prune_jobs(days, settings.L4D2_PRUNE_KEEP_LAST)
+            log.info("pruned %d jobs and %d log lines older than %s days", pruned.jobs, pruned.lines, days)
+        if self._due("activity"):
+            keep = settings.L4D2_ACTIVITY_KEEP_DAYS
+            log.info("pruned %d activity events older than %s days", prune_activity(keep), keep)
+
+    def _due(self, what):
+        last = self.last_runs.get(what)
+        if last is not None and time.monotonic() - last < self.every:
+            return False
+        self.last_runs[what] = time.monotonic()
+        return True

@@ -164,7 +164,10 @@ def restore_desired(job, *, check):
         return None
     # One transaction: no worker can claim the start before its opening line is there.
     with transaction.atomic():
-        start = Job.enqueue(server, JobKind.START, None, trigger=JobTrigger.MONITOR, parent=job)
+        reason = f"left down by job #{job.pk}"
+        start = Job.enqueue(
+            server, JobKind.START, None, trigger=JobTrigger.MONITOR, parent=job, detail={"reason": reason}
+        )
         if not start.duplicate:
             start.append_log(
                 LogStream.SYSTEM,

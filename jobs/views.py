@@ -66,7 +66,7 @@ def job_detail(request, job_id):
 @login_required
 def job_cancel(request, job_id):
     job = job_for_user(request.user, job_id, "jobs.cancel")
-    outcome = job.request_cancel(request.user)
+    outcome = job.request_cancel(request.user, request=request)
     job.refresh_from_db()
     status = 409 if outcome == CancelOutcome.FINISHED else 200
     if request.htmx:
@@ -123,7 +123,7 @@ def _enqueue_and_show(request, server, kind, *, parent=None):
     """Queue `kind` on `server` for the user (a re-run of `parent`, if given), then show the job."""
     how = {"trigger": JobTrigger.RETRY, "parent": parent} if parent else {}
     try:
-        job = Job.enqueue(server, kind, request.user, **how)
+        job = Job.enqueue(server, kind, request.user, request=request, **how)
     except QueueFull as exc:
         return render(
             request, "error.html", {"title": "Too many jobs waiting", "message": str(exc)}, status=429

@@ -37,6 +37,17 @@ def client_ip(request):
     return _address(hop) or remote
 
 
+def websocket_request(scope):
+    """What `client_ip` and `activity.record` read of a request, from a WebSocket's ASGI scope
+    (a console command typed over the socket is logged from its sender's address too)."""
+    forwarded = [
+        value.decode("latin-1") for name, value in scope.get("headers", ()) if name == b"x-forwarded-for"
+    ]
+    client = scope.get("client") or (None,)
+    meta = {"REMOTE_ADDR": client[0] or "", "HTTP_X_FORWARDED_FOR": ", ".join(forwarded)}
+    return SimpleNamespace(META=meta, user=scope.get("user"))
+
+
 def _address(text):
     try:
         return str(ipaddress.ip_address((text or "").strip()))

@@ -374,6 +374,8 @@ L4D2_PRUNE_JOBS_DAYS = (
     int(os.environ["L4D2_PRUNE_JOBS_DAYS"]) if os.environ.get("L4D2_PRUNE_JOBS_DAYS") else None
 )
 L4D2_PRUNE_KEEP_LAST = int(os.environ.get("L4D2_PRUNE_KEEP_LAST") or 10)
+# Activity events (DESIGN.md §11) older than this many days are deleted by the same daily prune.
+L4D2_ACTIVITY_KEEP_DAYS = int(os.environ.get("L4D2_ACTIVITY_KEEP_DAYS") or 90)
 
 # Console lines kept per server; older ones are pruned in batches by the console pump.
 L4D2_CONSOLE_KEEP_LINES = int(os.environ.get("L4D2_CONSOLE_KEEP_LINES", 50_000))

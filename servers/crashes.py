@@ -18,6 +18,8 @@ from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
+import activity
+
 from . import events, l4d2_facade
 from .live import notify_server
 from .models import (
@@ -73,6 +75,9 @@ def record(server, check, lines):
         fields.update(map_seen="", player_count=None, players=[], updated_at=now)
         if crash.action == CrashAction.PAUSED:
             fields["autorestart_paused_at"] = now
+            if not fresh.autorestart_paused_at:  # paused now, not still paused from before
+                detail = {"reason": crash.get_reason_display()}
+                activity.record("server.autorestart_paused", via="monitor", server=fresh, detail=detail)
         Server.objects.filter(pk=fresh.pk).update(**fields)
         job = None
         if crash.action == CrashAction.RESTARTED:

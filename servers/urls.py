@@ -2,7 +2,7 @@ from django.urls import path
 
 from l4d2site import converters  # noqa: F401 (registers <id:...>)
 
-from . import consumers, views
+from . import activity_views, consumers, views
 from .cfg import views as cfg_views
 from .console import consumers as console_consumers
 from .console import views as console_views
@@ -13,6 +13,7 @@ urlpatterns = [
     path("", views.server_list, name="list"),
     path("<id:server_id>", views.server_detail, name="detail"),
     path("<id:server_id>/auto-restart", views.server_auto_restart, name="auto_restart"),
+    path("<id:server_id>/activity", activity_views.server_activity, name="activity"),
     path("<id:server_id>/console", console_views.console, name="console"),
     path("<id:server_id>/settings", cfg_views.server_settings, name="settings"),
     path("<id:server_id>/rcon/reveal", cfg_views.rcon_reveal, name="rcon_reveal"),
@@ -28,4 +29,5 @@ websocket_urlpatterns = [
     path("ws/servers/state", consumers.ServerListConsumer.as_asgi()),
     path("ws/servers/<id:server_id>/state", consumers.ServerStateConsumer.as_asgi()),
     path("ws/servers/<id:server_id>/console", console_consumers.ConsoleConsumer.as_asgi()),
+    path("ws/servers/<id:server_id>/activity", consumers.ServerActivityConsumer.as_asgi()),
 ]

@@ -1,11 +1,14 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http.request import split_domain_port
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
+
+import activity
 
 from . import charts
 from .access import permissions_of, server_for_user
@@ -61,8 +64,15 @@ def server_auto_restart(request, server_id):
     if choice not in ("on", "off"):
         message = "Send auto_restart=on or auto_restart=off."
         return render(request, "error.html", {"title": "Bad request", "message": message}, status=400)
+    changed = server.auto_restart != (choice == "on")
     server.auto_restart = choice == "on"
-    Server.objects.filter(pk=server.pk).update(auto_restart=server.auto_restart, updated_at=timezone.now())
+    with transaction.atomic():
+        Server.objects.filter(pk=server.pk).update(
+            auto_restart=server.auto_restart, updated_at=timezone.now()
+        )
+        if changed:
+            detail = {"auto_restart": choice}
+            activity.record("settings.auto_restart", request=request, server=server, detail=detail)
     notify_server(server.pk)
     if request.htmx:
         context = {"server": server, "perms": permissions_of(request.user, server)}

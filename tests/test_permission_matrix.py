@@ -47,6 +47,7 @@ HTTP = {
     "servers:invite_create": [("POST", "members.update")],
     "servers:invite_revoke": [("POST", "members.update")],
     "servers:invite": [("GET", "anyone")],
+    "servers:activity": [("GET", "activity.read")],
     "server_jobs": [("GET", "server.read"), ("POST", "power.stop")],
     "jobs:detail": [("GET", "server.read")],
     "jobs:cancel": [("POST", "jobs.cancel")],
@@ -101,6 +102,7 @@ WEBSOCKETS = {
     "ws/servers/state": "login",
     "ws/servers/<id:server_id>/state": "server.read",
     "ws/servers/<id:server_id>/console": "console.read",
+    "ws/servers/<id:server_id>/activity": "activity.read",
 }
 
 POST_DATA = {

@@ -1,7 +1,9 @@
 """Schedules and webhooks (DESIGN.md §12), through the forms and limits the pages use."""
 
+from django.db import transaction
 from ninja import Body, Router, Status
 
+from automation import audit
 from automation.access import schedule_for_user, webhook_for_user
 from automation.forms import ScheduleForm, WebhookForm
 from automation.limits import save_checked
@@ -46,8 +48,8 @@ def webhook_dict(hook):
     }
 
 
-def _saved(form):
-    saved = save_checked(form)
+def _saved(form, request):
+    saved = save_checked(form, request=request)
     if saved is None:
         raise ApiError(409, " ".join(form.non_field_errors()))
     return saved
@@ -64,7 +66,7 @@ def schedule_create(request, server_id: int, fields: Body[dict]):
     target = server_for_user(request.user, server_id, "schedules.update")
     fields = {"timezone": "UTC", "enabled": True, **fields}
     form = apply_form(ScheduleForm, Schedule(server=target, created_by=request.user), fields, partial=False)
-    return Status(201, schedule_dict(_saved(form)))
+    return Status(201, schedule_dict(_saved(form, request)))
 
 
 @router.get("/servers/{int:server_id}/schedules/{int:schedule_id}", url_name="schedule")
@@ -75,7 +77,7 @@ def schedule(request, server_id: int, schedule_id: int):
 @router.patch("/servers/{int:server_id}/schedules/{int:schedule_id}", url_name="schedule_update")
 def schedule_update(request, server_id: int, schedule_id: int, changes: Body[dict]):
     _, target = schedule_for_user(request.user, server_id, schedule_id, "schedules.update")
-    return schedule_dict(_saved(apply_form(ScheduleForm, target, changes)))
+    return schedule_dict(_saved(apply_form(ScheduleForm, target, changes), request))
 
 
 @router.delete(
@@ -83,7 +85,9 @@ def schedule_update(request, server_id: int, schedule_id: int, changes: Body[dic
 )
 def schedule_delete(request, server_id: int, schedule_id: int):
     _, target = schedule_for_user(request.user, server_id, schedule_id, "schedules.update")
-    target.delete()
+    with transaction.atomic():
+        audit.record(target, "deleted", request)
+        target.delete()
     return Status(204, None)
 
 
@@ -106,7 +110,7 @@ def webhook_create(request, fields: Body[dict]):
     elif not key_allows(request.user, "webhooks.update"):
         raise Forbidden("webhooks.update")
     form = apply_form(WebhookForm, Webhook(owner=request.user), fields, partial=False, user=request.user)
-    return Status(201, webhook_dict(_saved(form)))
+    return Status(201, webhook_dict(_saved(form, request)))
 
 
 @router.get("/webhooks/{int:webhook_id}", url_name="webhook")
@@ -117,12 +121,15 @@ def webhook(request, webhook_id: int):
 @router.patch("/webhooks/{int:webhook_id}", url_name="webhook_update")
 def webhook_update(request, webhook_id: int, changes: Body[dict]):
     target = webhook_for_user(request.user, webhook_id)
-    return webhook_dict(_saved(apply_form(WebhookForm, target, changes, user=target.owner)))
+    return webhook_dict(_saved(apply_form(WebhookForm, target, changes, user=target.owner), request))
 
 
 @router.delete("/webhooks/{int:webhook_id}", response={204: None}, url_name="webhook_delete")
 def webhook_delete(request, webhook_id: int):
-    webhook_for_user(request.user, webhook_id).delete()
+    target = webhook_for_user(request.user, webhook_id)
+    with transaction.atomic():
+        audit.record(target, "deleted", request)
+        target.delete()
     return Status(204, None)
 
 
@@ -130,7 +137,9 @@ def webhook_delete(request, webhook_id: int):
 def webhook_test(request, webhook_id: int):
     """Queue a test message; the worker sends it (once) and its delivery log shows the answer."""
     target = webhook_for_user(request.user, webhook_id)
-    delivery = Delivery.objects.create(
-        webhook=target, event=TEST_EVENT, payload=payload.test_body(target), max_attempts=1
-    )
+    with transaction.atomic():
+        delivery = Delivery.objects.create(
+            webhook=target, event=TEST_EVENT, payload=payload.test_body(target), max_attempts=1
+        )
+        audit.record(target, "tested", request)
     return Status(202, {"delivery": delivery.id})

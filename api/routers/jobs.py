@@ -25,7 +25,7 @@ def job(request, job_id: int):
 def cancel(request, job_id: int):
     """Cancel a queued job, or stop a running one; 409 once it has finished."""
     target = job_for_user(request.user, job_id, "jobs.cancel")
-    outcome = target.request_cancel(request.user)
+    outcome = target.request_cancel(request.user, request=request)
     if outcome == CancelOutcome.FINISHED:
         raise ApiError(409, outcome.label)
     target.refresh_from_db()
@@ -39,7 +39,9 @@ def retry(request, job_id: int):
     require(request.user, target.server, KIND_PERMISSION[target.kind])
     if not target.is_finished:
         raise ApiError(409, f"Job #{target.id} is {target.state}: it can be re-run once it has finished.")
-    new = Job.enqueue(target.server, target.kind, request.user, trigger=JobTrigger.RETRY, parent=target)
+    new = Job.enqueue(
+        target.server, target.kind, request.user, trigger=JobTrigger.RETRY, parent=target, request=request
+    )
     return Status(201, {**show.job(request, new), "duplicate": new.duplicate})
 
 

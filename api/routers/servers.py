@@ -1,6 +1,5 @@
 """Servers, their jobs, console and settings (DESIGN.md §12)."""
 
-from django.db import transaction
 from ninja import Body, Router, Schema, Status
 
 from jobs.access import KIND_PERMISSION
@@ -55,14 +54,15 @@ def enqueue(request, server_id: int, body: JobIn):
     if body.kind not in JobKind.values:
         raise ApiError(400, f"“{body.kind}” is not a job kind. Use one of: {', '.join(JobKind.values)}.")
     require(request.user, target, KIND_PERMISSION[body.kind])
-    job = Job.enqueue(target, body.kind, request.user)
+    job = Job.enqueue(target, body.kind, request.user, request=request)
     return Status(201, {**show.job(request, job), "duplicate": job.duplicate})
 
 
 @router.post("/servers/{int:server_id}/console", response={202: dict}, url_name="console_command")
 def console_command(request, server_id: int, body: CommandIn):
     """Send a console command; its output arrives in the console's lines."""
-    command = submit(server_for_user(request.user, server_id, "console.command"), request.user, body.command)
+    target = server_for_user(request.user, server_id, "console.command")
+    command = submit(target, request.user, body.command, request=request)
     return Status(202, {"id": command.id, "outcome": command.outcome})
 
 
@@ -83,6 +83,5 @@ def settings_of(request, server_id: int):
 def settings_update(request, server_id: int, changes: Body[dict]):
     """Change some settings, checked as the settings page checks them; 400 with each field's errors."""
     target = server_for_user(request.user, server_id, "settings.update")
-    with transaction.atomic():
-        apply_form(ServerSettingsForm, target, changes).save()
+    apply_form(ServerSettingsForm, target, changes).save_and_record(request)
     return {name: getattr(target, name) for name in ServerSettingsForm().fields}

@@ -73,6 +73,10 @@ class Schedule(models.Model):
     def get_absolute_url(self):
         return reverse("automation:schedule", args=[self.server_id, self.id])
 
+    def activity_detail(self):
+        """What the activity log keeps of it (automation/audit.py)."""
+        return {"name": str(self)}
+
     def clean(self):
         if self.action == ScheduleAction.COMMAND and not self.command.strip():
             raise ValidationError({"command": "Type the console command this schedule sends."})

@@ -109,6 +109,11 @@ class Webhook(models.Model):
     def clean(self):
         self.check_limit()
 
+    def activity_detail(self):
+        """What the activity log keeps of it (automation/audit.py): its host, never its path."""
+        host = urlsplit(self.url).hostname or ""
+        return {"name": self.name or host, "host": host}
+
     def check_limit(self):
         """ValidationError if this webhook is one more than its server (or owner) may have."""
         limits.check_webhook(self)

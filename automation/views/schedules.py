@@ -2,11 +2,13 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from servers.access import server_for_user
 
+from .. import audit
 from ..access import schedule_for_user
 from ..forms import ScheduleForm
 from ..limits import save_checked
@@ -26,7 +28,7 @@ def schedule_list(request, server_id):
     # Set before validation, which counts the server's schedules (an instance passed in
     # instead would replace the form's initial values with the model's defaults).
     form.instance.server, form.instance.created_by = server, request.user
-    if request.method == "POST" and form.is_valid() and (schedule := save_checked(form)):
+    if request.method == "POST" and form.is_valid() and (schedule := save_checked(form, request=request)):
         messages.success(request, f"Schedule “{schedule}” saved ({schedule.description}).")
         return redirect("automation:schedules", server.id)
     context = {"server": server, "schedules": server.schedules.order_by("id"), "form": form}
@@ -38,7 +40,7 @@ def schedule_list(request, server_id):
 def schedule_detail(request, server_id, schedule_id):
     server, schedule = schedule_for_user(request.user, server_id, schedule_id, _permission(request))
     form = ScheduleForm(request.POST or None, instance=schedule)
-    if request.method == "POST" and form.is_valid() and save_checked(form):
+    if request.method == "POST" and form.is_valid() and save_checked(form, request=request):
         messages.success(request, f"Schedule “{schedule}” saved.")
         return redirect(schedule)
     runs = schedule.runs.select_related("job").order_by("-id")[:RUNS_SHOWN]
@@ -53,7 +55,9 @@ def schedule_toggle(request, server_id, schedule_id):
     server, schedule = schedule_for_user(request.user, server_id, schedule_id, "schedules.update")
     schedule.enabled = not schedule.enabled
     schedule.reschedule()
-    schedule.save(update_fields=["enabled", "next_run_at"])
+    with transaction.atomic():
+        schedule.save(update_fields=["enabled", "next_run_at"])
+        audit.record(schedule, "enabled" if schedule.enabled else "disabled", request)
     messages.success(request, f"Schedule “{schedule}” {'enabled' if schedule.enabled else 'disabled'}.")
     return redirect("automation:schedules", server.id)
 
@@ -62,6 +66,8 @@ def schedule_toggle(request, server_id, schedule_id):
 @login_required
 def schedule_delete(request, server_id, schedule_id):
     server, schedule = schedule_for_user(request.user, server_id, schedule_id, "schedules.update")
-    schedule.delete()
+    with transaction.atomic():
+        audit.record(schedule, "deleted", request)
+        schedule.delete()
     messages.success(request, f"Schedule “{schedule}” deleted.")
     return redirect("automation:schedules", server.id)

@@ -1,8 +1,10 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+import activity
 from servers.access import server_for_user
 
 from ..forms import UpdatePolicyForm
@@ -19,7 +21,11 @@ def update_policy(request, server_id):
         return render(
             request, "error.html", {"title": "Unknown update policy", "message": message}, status=400
         )
-    form.save()
+    with transaction.atomic():
+        form.save()
+        if form.has_changed():
+            detail = {"update_policy": server.update_policy}
+            activity.record("settings.update_policy", request=request, server=server, detail=detail)
     messages.success(
         request, f"Game updates for {server.name}: {server.get_update_policy_display().lower()}."
     )

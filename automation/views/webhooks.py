@@ -2,12 +2,14 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from jobs.pagination import positive_id
 
+from .. import audit
 from ..access import webhook_for_user
 from ..forms import WebhookForm
 from ..limits import save_checked
@@ -25,7 +27,7 @@ def webhook_list(request):
     initial = {"server": positive_id(request.GET.get("server"))}
     form = WebhookForm(request.POST or None, user=request.user, initial=initial)
     form.instance.owner = request.user  # before validation, which counts their webhooks for all servers
-    if request.method == "POST" and form.is_valid() and (webhook := save_checked(form)):
+    if request.method == "POST" and form.is_valid() and (webhook := save_checked(form, request=request)):
         messages.success(request, f"Webhook “{webhook}” saved. Send a test to check it.")
         return redirect(webhook)
     hooks = Webhook.objects.visible_to(request.user).select_related("server", "owner").order_by("id")
@@ -39,7 +41,9 @@ def webhook_detail(request, webhook_id):
     """GET: the webhook with its delivery log (htmx: the log alone); POST: save changes."""
     webhook = webhook_for_user(request.user, webhook_id)
     form = WebhookForm(request.POST or None, instance=webhook, user=webhook.owner)
-    if request.method == "POST" and form.is_valid() and save_checked(form):  # it may move to a full server
+    if (
+        request.method == "POST" and form.is_valid() and save_checked(form, request=request)
+    ):  # it may move to a full server
         messages.success(request, f"Webhook “{webhook}” saved.")
         return redirect(webhook)
     tries = Prefetch("tries", queryset=DeliveryAttempt.objects.order_by("number"))
@@ -56,9 +60,11 @@ def webhook_detail(request, webhook_id):
 def webhook_test(request, webhook_id):
     """Queue a test message; the worker sends it (once, no retries) and the log shows the answer."""
     webhook = webhook_for_user(request.user, webhook_id)
-    Delivery.objects.create(
-        webhook=webhook, event=TEST_EVENT, payload=payload.test_body(webhook), max_attempts=1
-    )
+    with transaction.atomic():
+        Delivery.objects.create(
+            webhook=webhook, event=TEST_EVENT, payload=payload.test_body(webhook), max_attempts=1
+        )
+        audit.record(webhook, "tested", request)
     messages.info(request, "Test message queued: the worker sends it within seconds; its answer shows below.")
     return redirect(webhook)
 
@@ -67,6 +73,8 @@ def webhook_test(request, webhook_id):
 @login_required
 def webhook_delete(request, webhook_id):
     webhook = webhook_for_user(request.user, webhook_id)
-    webhook.delete()
+    with transaction.atomic():
+        audit.record(webhook, "deleted", request)
+        webhook.delete()
     messages.success(request, f"Webhook “{webhook}” deleted.")
     return redirect("automation:webhooks")

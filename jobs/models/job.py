@@ -21,6 +21,7 @@ from django.db.models import Count, Min
 from django.urls import reverse
 from django.utils import timezone
 
+import activity
 from l4d2site.db import optional_user_fk, retry_locked, until_answered
 from servers import events
 from servers.models import DesiredState, Server
@@ -43,6 +44,10 @@ DESIRED_STATE_FOR_KIND = {
     JobKind.RESTART: DesiredState.RUNNING,
     JobKind.STOP: DesiredState.STOPPED,
 }
+
+
+# How each trigger reached the panel, as the activity log says it (the rest: "web").
+VIA = {JobTrigger.SCHEDULE: "schedule", JobTrigger.MONITOR: "monitor"}
 
 
 class JobQuerySet(models.QuerySet):
@@ -195,7 +200,7 @@ class Job(models.Model):
     # --- transitions -----------------------------------------------------------
 
     @classmethod
-    def enqueue(cls, server, kind, user, *, trigger=JobTrigger.USER, parent=None):
+    def enqueue(cls, server, kind, user, *, trigger=JobTrigger.USER, parent=None, request=None, detail=None):
         """-> queued; the server's desired state follows what the kind asks for.
 
         The same kind already queued for the server is returned instead (a double
@@ -203,6 +208,8 @@ class Job(models.Model):
         L4D2_MAX_QUEUED_PER_OWNER jobs queued on their servers, counting their own and
         their schedules' (not staff's, not the monitor's): QueueFull.
         `user` is None for jobs the panel starts itself (`trigger` says why).
+        A new job is an activity event (`job.enqueued`, `job.retried`) with `detail` added,
+        from the `request`'s address; a duplicate is not (nothing changed).
         A person starting a server (not the monitor, not a schedule) also resumes
         automatic restarts that a crash loop paused (servers/crashes.py).
         """
@@ -234,11 +241,26 @@ class Job(models.Model):
                 if desired == DesiredState.RUNNING and trigger in (JobTrigger.USER, JobTrigger.RETRY):
                     fields["autorestart_paused_at"] = None
                 Server.objects.filter(pk=server.pk).update(**fields)
+            job._record_enqueued(request, detail)
             transaction.on_commit(nudge_workers)
         return job
 
-    def request_cancel(self, user):
-        """Cancel a queued job, or ask the worker to stop a running one."""
+    def _record_enqueued(self, request, detail):
+        retry = self.trigger == JobTrigger.RETRY
+        detail = {"kind": self.kind, "job": self.pk, **(detail or {})}
+        if retry:
+            detail["rerun_of"] = self.parent_id
+        activity.record(
+            "job.retried" if retry else "job.enqueued",
+            actor=self.requested_by,
+            via=VIA.get(self.trigger, "web"),
+            server=self.server,
+            request=request,
+            detail=detail,
+        )
+
+    def request_cancel(self, user, *, request=None):
+        """Cancel a queued job, or ask the worker to stop a running one (a `job.cancelled` event)."""
         now = timezone.now()
         who = user.get_username() if user else "the system"
         # The claim lost if this wins, so no worker writes this job's log: we may append.
@@ -247,6 +269,7 @@ class Job(models.Model):
             JobState.QUEUED,
             JobState.CANCELLED,
             (LogStream.STDERR, f"Cancelled by {who} before execution."),
+            then=lambda: self._record_cancel(user, request, JobState.QUEUED),
             finished_at=now,
             exit_code=1,
             cancel_requested_at=now,
@@ -254,8 +277,14 @@ class Job(models.Model):
         ):
             notify_job(self.pk)
             return CancelOutcome.CANCELLED
-        if _move(
-            self.pk, JobState.RUNNING, JobState.CANCELLING, cancel_requested_at=now, cancel_requested_by=user
+        if _move_and_log(
+            self,
+            JobState.RUNNING,
+            JobState.CANCELLING,
+            None,
+            then=lambda: self._record_cancel(user, request, JobState.RUNNING),
+            cancel_requested_at=now,
+            cancel_requested_by=user,
         ):
             notify_job(self.pk)
             nudge_workers()
@@ -265,6 +294,10 @@ class Job(models.Model):
             return CancelOutcome.ALREADY_CANCELLING
         # queued/running again is impossible: nothing moves a job back to those states.
         return CancelOutcome.FINISHED
+
+    def _record_cancel(self, user, request, was):
+        detail = {"kind": self.kind, "job": self.pk, "was": was}
+        activity.record("job.cancelled", actor=user, server=self.server, request=request, detail=detail)
 
     def finish(self, code, *, cancelled, say):
         """running/cancelling -> succeeded/failed/cancelled, by the worker that ran it.
@@ -338,16 +371,17 @@ def _update(job_id, expected, new, **fields):
     return bool(Job.objects.filter(pk=job_id, state=expected).update(state=new, updated_at=now, **fields))
 
 
-_move = retry_locked(_update)
-
-
 @retry_locked
-def _move_and_log(job, expected, new, log_line, **fields):
-    """A transition, the log line that explains it and its announcement, in one transaction."""
+def _move_and_log(job, expected, new, log_line, *, then=None, **fields):
+    """A transition, the log line that explains it (if any), its announcement and `then()`
+    (its activity event), in one transaction."""
     with transaction.atomic():
         won = _update(job.pk, expected, new, **fields)
         if won:
-            job.append_log(*log_line)
+            if log_line:
+                job.append_log(*log_line)
             job.state = new
             job._announce()
+            if then is not None:
+                then()
     return won

@@ -2,10 +2,13 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
+
+import activity
 
 from .. import l4d2_facade
 from ..access import server_for_user
@@ -28,7 +31,7 @@ def server_settings(request, server_id):
     form = ServerSettingsForm(request.POST or None, instance=server)
     if request.method == "POST":
         if form.is_valid():
-            form.save()
+            form.save_and_record(request)
             messages.success(request, "Settings saved: the server gets them at its next start.")
             return redirect("servers:settings", server.id)
     status = 400 if form.errors else 200
@@ -49,6 +52,7 @@ def _cfg_preview(server):
 def rcon_reveal(request, server_id):
     """The password, only on a click (a POST): it is never part of a page until asked for."""
     server = server_for_user(request.user, server_id, "rcon.reveal")
+    activity.record("rcon.revealed", request=request, server=server)
     context = {"server": server, "password": server.rcon_password}
     if request.htmx:
         return render(request, "servers/_rcon_password.html", context)
@@ -59,12 +63,17 @@ def rcon_reveal(request, server_id):
 @login_required
 def rcon_rotate(request, server_id):
     server = server_for_user(request.user, server_id, "rcon.reveal")
-    Server.objects.filter(pk=server.pk).update(rcon_password=new_rcon_password(), updated_at=timezone.now())
-    if request.POST.get("apply") != LIVE:
+    live = request.POST.get("apply") == LIVE
+    with transaction.atomic():
+        Server.objects.filter(pk=server.pk).update(
+            rcon_password=new_rcon_password(), updated_at=timezone.now()
+        )
+        activity.record("rcon.rotated", request=request, server=server, detail={"sent_to_server": live})
+    if not live:
         messages.success(request, "New RCON password saved: the server uses it from its next start.")
         return redirect(server)
     try:
-        submit_rcon_password(server, request.user)
+        submit_rcon_password(server, request.user, request=request)
     except Refused as refused:
         messages.warning(request, f"New RCON password saved; it applies at the next start ({refused.reason})")
     else:

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 # Pure checks, no side effects: srcds's reading of a line and the commands it must not
 # run live once, in hostctl, shared with the server.cfg rules.
+import activity
 from hostctl import cmdline, unsafe
 from streams import layer
 
@@ -62,24 +63,25 @@ def check_text(text):
     return text
 
 
-def submit(server, user, text):
+def submit(server, user, text, *, request=None, via="web", detail=None):
     """Store `text` for delivery to `server`'s console; Refused(400/409/429) if it cannot go.
 
-    `user` None: the panel itself sends it (a schedule), with no rate limit.
+    `user` None: the panel itself sends it (a schedule: `via`), with no rate limit. Each
+    command stored is a `console.command` event with the text (`detail` added).
     """
     text = check_text(text)
     if server.rcon_password and server.rcon_password in text:
         # Stored commands and console lines never hold it (and the error never repeats it).
         raise Refused(400, "That is the server's RCON password: it is never sent through the console.")
-    return _store(server, user, CommandKind.LINE, text)
+    return _store(server, user, CommandKind.LINE, text, request=request, via=via, detail=detail)
 
 
-def submit_rcon_password(server, user):
+def submit_rcon_password(server, user, *, request=None):
     """Send the server's current RCON password to its console; the stored text is masked."""
-    return _store(server, user, CommandKind.RCON_PASSWORD, f"rcon_password {MASK}")
+    return _store(server, user, CommandKind.RCON_PASSWORD, f"rcon_password {MASK}", request=request)
 
 
-def _store(server, user, kind, text):
+def _store(server, user, kind, text, *, request=None, via="web", detail=None):
     state = Server.objects.filter(pk=server.pk).values_list("actual_state", flat=True).first()
     if state != ActualState.RUNNING:
         label = ActualState(state).label.lower() if state in ActualState.values else "gone"
@@ -94,5 +96,8 @@ def _store(server, user, kind, text):
             if ConsoleCommand.objects.filter(user=user, created_at__gt=since).count() >= limit:
                 raise Refused(429, f"Slow down: at most {limit} commands a second.")
         command = ConsoleCommand.objects.create(server=server, user=user, kind=kind, text=text)
+        # The text as stored: an RCON password in it was refused or masked above.
+        detail = {"command": command.text, **(detail or {})}
+        activity.record("console.command", actor=user, via=via, server=server, request=request, detail=detail)
     layer.publish(pump_group(server.node.name if server.node_id else None), {"type": "console.command"})
     return command

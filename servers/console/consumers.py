@@ -5,6 +5,7 @@ from functools import partial
 from channels.db import database_sync_to_async
 from django.http import Http404
 
+from l4d2site.client_ip import websocket_request
 from streams.consumers import StreamConsumer
 
 from ..access import Forbidden, amay, aserver_for_user, forget, server_for_user
@@ -44,4 +45,4 @@ class ConsoleConsumer(StreamConsumer):
             raise Refused(404, "No such server.") from None
         except Forbidden as forbidden:
             raise Refused(403, str(forbidden)) from None
-        return submit(server, self.user, text)
+        return submit(server, self.user, text, request=websocket_request(self.scope))

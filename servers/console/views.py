@@ -35,7 +35,7 @@ def _page(request, server):
 
 def _command(request, server):
     try:
-        submit(server, request.user, request.POST.get("command", ""))
+        submit(server, request.user, request.POST.get("command", ""), request=request)
     except Refused as refused:
         if request.htmx:
             context = {"error": refused.reason}
