@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 
-from hostctl import console, scope, servercfg, srcds, steamcmd, warning
+from hostctl import builds, console, scope, servercfg, srcds, steamcmd, warning
 from hostctl.a2s import query_info
 from hostctl.config import HostConfig
 from hostctl.errors import HostError
@@ -74,12 +74,57 @@ def install(
     return steamcmd.run(files.install_dir, sink, cancel, validate=True, config=config)
 
 
+REPAIR_HINT = (
+    "To repair damaged or missing game files, stop the server and run Install: it checks "
+    "(validates) every file and downloads what is wrong."
+)
+
+
 def update(spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *, config: HostConfig) -> int:
-    """Update the game files; a running server is warned, stopped, updated and started again."""
+    """Update the game files; a running server is warned, stopped, updated and started again.
+
+    Nothing happens (no warning, no stop, no steamcmd download) when the installed build is
+    already the latest: an update would only cost the players their game.
+    """
     files = srcds.files_for(spec)
+    if _up_to_date(spec, files, sink, cancel, config):
+        return 0
+    if cancel is not None and cancel.cancelled:
+        sink("system", "Cancel requested: nothing was updated.")
+        return 1
     if srcds.running(files) is None:
         return steamcmd.run(files.install_dir, sink, cancel, validate=False, config=config)
     return _update_running(spec, files, sink, cancel, config)
+
+
+def _up_to_date(spec, files, sink, cancel, config) -> bool:
+    """Whether the installed build is the latest, said in a line either way.
+
+    A build the panel already knows to be newer is trusted as is; otherwise steamcmd's app
+    info is asked now (a few seconds): the panel's own answer may be an hour old, and an
+    update must never be skipped because of a stale "up to date". Unknown either side: update.
+    """
+    installed = builds.installed_build(files.install_dir)
+    if installed is None:
+        return False  # no appmanifest: steamcmd lays out what is missing
+    latest = spec.latest_build
+    if not (latest.isdigit() and int(latest) > int(installed)):
+        sink("system", f"Installed build {installed}; asking steamcmd for the latest build.")
+        try:
+            latest = builds.latest_build(config, cancel=cancel)
+        except HostError as exc:
+            sink("system", f"{exc}. Updating anyway.")
+            return False
+    if int(latest) > int(installed):
+        sink("system", f"Build {latest} is out (installed: {installed}): updating.")
+        return False
+    sink(
+        "system",
+        f"Already up to date: build {installed} is the latest. Nothing to do; the server was not touched.",
+    )
+    sink("system", REPAIR_HINT)
+    sink(PROGRESS, "100")
+    return True
 
 
 def _update_running(spec, files, sink, cancel, config) -> int:

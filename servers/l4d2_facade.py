@@ -52,6 +52,7 @@ def spec_for(server):
         rcon_password=server.rcon_password,
         cvars=tuple((name, str(getattr(server, name))) for name in cvars.EVERYDAY),
         extra_cfg=server.extra_cfg,
+        latest_build=server.latest_build,
     )
 
 

@@ -19,6 +19,13 @@ def quick(config):
     return dataclasses.replace(config, update_warning_seconds=1.5)
 
 
+def newer_build_out(spec, monkeypatch) -> str:
+    """Steam (the simulator) has a build newer than the installed one; returns it."""
+    build = str(int(builds.installed_build(spec.install_dir)) + 1)
+    monkeypatch.setenv("HOSTCTL_SIM_LATEST_BUILD", build)
+    return build
+
+
 def console(spec) -> str:
     return (spec.install_dir / "console.log").read_text()
 
@@ -36,14 +43,13 @@ def console_shows(spec, text, timeout=5.0) -> bool:
 def test_a_running_server_is_warned_stopped_updated_and_started_on_the_new_build(
     running, quick, lines, monkeypatch
 ):
-    old = builds.installed_build(running.install_dir)
-    monkeypatch.setenv("HOSTCTL_SIM_LATEST_BUILD", str(int(old) + 1))
+    new = newer_build_out(running, monkeypatch)
     assert l4d2.update(running, lines, config=quick) == 0
     assert lines.of("phase") == ["Warn players", "Stop", "Update", "Start"]
     assert "3 player(s) on: warning in the console 1.5 s ahead." in lines.of("system")
     assert "Console: The server restarts in 1.5 seconds for a game update." in console(running)
     assert "Console: Restarting now for a game update." in console(running)
-    assert builds.installed_build(running.install_dir) == str(int(old) + 1)
+    assert builds.installed_build(running.install_dir) == new
     assert l4d2.status(running, config=quick).state == "running"
     percents = [int(text) for text in lines.of("progress")]
     assert percents == sorted(percents) and percents[-1] == 100, "one bar for the whole job, only growing"
@@ -52,13 +58,15 @@ def test_a_running_server_is_warned_stopped_updated_and_started_on_the_new_build
 def test_nobody_on_the_server_means_no_warning_and_no_wait(installed, quick, lines, monkeypatch):
     monkeypatch.setenv("HOSTCTL_SIM_PLAYERS", "BOT:Coach,BOT:Ellis")  # bots do not count
     assert l4d2.start(installed, lines, config=quick) == 0
+    newer_build_out(installed, monkeypatch)
     assert l4d2.update(installed, lines, config=quick) == 0
     assert "Nobody is on the server: no warning needed." in lines.of("system")
     assert "Console: The server restarts" not in console(installed)
     assert l4d2.status(installed, config=quick).state == "running"
 
 
-def test_a_cancel_during_the_warning_leaves_the_server_running_untouched(running, config, lines):
+def test_a_cancel_during_the_warning_leaves_the_server_running_untouched(running, config, lines, monkeypatch):
+    newer_build_out(running, monkeypatch)
     long_warning = dataclasses.replace(config, update_warning_seconds=30)
     token = CancelToken()
     threading.Timer(0.5, token.cancel).start()
@@ -71,6 +79,7 @@ def test_a_cancel_during_the_warning_leaves_the_server_running_untouched(running
 
 
 def test_a_failed_update_still_brings_the_server_back_and_fails(running, quick, lines, monkeypatch):
+    newer_build_out(running, monkeypatch)
     monkeypatch.setenv("HOSTCTL_SIM_FAIL", "disk")
     assert l4d2.update(running, lines, config=quick) != 0
     assert lines.of("phase") == ["Warn players", "Stop", "Update", "Start"]
@@ -117,3 +126,38 @@ def test_the_warning_waits_only_until_everyone_left(tmp_path, lines, monkeypatch
     threading.Thread(target=warn, daemon=True).start()
     assert finished.wait(10), "the warning should end once the server is empty, long before 60 s"
     assert "Everyone has left: going on now." in lines.of("system")
+
+
+def test_an_update_with_nothing_new_touches_no_process_and_says_so(running, quick, lines):
+    pid_before = (running.install_dir / "srcds.pid").read_text()
+    installed = builds.installed_build(running.install_dir)
+    started = time.monotonic()
+    assert l4d2.update(running, lines, config=quick) == 0
+    assert time.monotonic() - started < 5, "an update with nothing to do finishes in seconds"
+    assert f"Already up to date: build {installed} is the latest." in lines.text
+    assert "stop the server and run Install" in lines.text, "the way to repair files is named"
+    assert lines.of("phase") == [], "no warning, no stop, no steamcmd download"
+    assert "Console: The server restarts" not in console(running)
+    assert "Update state" not in lines.text
+    assert (running.install_dir / "srcds.pid").read_text() == pid_before
+
+
+def test_a_build_the_panel_knows_is_newer_is_downloaded_without_asking_steamcmd_first(
+    installed, quick, lines, monkeypatch
+):
+    old = builds.installed_build(installed.install_dir)
+    monkeypatch.setenv("HOSTCTL_SIM_LATEST_BUILD", str(int(old) + 1))
+    behind = dataclasses.replace(installed, latest_build=str(int(old) + 1))
+    assert l4d2.update(behind, lines, config=quick) == 0
+    assert f"Build {int(old) + 1} is out (installed: {old}): updating." in lines.text
+    assert "asking steamcmd for the latest build" not in lines.text
+    assert builds.installed_build(installed.install_dir) == str(int(old) + 1)
+
+
+def test_a_stale_up_to_date_from_the_panel_is_checked_with_steamcmd(installed, quick, lines, monkeypatch):
+    old = builds.installed_build(installed.install_dir)
+    monkeypatch.setenv("HOSTCTL_SIM_LATEST_BUILD", str(int(old) + 1))
+    stale = dataclasses.replace(installed, latest_build=old)  # the panel's hour-old answer
+    assert l4d2.update(stale, lines, config=quick) == 0
+    assert "Already up to date" not in lines.text
+    assert builds.installed_build(installed.install_dir) == str(int(old) + 1)
