@@ -16,6 +16,7 @@ from .models import CancelOutcome, Job, JobKind, JobLog, JobState, JobTrigger
 from .models.job import QueueFull
 from .outcome import failure_reason
 from .pagination import keyset_page
+from .rules import refusal
 
 LOG_VIEW_LINES = 5000  # lines the job page shows at most; older ones load on demand or are in log.txt
 QUEUED_FLASH = "job-queued"  # the "queued as job #N" message: the job page drops it once the job starts
@@ -119,8 +120,22 @@ def _enqueue(request, server):
     return _enqueue_and_show(request, server, kind)
 
 
+def _refused(request, server, kind, back):
+    """409 with the reason its button gives, if `kind` makes no sense for the server now."""
+    if why := refusal(kind, server):
+        context = {"title": "Not possible now", "message": why, "back": back}
+        return render(request, "error.html", context, status=409)
+    return None
+
+
 def _enqueue_and_show(request, server, kind, *, parent=None):
-    """Queue `kind` on `server` for the user (a re-run of `parent`, if given), then show the job."""
+    """Queue `kind` on `server` for the user (a re-run of `parent`, if given), then show the job.
+
+    Refused (409) when the kind's button would be off for the state the server is in.
+    """
+    back = parent.get_absolute_url() if parent else server.get_absolute_url()
+    if refused := _refused(request, server, kind, back):
+        return refused
     how = {"trigger": JobTrigger.RETRY, "parent": parent} if parent else {}
     try:
         job = Job.enqueue(server, kind, request.user, **how)

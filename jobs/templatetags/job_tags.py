@@ -8,11 +8,12 @@ from django import template
 
 from servers import permissions
 from servers.access import permissions_of
-from servers.models import ActualState, DesiredState
+from servers.models import ActualState
 
 from ..access import KIND_PERMISSION
 from ..models import JobKind, JobState
 from ..outcome import exit_code_text
+from ..rules import why_not
 
 register = template.Library()
 
@@ -88,23 +89,13 @@ def job_may(context, job, name):
     return name in permissions_of(context["request"].user, job.server)
 
 
+@register.simple_tag
+def rerun_why_not(job):
+    """Why re-running the job makes no sense now ("" if it does): the rule of its kind's button."""
+    return why_not(job.kind, job.server)
+
+
 def _why(kind, server, held):
     """Why the button is off: the member may not (first: it is theirs to know), or it makes no sense now."""
     needed = KIND_PERMISSION[kind]
     return permissions.reason(needed) if needed not in held else why_not(kind, server)
-
-
-def why_not(kind, server):
-    """Why `kind` makes no sense for the server as it is now ("" if it does)."""
-    state, desired = server.actual_state, server.desired_state
-    live = state in (ActualState.RUNNING, ActualState.UNRESPONSIVE)
-    if kind == JobKind.INSTALL:
-        # Validating rewrites every file under a live server (hostctl refuses it too).
-        return "Stop it first (Update stops and starts it for you)." if live else ""
-    if state == ActualState.NOT_INSTALLED:
-        return "Install it first."
-    if kind == JobKind.START and live:
-        return "It is already running."
-    if kind == JobKind.STOP and state == ActualState.STOPPED and desired == DesiredState.STOPPED:
-        return "It is not running."
-    return ""
