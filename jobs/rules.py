@@ -6,6 +6,8 @@ from servers.models import ActualState, DesiredState
 from .models import JobKind
 
 LIVE_STATES = (ActualState.RUNNING, ActualState.UNRESPONSIVE)
+# The kinds whose job warns a running server's players before taking it down (hostctl).
+WARNED_KINDS = (JobKind.RESTART, JobKind.STOP, JobKind.UPDATE)
 
 
 def why_not(kind, server):

@@ -13,7 +13,7 @@ from servers.models import ActualState
 from ..access import KIND_PERMISSION
 from ..models import JobKind, JobState
 from ..outcome import exit_code_text
-from ..rules import why_not
+from ..rules import WARNED_KINDS, why_not
 
 register = template.Library()
 
@@ -29,6 +29,12 @@ def duration(delta):
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
     return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
+
+
+@register.filter
+def warns_players(job):
+    """Whether the job's kind warns a running server's players before taking it down."""
+    return job.kind in WARNED_KINDS
 
 
 @register.filter
@@ -65,10 +71,36 @@ def job_actions(context, server):
     if held is None:
         held = permissions_of(context["request"].user, server)
     actions = [
-        {"kind": kind, "label": label, "why": _why(kind, server, held), "primary": kind in primary}
+        {
+            "kind": kind,
+            "label": label,
+            "why": _why(kind, server, held),
+            "primary": kind in primary,
+            "confirm": _confirm(kind, server),
+        }
         for kind, label in JobKind.choices
     ]
     return {**context.flatten(), "server": server, "actions": actions}
+
+
+# What each kind does to the players on the server, for the browser's "are you sure".
+DISRUPTS = {
+    JobKind.STOP: "stops the server",
+    JobKind.RESTART: "restarts the server",
+    JobKind.UPDATE: "may restart the server for an update",
+    JobKind.INSTALL: "checks every game file (the server must be stopped)",
+}
+
+
+def _confirm(kind, server):
+    """The question the button asks before it submits when players are on ("" otherwise)."""
+    players = server.player_count or 0
+    if kind not in DISRUPTS or players == 0:
+        return ""
+    return (
+        f"{players} player{'' if players == 1 else 's'} on {server.name}. "
+        f"{JobKind(kind).label} {DISRUPTS[kind]}; they are warned first. Go ahead?"
+    )
 
 
 def _primary(state):
