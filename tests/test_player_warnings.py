@@ -85,7 +85,7 @@ def test_a_restart_warns_its_players_and_go_on_now_cuts_the_minute_short(
     with running(start_worker("--poll", "0.1", log_path=tmp_path / "w.log", **env)):
         for kind in (JobKind.INSTALL, JobKind.START):
             job = Job.enqueue(server, kind, owner)
-            wait_until(lambda: Job.objects.get(pk=job.pk).is_finished, timeout=60)
+            wait_until(lambda job=job: Job.objects.get(pk=job.pk).is_finished, timeout=60)
         restart = Job.enqueue(server, JobKind.RESTART, owner)
         warned = ("system", "3 player(s) on: warning in the console 60 s ahead.")
         wait_until(lambda: warned in log_of(restart), timeout=30)
