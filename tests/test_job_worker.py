@@ -429,7 +429,7 @@ def test_kill_9_mid_job_then_a_new_worker_finishes_it_and_the_queue_goes_on(serv
 def test_a_database_error_in_the_loop_is_logged_and_retried_not_fatal(server, owner, monkeypatch, caplog):
     from django.db import OperationalError
 
-    real = Worker._check_cancels
+    real = Worker._check_requests
     failures = iter([True])
 
     def flaky(self):
@@ -437,7 +437,7 @@ def test_a_database_error_in_the_loop_is_logged_and_retried_not_fatal(server, ow
             raise OperationalError("server closed the connection unexpectedly")
         return real(self)
 
-    monkeypatch.setattr(Worker, "_check_cancels", flaky)
+    monkeypatch.setattr(Worker, "_check_requests", flaky)
     job = Job.enqueue(server, JobKind.STOP, owner)
     run_once()
     job.refresh_from_db()
