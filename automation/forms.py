@@ -54,6 +54,8 @@ class WebhookForm(forms.ModelForm):
         # Only staff may hear every server; an owner's webhook belongs to one of theirs.
         server.required = not user.is_staff
         server.empty_label = "All servers" if user.is_staff else None
+        if not user.is_staff:
+            server.help_text = "The server whose events it hears."  # "every server" is staff's alone
 
 
 class UpdatePolicyForm(forms.ModelForm):

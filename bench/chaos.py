@@ -11,7 +11,7 @@ Reproduces the measurement of the "update left running forever" issue from outsi
    private `redis-server` on a free port. The system's PostgreSQL (5432) and Redis
    (6379) are never touched.
 2. The panel on them: migrate, two owners, --servers simulated servers
-   (HOSTCTL_SIMULATE=1, HOSTCTL_SIM_SECONDS=2, L4D2_UPDATE_WARNING_SECONDS=3), one
+   (HOSTCTL_SIMULATE=1, HOSTCTL_SIM_SECONDS=2, L4D2_WARNING_SECONDS=3), one
    Daphne and one `manage.py runworker`, each in a session of its own, stderr in
    log files. Both are started again after a SIGKILL (by the chaos) or any other
    exit (2 s later, like systemd's Restart=on-failure, RestartSec=2).
@@ -412,7 +412,7 @@ class Run:
             DJANGO_SECRET_KEY="chaos-bench-not-secret",
             HOSTCTL_SIM_SECONDS=self.args.sim_seconds,
             HOSTCTL_SERVER_SCOPE="off",
-            L4D2_UPDATE_WARNING_SECONDS=self.args.warning_seconds,
+            L4D2_WARNING_SECONDS=self.args.warning_seconds,
             L4D2_NODE_JOB_TIMEOUT_SECONDS=self.args.job_timeout,
             L4D2_MONITOR_SECONDS=2,
         )
@@ -1190,7 +1190,7 @@ def main():
     parser.add_argument("--chaos", default="pg,redis,worker,daphne", help="what the chaos may hit")
     parser.add_argument("--job-timeout", type=float, default=30, help="L4D2_NODE_JOB_TIMEOUT_SECONDS")
     parser.add_argument("--sim-seconds", type=float, default=2, help="HOSTCTL_SIM_SECONDS")
-    parser.add_argument("--warning-seconds", type=float, default=3, help="L4D2_UPDATE_WARNING_SECONDS")
+    parser.add_argument("--warning-seconds", type=float, default=3, help="L4D2_WARNING_SECONDS")
     parser.add_argument("--keep", action="store_true", help="keep the run directory and its logs")
     parser.add_argument("--json", help="write the result rows here (as the other benches)")
     args = parser.parse_args()

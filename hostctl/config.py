@@ -18,5 +18,5 @@ class HostConfig:
     platform_workaround: bool = True
     start_timeout: float = 30
     server_scope: str = "auto"  # game servers in a systemd scope of their own: auto, systemd or off
-    update_warning_seconds: float = 60  # players' warning before a running server is updated
+    warning_seconds: float = 60  # players' warning before a running server restarts, stops or updates
     console_log_max_bytes: int = ROTATE_BYTES  # a server's console.log on disk (logspace.py)

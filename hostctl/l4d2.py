@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 
-from hostctl import console, scope, servercfg, srcds, steamcmd, warning
+from hostctl import builds, console, scope, servercfg, srcds, steamcmd, warning
 from hostctl.a2s import query_info
 from hostctl.config import HostConfig
 from hostctl.errors import HostError
@@ -74,15 +74,67 @@ def install(
     return steamcmd.run(files.install_dir, sink, cancel, validate=True, config=config)
 
 
-def update(spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *, config: HostConfig) -> int:
-    """Update the game files; a running server is warned, stopped, updated and started again."""
+REPAIR_HINT = (
+    "To repair damaged or missing game files, stop the server and run Install: it checks "
+    "(validates) every file and downloads what is wrong."
+)
+
+
+def update(
+    spec: ServerSpec,
+    sink: LineSink,
+    cancel: CancelToken | None = None,
+    *,
+    config: HostConfig,
+    hurry: CancelToken | None = None,
+) -> int:
+    """Update the game files; a running server is warned, stopped, updated and started again.
+
+    Nothing happens (no warning, no stop, no steamcmd download) when the installed build is
+    already the latest: an update would only cost the players their game.
+    """
     files = srcds.files_for(spec)
+    if _up_to_date(spec, files, sink, cancel, config):
+        return 0
+    if cancel is not None and cancel.cancelled:
+        sink("system", "Cancel requested: nothing was updated.")
+        return 1
     if srcds.running(files) is None:
         return steamcmd.run(files.install_dir, sink, cancel, validate=False, config=config)
-    return _update_running(spec, files, sink, cancel, config)
+    return _update_running(spec, files, sink, cancel, config, hurry)
 
 
-def _update_running(spec, files, sink, cancel, config) -> int:
+def _up_to_date(spec, files, sink, cancel, config) -> bool:
+    """Whether the installed build is the latest, said in a line either way.
+
+    A build the panel already knows to be newer is trusted as is; otherwise steamcmd's app
+    info is asked now (a few seconds): the panel's own answer may be an hour old, and an
+    update must never be skipped because of a stale "up to date". Unknown either side: update.
+    """
+    installed = builds.installed_build(files.install_dir)
+    if installed is None:
+        return False  # no appmanifest: steamcmd lays out what is missing
+    latest = spec.latest_build
+    if not (latest.isdigit() and int(latest) > int(installed)):
+        sink("system", f"Installed build {installed}; asking steamcmd for the latest build.")
+        try:
+            latest = builds.latest_build(config, cancel=cancel)
+        except HostError as exc:
+            sink("system", f"{exc}. Updating anyway.")
+            return False
+    if int(latest) > int(installed):
+        sink("system", f"Build {latest} is out (installed: {installed}): updating.")
+        return False
+    sink(
+        "system",
+        f"Already up to date: build {installed} is the latest. Nothing to do; the server was not touched.",
+    )
+    sink("system", REPAIR_HINT)
+    sink(PROGRESS, "100")
+    return True
+
+
+def _update_running(spec, files, sink, cancel, config, hurry) -> int:
     """Warn players, stop, update, start: one operation, each step a phase of the log.
 
     The server ends running whenever it can: once it is stopped, a failed or cancelled
@@ -90,15 +142,12 @@ def _update_running(spec, files, sink, cancel, config) -> int:
     """
     sink("system", "The server is running: warning its players, then stopping, updating and starting it.")
     sink(PHASE, "Warn players")
-    reason = "for a game update"
-    if not warning.warn_players(
-        spec.port, files.fifo, sink, cancel, seconds=config.update_warning_seconds, reason=reason
-    ):
+    if not _warn(spec, files, sink, cancel, hurry, config, "restart", reason="for a game update"):
         sink("system", "Cancel requested during the warning: the server keeps running, nothing was updated.")
         return 1
     sink(PROGRESS, "5")
     sink(PHASE, "Stop")
-    code = stop(spec, sink, config=config)
+    code = stop(spec, sink, config=config, warn=False)
     if code:
         sink("system", "The server could not be stopped, so it was not updated.")
         return code
@@ -236,13 +285,53 @@ def _wait_until_up(spec, files, proc, tail, sink, cancel, config) -> int:
 # --- stop / restart ---------------------------------------------------------------
 
 
-def stop(spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *, config: HostConfig) -> int:
-    """Stop the server: console `quit`, then SIGTERM, then SIGKILL.
+def _warn(spec, files, sink, cancel, hurry, config, what, reason="") -> bool:
+    """warning.warn_players with the host's warning time; False if cancelled during it."""
+    return warning.warn_players(
+        spec.port,
+        files.fifo,
+        sink,
+        cancel,
+        seconds=config.warning_seconds,
+        reason=reason,
+        what=what,
+        hurry=hurry,
+    )
 
-    `cancel` is accepted for a uniform signature but not acted on: a stop
-    abandoned half-way would leave a server nobody tracks.
+
+def _warn_phase(spec, files, sink, cancel, hurry, config, what) -> bool:
+    """Players of a running server are warned first (a phase of its own when there is a wait);
+    False if a cancel came during the warning: the server was left running, untouched."""
+    if srcds.running(files) is None:
+        return True  # nobody can be on a server that is not running (a crash restart)
+    if config.warning_seconds > 0:
+        sink(PHASE, "Warn players")
+    if _warn(spec, files, sink, cancel, hurry, config, what):
+        return True
+    sink("system", f"Cancel requested during the warning: the server keeps running, no {what}.")
+    return False
+
+
+def stop(
+    spec: ServerSpec,
+    sink: LineSink,
+    cancel: CancelToken | None = None,
+    *,
+    config: HostConfig,
+    hurry: CancelToken | None = None,
+    warn: bool = True,
+) -> int:
+    """Stop the server: players warned (`warn`), then console `quit`, then SIGTERM, then SIGKILL.
+
+    `cancel` ends the players' warning (the server keeps running); once the stop itself has
+    begun it is not acted on: a stop abandoned half-way would leave a server nobody tracks.
     """
     files = srcds.files_for(spec)
+    if warn and srcds.running(files) is not None:
+        if not _warn_phase(spec, files, sink, cancel, hurry, config, "stop"):
+            return 1
+        if config.warning_seconds > 0:
+            sink(PHASE, "Stop")
     proc = srcds.running(files)
     if proc is None:
         srcds.reap_launched()
@@ -277,10 +366,17 @@ def stop(spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *,
 
 
 def restart(
-    spec: ServerSpec, sink: LineSink, cancel: CancelToken | None = None, *, config: HostConfig
+    spec: ServerSpec,
+    sink: LineSink,
+    cancel: CancelToken | None = None,
+    *,
+    config: HostConfig,
+    hurry: CancelToken | None = None,
 ) -> int:
+    if not _warn_phase(spec, srcds.files_for(spec), sink, cancel, hurry, config, "restart"):
+        return 1
     sink(PHASE, "Stop")
-    code = stop(spec, sink, cancel, config=config)
+    code = stop(spec, sink, cancel, config=config, warn=False)
     if code:
         return code
     if cancel is not None and cancel.cancelled:

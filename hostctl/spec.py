@@ -19,6 +19,9 @@ class ServerSpec:
     rcon_password: str = field(default="", repr=False)  # never in a repr that reaches a log
     cvars: tuple[tuple[str, str], ...] = ()
     extra_cfg: str = ""
+    # The newest public build the panel has heard of ("" unknown): an update that knows it is
+    # behind need not ask steamcmd again before downloading.
+    latest_build: str = ""
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,9 @@ class RunningJob:
     output: JobOutput = None
     token: CancelToken = None
     cancel_seen: bool = False
+    # Set when someone asks to end the players' warning now (POST /jobs/<id>/now).
+    hurry: CancelToken = field(default_factory=CancelToken)
+    hurry_seen: bool = False
     future: object = field(default=None, repr=False)
 
     def __post_init__(self):
@@ -134,7 +137,7 @@ def _execute(running):
     # Host names and pids are for staff (the job page shows them the worker); the log is for everyone.
     output(LogStream.SYSTEM, f"Running {job.get_kind_display().lower()} of {job.server.name}.")
     try:
-        code = int(l4d2_facade.run(job.kind, job.server, output, token))
+        code = int(l4d2_facade.run(job.kind, job.server, output, token, hurry=running.hurry))
     except HostError as exc:
         output(LogStream.STDERR, str(exc))
         code = 1

@@ -9,6 +9,7 @@ urlpatterns = [
     path("<id:job_id>", views.job_detail, name="detail"),
     path("<id:job_id>/cancel", views.job_cancel, name="cancel"),
     path("<id:job_id>/retry", views.job_retry, name="retry"),
+    path("<id:job_id>/now", views.job_now, name="now"),
     path("<id:job_id>/events", log_views.job_events, name="events"),
     path("<id:job_id>/log.txt", log_views.job_log_txt, name="log_txt"),
     path("<id:job_id>/search", log_views.job_search, name="search"),

@@ -16,6 +16,7 @@ from .models import CancelOutcome, Job, JobKind, JobLog, JobState, JobTrigger
 from .models.job import QueueFull
 from .outcome import failure_reason
 from .pagination import keyset_page
+from .rules import WARNED_KINDS, refusal
 
 LOG_VIEW_LINES = 5000  # lines the job page shows at most; older ones load on demand or are in log.txt
 QUEUED_FLASH = "job-queued"  # the "queued as job #N" message: the job page drops it once the job starts
@@ -119,8 +120,22 @@ def _enqueue(request, server):
     return _enqueue_and_show(request, server, kind)
 
 
+def _refused(request, server, kind, back):
+    """409 with the reason its button gives, if `kind` makes no sense for the server now."""
+    if why := refusal(kind, server):
+        context = {"title": "Not possible now", "message": why, "back": back}
+        return render(request, "error.html", context, status=409)
+    return None
+
+
 def _enqueue_and_show(request, server, kind, *, parent=None):
-    """Queue `kind` on `server` for the user (a re-run of `parent`, if given), then show the job."""
+    """Queue `kind` on `server` for the user (a re-run of `parent`, if given), then show the job.
+
+    Refused (409) when the kind's button would be off for the state the server is in.
+    """
+    back = parent.get_absolute_url() if parent else server.get_absolute_url()
+    if refused := _refused(request, server, kind, back):
+        return refused
     how = {"trigger": JobTrigger.RETRY, "parent": parent} if parent else {}
     try:
         job = Job.enqueue(server, kind, request.user, request=request, **how)
@@ -151,3 +166,25 @@ def job_retry(request, job_id):
         context = {"title": "Not finished yet", "message": message, "back": job.get_absolute_url()}
         return render(request, "error.html", context, status=409)
     return _enqueue_and_show(request, job.server, job.kind, parent=job)
+
+
+@require_POST
+@login_required
+def job_now(request, job_id):
+    """End the players' warning of a running restart, stop or update now: the worker sees the flag."""
+    job = job_for_user(request.user, job_id)
+    require(request.user, job.server, KIND_PERMISSION[job.kind])
+    if job.kind not in WARNED_KINDS:
+        message = f"A {job.get_kind_display().lower()} does not warn players: there is no wait to skip."
+    elif not job.request_hurry():
+        message = f"Job #{job.id} is {job.get_state_display().lower()}: there is no warning to end."
+    else:
+        message = ""
+    if message:
+        context = {"title": "Nothing to skip", "message": message, "back": job.get_absolute_url()}
+        return render(request, "error.html", context, status=409)
+    job.refresh_from_db()
+    if request.htmx:
+        return render(request, PANEL, {**_status_context(job), "notice": "Going on now."})
+    messages.info(request, f"Job #{job.id}: going on now, without the rest of the warning.")
+    return redirect(job)

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
+from django.db.models import Q
 from django.utils.module_loading import import_string
 
 from hostctl import proctree
@@ -109,7 +110,7 @@ class Worker:
         self._reap_finished()
         for running in self.running.values():
             running.output.save_progress()
-        self._check_cancels()
+        self._check_requests()
         if now >= due["heartbeat"]:
             self.recovery.heartbeat()
             self.recovery.reconcile(self.running)
@@ -161,21 +162,29 @@ class Worker:
 
     # --- cancellation and signals --------------------------------------------
 
-    def _check_cancels(self):
-        waiting = [jid for jid, r in self.running.items() if not r.cancel_seen]
+    def _check_requests(self):
+        """Cancels (state `cancelling`) and hurries (POST /jobs/<id>/now) asked for the jobs this
+        worker runs, in one query per tick: the database carries them from the web process."""
+        waiting = [jid for jid, r in self.running.items() if not (r.cancel_seen and r.hurry_seen)]
         if not waiting:
             return
-        requested = Job.objects.filter(pk__in=waiting, state=JobState.CANCELLING).values_list(
-            "id", "cancel_requested_by__username", "cancel_requested_at"
+        asked = Q(state=JobState.CANCELLING) | Q(hurry_requested_at__isnull=False)
+        requested = Job.objects.filter(asked, pk__in=waiting).values_list(
+            "id", "state", "hurry_requested_at", "cancel_requested_by__username", "cancel_requested_at"
         )
-        for job_id, username, requested_at in requested:
+        for job_id, state, hurry_at, username, requested_at in requested:
             running = self.running[job_id]
-            running.cancel_seen = True
-            when = requested_at.strftime("%H:%M:%S.%f")[:-3] if requested_at else "?"
-            running.cancel(
-                f"Cancel requested by {username or 'someone'} at {when} UTC: stopping the process tree."
-            )
-            log.info("cancelling job %s", job_id)
+            if hurry_at is not None and not running.hurry_seen:
+                running.hurry_seen = True
+                running.hurry.cancel()
+                log.info("job %s: going on without the rest of the warning", job_id)
+            if state == JobState.CANCELLING and not running.cancel_seen:
+                running.cancel_seen = True
+                when = requested_at.strftime("%H:%M:%S.%f")[:-3] if requested_at else "?"
+                running.cancel(
+                    f"Cancel requested by {username or 'someone'} at {when} UTC: stopping the process tree."
+                )
+                log.info("cancelling job %s", job_id)
 
     def _install_signal_handlers(self):
         if threading.current_thread() is not threading.main_thread():

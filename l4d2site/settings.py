@@ -359,8 +359,11 @@ WORKER_LOOPS = [
 # Automation (automation/): game updates, schedules, webhooks.
 # steamcmd is asked for the latest build at most this often per game host.
 UPDATE_CHECK_MINUTES = float(os.environ.get("L4D2_UPDATE_CHECK_MINUTES", 60))
-# How long players of a running server are warned before an update stops it.
-UPDATE_WARNING_SECONDS = float(os.environ.get("L4D2_UPDATE_WARNING_SECONDS", 60))
+# How long players of a running server are warned before a restart, a stop or an update takes
+# it down. L4D2_UPDATE_WARNING_SECONDS is its old name (it covered updates only), still read.
+WARNING_SECONDS = float(
+    os.environ.get("L4D2_WARNING_SECONDS") or os.environ.get("L4D2_UPDATE_WARNING_SECONDS") or 60
+)
 # Webhooks to private, loopback, link-local or reserved addresses are refused unless allowed.
 WEBHOOKS_ALLOW_PRIVATE = env_bool("L4D2_WEBHOOKS_ALLOW_PRIVATE")
 # A failed webhook delivery is tried again after this, doubling each time (5 tries in all).

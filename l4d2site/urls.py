@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
@@ -12,8 +14,15 @@ from l4d2site import converters  # noqa: F401 (registers <id:...>)
 admin.site.site_header = admin.site.site_title = "L4D2 host panel"
 admin.site.index_title = "Administration"
 
+
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages without a <link rel=icon> (the admin's): the panel's icon."""
+    return redirect(static("favicon.svg"), permanent=True)
+
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/servers/", permanent=False)),
+    path("favicon.ico", favicon),
     path("servers/", include("servers.urls")),
     path("servers/", include(server_job_urls)),
     path("jobs/", include("jobs.urls")),

@@ -32,7 +32,7 @@ def host_config():
         stop_grace=settings.HOSTCTL_STOP_GRACE,
         platform_workaround=settings.HOSTCTL_PLATFORM_WORKAROUND,
         server_scope=settings.HOSTCTL_SERVER_SCOPE,
-        update_warning_seconds=settings.UPDATE_WARNING_SECONDS,
+        warning_seconds=settings.WARNING_SECONDS,
         console_log_max_bytes=console_log_max_bytes(),
     )
 
@@ -52,6 +52,7 @@ def spec_for(server):
         rcon_password=server.rcon_password,
         cvars=tuple((name, str(getattr(server, name))) for name in cvars.EVERYDAY),
         extra_cfg=server.extra_cfg,
+        latest_build=server.latest_build,
     )
 
 
@@ -94,9 +95,14 @@ def _install_dir(server_id):
     return settings.HOSTCTL_ROOT / str(server_id)
 
 
-def run(kind, server, sink, cancel=None):
+# The kinds that warn a running server's players first; `hurry` (a token) ends the wait early.
+WARNED = {"update", "stop", "restart"}
+
+
+def run(kind, server, sink, cancel=None, hurry=None):
     """Run one lifecycle operation; returns the exit code. Raises l4d2.HostError on clear failures."""
-    return OPERATIONS[kind](spec_for(server), sink, cancel, config=host_config())
+    extra = {"hurry": hurry} if kind in WARNED else {}
+    return OPERATIONS[kind](spec_for(server), sink, cancel, config=host_config(), **extra)
 
 
 def kill_strays(server, mark):

@@ -21,6 +21,9 @@ os.environ.setdefault("DJANGO_HTTPS", "0")
 os.environ.setdefault("HOSTCTL_SIMULATE", "1")
 os.environ.setdefault("HOSTCTL_SIM_SECONDS", "1")
 os.environ.setdefault("HOSTCTL_STOP_GRACE", "1")
+# The simulated server has three players: a restart or stop would warn them for a minute.
+# Tests of the warning set their own.
+os.environ.setdefault("L4D2_WARNING_SECONDS", "0")
 
 from l4d2site.settings import *  # noqa: E402,F403
 

@@ -92,7 +92,7 @@ def worker(sim_host, tmp_path):
         HOSTCTL_ROOT=sim_host,
         HOSTCTL_SIM_SECONDS=1.5,
         L4D2_NODE_HEARTBEAT_SECONDS=0.5,
-        L4D2_UPDATE_WARNING_SECONDS=2,
+        L4D2_WARNING_SECONDS=2,
         HOSTCTL_SIM_PLAYERS="",
     )
     with running(proc):

@@ -429,7 +429,7 @@ def test_kill_9_mid_job_then_a_new_worker_finishes_it_and_the_queue_goes_on(serv
 def test_a_database_error_in_the_loop_is_logged_and_retried_not_fatal(server, owner, monkeypatch, caplog):
     from django.db import OperationalError
 
-    real = Worker._check_cancels
+    real = Worker._check_requests
     failures = iter([True])
 
     def flaky(self):
@@ -437,7 +437,7 @@ def test_a_database_error_in_the_loop_is_logged_and_retried_not_fatal(server, ow
             raise OperationalError("server closed the connection unexpectedly")
         return real(self)
 
-    monkeypatch.setattr(Worker, "_check_cancels", flaky)
+    monkeypatch.setattr(Worker, "_check_requests", flaky)
     job = Job.enqueue(server, JobKind.STOP, owner)
     run_once()
     job.refresh_from_db()
@@ -534,3 +534,24 @@ def test_job_marks_name_the_database_so_two_panels_on_one_host_never_kill_each_o
         recovery._panel_id.cache_clear()
     assert ours.endswith("-job-12") and theirs.endswith("-job-12") and ours != theirs
     assert recovery.job_mark(12) == ours
+
+
+def test_update_with_nothing_new_touches_no_process_and_finishes_with_a_clear_line(
+    udp_server, owner, tmp_path, monkeypatch
+):
+    from tests import simservers
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # steamcmd's app-info cache stays in the test
+    simservers.start(udp_server)
+    pid = l4d2_facade.refresh_actual_state(udp_server).pid
+    job = Job.enqueue(udp_server, JobKind.UPDATE, owner)
+    started = time.monotonic()
+    run_once()
+    job.refresh_from_db()
+    text = [line for _, _, line in lines(job)]
+    assert job.state == JobState.SUCCEEDED
+    assert time.monotonic() - started < 10
+    assert any(line.startswith("Already up to date: build ") for line in text), text
+    assert any("run Install: it checks (validates) every file" in line for line in text)
+    assert l4d2_facade.refresh_actual_state(udp_server).pid == pid, "the game server was not restarted"
+    simservers.stop(udp_server)

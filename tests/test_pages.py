@@ -254,3 +254,18 @@ def test_a_bulk_action_from_admin_jobs_comes_back_to_admin_jobs(staff_client, se
 def test_a_row_on_admin_jobs_re_renders_with_its_checkbox(staff_client, job):
     row = staff_client.get(f"/jobs/{job.id}?show_server=1&select=1", headers={"HX-Request": "true"})
     assert f'id="select-job-{job.id}" hx-preserve' in row.content.decode()
+
+
+def test_admin_names_crashes_and_worker_processes_in_plain_english(staff_client):
+    page = staff_client.get("/admin/").content.decode()
+    assert "Server crashes" in page and "Worker processes" in page
+    assert "crashs" not in page and "processs" not in page
+
+
+def test_every_page_names_an_icon_and_favicon_ico_leads_to_it(owner_client, anon_client):
+    from django.contrib.staticfiles import finders
+
+    assert '<link rel="icon" href="/static/favicon.svg"' in owner_client.get("/servers/").content.decode()
+    answer = anon_client.get("/favicon.ico")
+    assert answer.status_code == 301 and answer["Location"] == "/static/favicon.svg"
+    assert finders.find("favicon.svg"), "the icon is a static file"

@@ -52,6 +52,7 @@ HTTP = {
     "jobs:detail": [("GET", "server.read")],
     "jobs:cancel": [("POST", "jobs.cancel")],
     "jobs:retry": [("POST", "game.install")],
+    "jobs:now": [("POST", "game.install")],
     "jobs:events": [("GET", "server.read")],
     "jobs:log_txt": [("GET", "server.read")],
     "jobs:search": [("GET", "server.read")],
@@ -87,7 +88,7 @@ FIXED = {
     "password_reset_complete": 404,
 }
 # Redirects with no check of their own (the pages they lead to are in the table).
-REDIRECTS = {"/": "/servers/", "/admin/jobs/": "/admin/jobs"}
+REDIRECTS = {"/": "/servers/", "/admin/jobs/": "/admin/jobs", "/favicon.ico": "/static/favicon.svg"}
 # The admin's login is the panel's (throttled, with the two-factor step): anyone may open it.
 ADMIN_LOGIN = "/admin/login/"
 REDIRECT_NAMES = {

@@ -7,6 +7,7 @@ from django.test import Client
 from django.utils import timezone
 
 from jobs.models import Job, JobKind, JobState, JobTrigger
+from servers.models import ActualState, Server
 
 from .processes import free_game_port, running, start_worker, wait_until
 
@@ -121,3 +122,49 @@ def test_a_start_that_failed_before_install_succeeds_when_rerun_after_installing
         assert rerun.state == JobState.SUCCEEDED and rerun.parent_id == start.pk
         stop = Job.enqueue(server, JobKind.STOP, owner)
         wait_until(lambda: Job.objects.get(pk=stop.pk).is_finished, timeout=60)
+
+
+def test_rerun_of_install_on_a_running_server_answers_409_with_the_buttons_reason(owner_client, server, job):
+    finish(job)
+    Server.objects.filter(pk=server.pk).update(actual_state=ActualState.RUNNING)
+    response = owner_client.post(f"/jobs/{job.id}/retry")
+    assert response.status_code == 409
+    assert "Stop it first (Update stops and starts it for you)." in response.content.decode()
+    assert Job.objects.count() == 1
+
+
+def test_enqueueing_a_kind_whose_button_is_off_answers_409_and_queues_nothing(owner_client, server):
+    Server.objects.filter(pk=server.pk).update(actual_state=ActualState.NOT_INSTALLED)
+    response = owner_client.post(f"/servers/{server.id}/jobs", {"kind": "start"})
+    assert response.status_code == 409
+    assert "Install it first." in response.content.decode()
+    Server.objects.filter(pk=server.pk).update(actual_state=ActualState.RUNNING)
+    page = owner_client.get(f"/servers/{server.id}").content.decode()
+    assert "Stop it first (Update stops and starts it for you)." in page, "the button says the same"
+    assert owner_client.post(f"/servers/{server.id}/jobs", {"kind": "install"}).status_code == 409
+    assert not Job.objects.exists()
+
+
+def test_the_api_refuses_what_the_buttons_refuse_with_the_same_reason(owner, server, job):
+    from api.models import ApiKey
+
+    finish(job)
+    Server.objects.filter(pk=server.pk).update(actual_state=ActualState.RUNNING)
+    key = ApiKey.new(owner, "rules", ["server.read", "game.install"])[1]
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+    api = Client()
+    retry = api.post(f"/api/v1/jobs/{job.id}/retry", **headers)
+    enqueue = api.post(
+        f"/api/v1/servers/{server.id}/jobs", {"kind": "install"}, content_type="application/json", **headers
+    )
+    for answer in (retry, enqueue):
+        assert answer.status_code == 409
+        assert "Stop it first (Update stops and starts it for you)." in answer.json()["detail"]
+    assert Job.objects.count() == 1
+
+
+def test_the_rerun_button_is_off_with_the_reason_when_the_kind_makes_no_sense_now(owner_client, server, job):
+    finish(job)
+    Server.objects.filter(pk=server.pk).update(actual_state=ActualState.RUNNING)
+    page = owner_client.get(f"/jobs/{job.id}").content.decode()
+    assert 'title="Stop it first (Update stops and starts it for you)." disabled>Re-run</button>' in page

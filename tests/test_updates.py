@@ -287,7 +287,7 @@ def test_apply_warns_stops_updates_and_starts_and_the_server_runs_the_new_build(
     owner_client, owner, make_server, host, tmp_path
 ):
     server = make_server(port=free_game_port(), update_policy=UpdatePolicy.APPLY)
-    env = worker_env(host, tmp_path, L4D2_UPDATE_CHECK_MINUTES="0.05", L4D2_UPDATE_WARNING_SECONDS="1")
+    env = worker_env(host, tmp_path, L4D2_UPDATE_CHECK_MINUTES="0.05", L4D2_WARNING_SECONDS="1")
     with running(start_worker("--poll", "0.1", log_path=tmp_path / "w.log", **env)):
         run_job(server, JobKind.INSTALL, owner)
         run_job(server, JobKind.START, owner)

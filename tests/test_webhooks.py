@@ -436,3 +436,21 @@ def test_a_receiver_that_hangs_never_holds_up_the_job(owner, make_server, tmp_pa
             wait_until(lambda: Job.objects.get(pk=later.pk).state == JobState.SUCCEEDED, timeout=60)
             gate.set()
             wait_until(lambda: Delivery.objects.get().state == DeliveryState.DELIVERED, timeout=30)
+
+
+def test_an_unknown_host_is_said_in_words_not_as_an_errno(owner, server, job, monkeypatch):
+    def no_such_host(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
+    hook(owner, server, url="https://no-such-host.example.org/hook")
+    events.emit("job.failed", server, "failed", job=failed(job))
+    send_all()
+    error = Delivery.objects.get().tries.first().error
+    assert "Could not reach the receiver: its host name was not found" in error
+    assert "Errno" not in error
+
+
+def test_an_owner_is_not_offered_every_server_in_the_webhook_form(owner_client, staff_client, server):
+    assert "every server (staff only)" not in owner_client.get("/webhooks/").content.decode()
+    assert "every server (staff only)" in staff_client.get("/webhooks/").content.decode()

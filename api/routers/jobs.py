@@ -5,6 +5,7 @@ from ninja import Router, Status
 
 from jobs.access import KIND_PERMISSION, job_for_user
 from jobs.models import CancelOutcome, Job, JobTrigger
+from jobs.rules import refusal
 from jobs.source import JobSource
 from servers.access import require
 
@@ -39,6 +40,8 @@ def retry(request, job_id: int):
     require(request.user, target.server, KIND_PERMISSION[target.kind])
     if not target.is_finished:
         raise ApiError(409, f"Job #{target.id} is {target.state}: it can be re-run once it has finished.")
+    if why := refusal(target.kind, target.server):
+        raise ApiError(409, why)
     new = Job.enqueue(
         target.server, target.kind, request.user, trigger=JobTrigger.RETRY, parent=target, request=request
     )

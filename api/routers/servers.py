@@ -4,6 +4,7 @@ from ninja import Body, Router, Schema, Status
 
 from jobs.access import KIND_PERMISSION
 from jobs.models import Job, JobKind
+from jobs.rules import refusal
 from servers.access import require, server_for_user
 from servers.cfg.forms import ServerSettingsForm
 from servers.console.commands import submit
@@ -54,6 +55,8 @@ def enqueue(request, server_id: int, body: JobIn):
     if body.kind not in JobKind.values:
         raise ApiError(400, f"“{body.kind}” is not a job kind. Use one of: {', '.join(JobKind.values)}.")
     require(request.user, target, KIND_PERMISSION[body.kind])
+    if why := refusal(body.kind, target):
+        raise ApiError(409, why)
     job = Job.enqueue(target, body.kind, request.user, request=request)
     return Status(201, {**show.job(request, job), "duplicate": job.duplicate})
 

@@ -10,6 +10,8 @@ redirect) is not tried again.
 
 import http.client
 import logging
+import socket
+import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -124,8 +126,27 @@ def attempt(delivery):
     except net.Refused as exc:
         return Outcome(error=str(exc), permanent=True)
     except (OSError, http.client.HTTPException) as exc:
-        return Outcome(error=f"Could not reach the receiver: {exc or type(exc).__name__}")
+        return Outcome(error=f"Could not reach the receiver: {unreachable(exc)}")
     return judge(answer)
+
+
+def unreachable(exc):
+    """Why the receiver could not be reached, in words an owner can act on (not "[Errno -2] ...")."""
+    if isinstance(exc, socket.gaierror):
+        return "its host name was not found (check the URL's spelling; DNS has no such name)."
+    if isinstance(exc, ConnectionRefusedError):
+        return "the host refused the connection (nothing listens on that port)."
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {TIMEOUT:g} s."
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"its TLS certificate is not valid ({exc.verify_message})."
+    if isinstance(exc, ssl.SSLError):
+        return "the TLS (https) handshake failed."
+    if isinstance(exc, ConnectionResetError):
+        return "the connection was closed before an answer came."
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}."
+    return f"{exc or type(exc).__name__}"
 
 
 def judge(answer):

@@ -147,6 +147,9 @@ class Job(models.Model):
     exit_code = models.IntegerField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_by = optional_user_fk()
+    # Someone asked to go on now: the worker ends the players' warning early (like a cancel,
+    # the web process only writes the row; the worker on the game host acts on it).
+    hurry_requested_at = models.DateTimeField(null=True, blank=True)
     trigger = models.CharField(max_length=8, choices=JobTrigger.choices, default=JobTrigger.USER)
     # The job this one re-runs, or the previous link of a crash-restart chain.
     parent = models.ForeignKey(
@@ -298,6 +301,18 @@ class Job(models.Model):
     def _record_cancel(self, user, request, was):
         detail = {"kind": self.kind, "job": self.pk, "was": was}
         activity.record("job.cancelled", actor=user, server=self.server, request=request, detail=detail)
+
+    def request_hurry(self):
+        """Ask the worker to end the players' warning now; False once the job is not running."""
+        now = timezone.now()
+        won = Job.objects.filter(pk=self.pk, state=JobState.RUNNING, hurry_requested_at__isnull=True).update(
+            hurry_requested_at=now, updated_at=now
+        )
+        if won:
+            notify_job(self.pk)
+            nudge_workers()
+            return True
+        return Job.objects.filter(pk=self.pk, state=JobState.RUNNING).exists()
 
     def finish(self, code, *, cancelled, say):
         """running/cancelling -> succeeded/failed/cancelled, by the worker that ran it.

@@ -35,6 +35,7 @@ class WorkerProcess(models.Model):
 
     class Meta:
         ordering = ["-last_heartbeat"]
+        verbose_name_plural = "worker processes"  # not Django's "worker processs"
 
     def __str__(self):
         return self.identity

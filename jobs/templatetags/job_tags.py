@@ -8,11 +8,12 @@ from django import template
 
 from servers import permissions
 from servers.access import permissions_of
-from servers.models import ActualState, DesiredState
+from servers.models import ActualState
 
 from ..access import KIND_PERMISSION
 from ..models import JobKind, JobState
 from ..outcome import exit_code_text
+from ..rules import WARNED_KINDS, why_not
 
 register = template.Library()
 
@@ -28,6 +29,12 @@ def duration(delta):
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
     return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
+
+
+@register.filter
+def warns_players(job):
+    """Whether the job's kind warns a running server's players before taking it down."""
+    return job.kind in WARNED_KINDS
 
 
 @register.filter
@@ -64,10 +71,36 @@ def job_actions(context, server):
     if held is None:
         held = permissions_of(context["request"].user, server)
     actions = [
-        {"kind": kind, "label": label, "why": _why(kind, server, held), "primary": kind in primary}
+        {
+            "kind": kind,
+            "label": label,
+            "why": _why(kind, server, held),
+            "primary": kind in primary,
+            "confirm": _confirm(kind, server),
+        }
         for kind, label in JobKind.choices
     ]
     return {**context.flatten(), "server": server, "actions": actions}
+
+
+# What each kind does to the players on the server, for the browser's "are you sure".
+DISRUPTS = {
+    JobKind.STOP: "stops the server",
+    JobKind.RESTART: "restarts the server",
+    JobKind.UPDATE: "may restart the server for an update",
+    JobKind.INSTALL: "checks every game file (the server must be stopped)",
+}
+
+
+def _confirm(kind, server):
+    """The question the button asks before it submits when players are on ("" otherwise)."""
+    players = server.player_count or 0
+    if kind not in DISRUPTS or players == 0:
+        return ""
+    return (
+        f"{players} player{'' if players == 1 else 's'} on {server.name}. "
+        f"{JobKind(kind).label} {DISRUPTS[kind]}; they are warned first. Go ahead?"
+    )
 
 
 def _primary(state):
@@ -88,23 +121,13 @@ def job_may(context, job, name):
     return name in permissions_of(context["request"].user, job.server)
 
 
+@register.simple_tag
+def rerun_why_not(job):
+    """Why re-running the job makes no sense now ("" if it does): the rule of its kind's button."""
+    return why_not(job.kind, job.server)
+
+
 def _why(kind, server, held):
     """Why the button is off: the member may not (first: it is theirs to know), or it makes no sense now."""
     needed = KIND_PERMISSION[kind]
     return permissions.reason(needed) if needed not in held else why_not(kind, server)
-
-
-def why_not(kind, server):
-    """Why `kind` makes no sense for the server as it is now ("" if it does)."""
-    state, desired = server.actual_state, server.desired_state
-    live = state in (ActualState.RUNNING, ActualState.UNRESPONSIVE)
-    if kind == JobKind.INSTALL:
-        # Validating rewrites every file under a live server (hostctl refuses it too).
-        return "Stop it first (Update stops and starts it for you)." if live else ""
-    if state == ActualState.NOT_INSTALLED:
-        return "Install it first."
-    if kind == JobKind.START and live:
-        return "It is already running."
-    if kind == JobKind.STOP and state == ActualState.STOPPED and desired == DesiredState.STOPPED:
-        return "It is not running."
-    return ""

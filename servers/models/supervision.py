@@ -59,6 +59,7 @@ class ServerCrash(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["server", "-at"], name="crash_server_newest")]
+        verbose_name_plural = "server crashes"  # not Django's "server crashs"
 
     def __str__(self):
         return f"{self.server.name} {self.get_reason_display()} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -8,6 +8,13 @@
     if (e.detail.xhr.status === 409) { e.detail.shouldSwap = true; e.detail.isError = false; }
   });
 
+  // A button with data-confirm asks first (Stop, Restart, Update, Install while players are
+  // on). Delegated, so buttons that htmx swaps in later ask too.
+  document.addEventListener("submit", function (e) {
+    var button = e.submitter;
+    if (button && button.dataset.confirm && !window.confirm(button.dataset.confirm)) e.preventDefault();
+  }, true);
+
   // /admin/jobs: one box selects every job shown for a bulk action.
   document.addEventListener("change", function (e) {
     if (!e.target.matches("input.select-all")) return;

@@ -115,3 +115,25 @@ def test_the_server_page_works_under_the_enforced_csp(new_page, running_server, 
     page.locator("#auto-restart button").click()  # htmx swaps the switch in place
     page.locator("#auto-restart button", has_text="Turn on").wait_for()  # no script waits under the CSP
     wait_until(lambda: not Server.objects.get(pk=server.pk).auto_restart)
+
+
+def test_stop_asks_first_while_players_are_on_and_a_no_queues_nothing(new_page, running_server, owner):
+    server = running_server("Dark Carnival")
+    page = new_page()
+    log_in(page, owner)
+    page.goto(f"/servers/{server.id}")
+    asked = []
+
+    def answer(dialog, accept):
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, False))
+    page.click('#server-actions button:text-is("Stop")')
+    page.wait_for_timeout(300)
+    assert asked and asked[0].startswith("3 players on Dark Carnival. Stop stops the server")
+    assert not Job.objects.filter(server=server, kind=JobKind.STOP).exists()
+    page.once("dialog", lambda dialog: answer(dialog, True))
+    page.click('#server-actions button:text-is("Stop")')
+    page.wait_for_url("**/jobs/*")
+    assert Job.objects.filter(server=server, kind=JobKind.STOP).count() == 1

@@ -1,0 +1,32 @@
+"""When a job kind makes sense for a server as it is now: the one rule the buttons, a POST of
+the kind, a re-run and the API all follow, so none of them can do what another refuses."""
+
+from servers.models import ActualState, DesiredState
+
+from .models import JobKind
+
+LIVE_STATES = (ActualState.RUNNING, ActualState.UNRESPONSIVE)
+# The kinds whose job warns a running server's players before taking it down (hostctl).
+WARNED_KINDS = (JobKind.RESTART, JobKind.STOP, JobKind.UPDATE)
+
+
+def why_not(kind, server):
+    """Why `kind` makes no sense for the server as it is now ("" if it does)."""
+    state, desired = server.actual_state, server.desired_state
+    live = state in LIVE_STATES
+    if kind == JobKind.INSTALL:
+        # Validating rewrites every file under a live server (hostctl refuses it too).
+        return "Stop it first (Update stops and starts it for you)." if live else ""
+    if state == ActualState.NOT_INSTALLED:
+        return "Install it first."
+    if kind == JobKind.START and live:
+        return "It is already running."
+    if kind == JobKind.STOP and state == ActualState.STOPPED and desired == DesiredState.STOPPED:
+        return "It is not running."
+    return ""
+
+
+def refusal(kind, server):
+    """The sentence a 409 answers with when `kind` makes no sense now, else ""."""
+    why = why_not(kind, server)
+    return f"{JobKind(kind).label} of {server.name} is not possible now: {why}" if why else ""
