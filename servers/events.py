@@ -8,6 +8,7 @@ its own loop do it. Event names are DESIGN.md §9's: `job.failed`, `job.succeede
 
 import logging
 
+from django.db import OperationalError, connection, transaction
 from django.dispatch import Signal
 
 log = logging.getLogger(__name__)
@@ -23,3 +24,9 @@ def emit(name, server, text, job=None):
     ):
         if isinstance(result, Exception):
             log.error("listener %r of %s failed: %r", receiver, name, result)
+    if connection.in_atomic_block and transaction.get_rollback():
+        # A listener's write failed so that not even its savepoint could be undone (the
+        # database went away mid-write). The emitter's transaction would then roll back
+        # silently at its end, its own change (a job's final state) lost without an error:
+        # raise, so the emitter retries the whole of it (db.until_answered).
+        raise OperationalError(f"the database failed while {name} was recorded")

@@ -10,13 +10,14 @@ its true final state, its server as its owner asked, and the next queued job mus
 import re
 import threading
 
+import psutil
 import psycopg
 import pytest
 from django.db import connection
 
 from jobs.models import Job, JobKind, JobLog, JobState, WorkerProcess
 from jobs.recovery import process_identity
-from servers.models import ActualState, DesiredState
+from servers.models import ActualState, DesiredState, Server
 
 from .processes import running, start_worker, stop_gracefully, wait_until
 
@@ -57,9 +58,13 @@ class Outage:
     def begin(self, seconds=OUTAGE_SECONDS):
         """From now for `seconds` (None: until end()): existing connections die, new ones are refused."""
         self._allow(False)
+        # Every connection of the processes under test dies; this test process's own (its
+        # threads keep theirs across tests) are spared, or later tests would find them dead.
+        ours = [c.laddr.port for c in psutil.Process().net_connections("tcp") if c.raddr]
         self.admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> %s",
-            [self.name, self.spared],
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> %s AND NOT (client_port = ANY(%s))",
+            [self.name, self.spared, ours],
         )
         if seconds is not None:
             self.timer = threading.Timer(seconds, self.end)
@@ -159,6 +164,8 @@ def test_an_update_of_a_running_server_survives_an_outage_and_leaves_it_running(
 ):
     Job.enqueue(udp_server, JobKind.INSTALL, owner)
     assert finished(Job.enqueue(udp_server, JobKind.START, owner)).state == JobState.SUCCEEDED
+    # The panel knows of a newer build, so the update really stops, updates and starts.
+    Server.objects.filter(pk=udp_server.pk).update(latest_build="99999999")
     update = Job.enqueue(udp_server, JobKind.UPDATE, owner)
     queued_after = Job.enqueue(udp_server, JobKind.RESTART, owner)
     when(lambda: has_line(update, "Server stopped"))  # stopped, about to update
