@@ -33,10 +33,15 @@ class Watcher:
         self.streams = defaultdict(dict)  # key -> {stream: its check}
         self.local = wake.bus.subscribe(GROUP, self._nudged)
         if layer.enabled():
-            loop.create_task(
-                layer.listen(GROUP, lambda message: self.recheck(message.get("seq")), lambda: True)
-            )
+            loop.create_task(self._listen())
         loop.create_task(self._sweep())
+
+    async def _listen(self):
+        # Until the loop cancels this task (it ends with its loop). `listen` stops when told to,
+        # not on a cancel alone (redis-py can turn one into a timeout mid-read): told here.
+        task = asyncio.current_task()
+        heard = lambda message: self.recheck(message.get("seq"))  # noqa: E731
+        await layer.listen(GROUP, heard, lambda: not task.cancelling())
 
     def _nudged(self, key):
         # In the local bus's thread.
