@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 
 import activity
 from activity.models import Event
-from jobs.pagination import keyset_page
+from l4d2site.pagination import keyset_page
 
 from . import two_factor
 

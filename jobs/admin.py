@@ -11,9 +11,10 @@ from urllib.parse import urlencode
 from django.contrib import admin, messages
 from django.shortcuts import redirect
 
+from l4d2site.pagination import positive_id
+
 from .admin_views import CHANGELIST_FILTERS, job_filters
 from .models import ACTIVE_STATES, CancelOutcome, Job, WorkerProcess
-from .pagination import positive_id
 
 
 @admin.register(Job)

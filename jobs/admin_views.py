@@ -12,10 +12,10 @@ from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import render
 
+from l4d2site.pagination import keyset_page, positive_id
 from servers.models import Server
 
 from .models import Job, JobKind, JobState, JobTrigger
-from .pagination import keyset_page, positive_id
 
 FILTERS = {"state": JobState.choices, "kind": JobKind.choices, "trigger": JobTrigger.choices}
 # The admin changelist's filter parameters, by the name /admin/jobs gives them.

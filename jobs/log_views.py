@@ -9,13 +9,13 @@ from django.views.decorators.http import require_GET
 
 from l4d2site import socket_budget
 from l4d2site.db import release_connections
+from l4d2site.pagination import positive_id
 from streams.ansi import strip_ansi
 from streams.frames import parse_after, sse_text
 from streams.tail import follow, iter_chunks
 
 from .access import job_for_user
 from .models import JobLog, LogStream
-from .pagination import positive_id
 from .source import JobSource
 
 SEARCH_MAX_CHARS = 200

@@ -9,13 +9,13 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from l4d2site.pagination import keyset_page
 from servers.access import require, server_for_user
 
 from .access import KIND_PERMISSION, job_for_user
 from .models import CancelOutcome, Job, JobKind, JobLog, JobState, JobTrigger
 from .models.job import QueueFull
 from .outcome import failure_reason
-from .pagination import keyset_page
 from .rules import WARNED_KINDS, refusal
 
 LOG_VIEW_LINES = 5000  # lines the job page shows at most; older ones load on demand or are in log.txt

@@ -6,7 +6,7 @@ from django.views.decorators.http import require_GET
 
 from activity import words
 from activity.models import Event
-from jobs.pagination import keyset_page
+from l4d2site.pagination import keyset_page
 
 from .access import server_for_user
 

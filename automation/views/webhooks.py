@@ -7,7 +7,7 @@ from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from jobs.pagination import positive_id
+from l4d2site.pagination import positive_id
 
 from .. import audit
 from ..access import webhook_for_user

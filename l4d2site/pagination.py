@@ -1,4 +1,4 @@
-"""Keyset pagination for job lists, newest first.
+"""Keyset pagination for lists newest first (jobs, activity events): every app's pages share it.
 
 OFFSET pagination and COUNT(*) both grow with history; seeking by id on the
 (server, -id) / primary-key indexes costs the same on page 1 of 100 jobs and on
