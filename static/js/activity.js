@@ -7,28 +7,7 @@
 
   var MAX_ROWS = 500; // a page left open for days keeps its newest rows only
 
-  // A state-only WebSocket that comes back after a drop (as static/js/server.js).
-  function follow(path, onState, conn) {
-    var retry = 0;
-    function setConn(text) { if (conn) { conn.textContent = text; conn.dataset.conn = text; } }
-    function open() {
-      var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-      var socket = new WebSocket(scheme + location.host + path);
-      setConn("connecting…");
-      socket.onopen = function () { retry = 0; setConn("live"); };
-      socket.onmessage = function (e) {
-        var msg;
-        try { msg = JSON.parse(e.data); } catch (err) { return; }
-        if (msg.type === "state") onState(msg);
-      };
-      socket.onclose = function (e) {
-        if (e.code === 4403) { setConn("not allowed"); return; }
-        setConn("reconnecting…");
-        setTimeout(open, Math.min(10000, 500 * Math.pow(2, retry++)));
-      };
-    }
-    open();
-  }
+  var follow = window.L4D2.followState; // static/js/statesocket.js
 
   // The page's filters, as the server applies them (servers/activity_views.py).
   function matches(event, person, action) {
