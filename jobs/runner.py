@@ -137,7 +137,9 @@ def _execute(running):
     # Host names and pids are for staff (the job page shows them the worker); the log is for everyone.
     output(LogStream.SYSTEM, f"Running {job.get_kind_display().lower()} of {job.server.name}.")
     try:
-        code = int(l4d2_facade.run(job.kind, job.server, output, token, hurry=running.hurry))
+        code = int(
+            l4d2_facade.run(job.kind, job.server, output, token, hurry=running.hurry, params=job.params)
+        )
     except HostError as exc:
         output(LogStream.STDERR, str(exc))
         code = 1

@@ -97,11 +97,18 @@ def _install_dir(server_id):
 
 # The kinds that warn a running server's players first; `hurry` (a token) ends the wait early.
 WARNED = {"update", "stop", "restart"}
+# The kinds whose operation takes the job's params (backup, restore, addons... add themselves).
+TAKES_PARAMS = set()
 
 
-def run(kind, server, sink, cancel=None, hurry=None):
-    """Run one lifecycle operation; returns the exit code. Raises l4d2.HostError on clear failures."""
+def run(kind, server, sink, cancel=None, hurry=None, params=None):
+    """Run one lifecycle operation; returns the exit code. Raises l4d2.HostError on clear failures.
+
+    `params` is the job's JSON (Job.params), for the kinds in TAKES_PARAMS.
+    """
     extra = {"hurry": hurry} if kind in WARNED else {}
+    if kind in TAKES_PARAMS:
+        extra["params"] = params or {}
     return OPERATIONS[kind](spec_for(server), sink, cancel, config=host_config(), **extra)
 
 

@@ -97,3 +97,18 @@ def test_an_owner_may_have_20_jobs_waiting_and_the_21st_answers_429(
 def test_staff_are_not_held_by_the_queue_cap(staff_client, server, settings):
     settings.MAX_QUEUED_PER_OWNER = 0
     assert staff_client.post(f"/servers/{server.id}/jobs", {"kind": "install"}).status_code == 302
+
+
+def test_the_same_kind_with_other_params_is_a_second_job_and_the_same_params_are_one(owner, server):
+    first = Job.enqueue(server, "install", owner, params={"items": [1]})
+    other = Job.enqueue(server, "install", owner, params={"items": [2]})
+    again = Job.enqueue(server, "install", owner, params={"items": [1]})
+    assert other.id != first.id and not other.duplicate
+    assert again.id == first.id and again.duplicate
+
+
+def test_a_re_run_takes_its_parents_params_unless_given_its_own(owner, server):
+    parent = Job.enqueue(server, "install", owner, params={"backup": 7})
+    Job.objects.filter(pk=parent.pk).update(state=JobState.FAILED)
+    assert Job.enqueue(server, "install", owner, parent=parent).params == {"backup": 7}
+    assert Job.enqueue(server, "start", owner, parent=parent, params={}).params == {}

@@ -160,6 +160,9 @@ class Job(models.Model):
     # "host:pid:start-time" of the worker process that claimed the job, so a
     # restarted worker can tell its dead predecessor's jobs from a live peer's.
     claimed_by = models.CharField(max_length=200, blank=True, default="")
+    # What the kind needs beyond the server (which backup to restore, which Workshop items...),
+    # plain JSON the worker hands to the operation. A re-run copies its parent's.
+    params = models.JSONField(default=dict, blank=True)
 
     objects = JobQuerySet.as_manager()
 
@@ -203,11 +206,23 @@ class Job(models.Model):
     # --- transitions -----------------------------------------------------------
 
     @classmethod
-    def enqueue(cls, server, kind, user, *, trigger=JobTrigger.USER, parent=None, request=None, detail=None):
+    def enqueue(
+        cls,
+        server,
+        kind,
+        user,
+        *,
+        trigger=JobTrigger.USER,
+        parent=None,
+        request=None,
+        detail=None,
+        params=None,
+    ):
         """-> queued; the server's desired state follows what the kind asks for.
 
-        The same kind already queued for the server is returned instead (a double
-        click queues one job), with `duplicate` set. The owner may have at most
+        `params` (JSON) says what the kind works on; without it a re-run (`parent`) takes
+        its parent's. The same kind with the same params already queued for the server is
+        returned instead (a double click queues one job), with `duplicate` set. The owner may have at most
         L4D2_MAX_QUEUED_PER_OWNER jobs queued on their servers, counting their own and
         their schedules' (not staff's, not the monitor's): QueueFull.
         `user` is None for jobs the panel starts itself (`trigger` says why).
@@ -224,7 +239,9 @@ class Job(models.Model):
             # One lock per owner serves both checks; a partial unique index would cover only
             # the duplicates, and an advisory lock has no SQLite twin.
             get_user_model().objects.select_for_update().filter(pk=server.owner_id).exists()
-            same = cls.objects.queued().filter(server=server, kind=kind).order_by("id").first()
+            if params is None:
+                params = parent.params if parent is not None else {}
+            same = cls.objects.queued().filter(server=server, kind=kind, params=params).order_by("id").first()
             if same is not None:
                 same.duplicate = True
                 return same
@@ -236,7 +253,7 @@ class Job(models.Model):
                         f"{settings.MAX_QUEUED_PER_OWNER}. Wait for some to run, or cancel some."
                     )
             job = cls.objects.create(
-                server=server, kind=kind, requested_by=user, trigger=trigger, parent=parent
+                server=server, kind=kind, requested_by=user, trigger=trigger, parent=parent, params=params
             )
             desired = DESIRED_STATE_FOR_KIND.get(kind)
             if desired:
