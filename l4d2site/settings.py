@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     # jobs before channels: our `runworker` command must shadow Channels' own.
     "jobs",
     "automation",
+    "addons",
     "api",
     "ninja",  # its Swagger UI's own static files: the API docs need no CDN
     "channels",

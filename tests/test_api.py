@@ -55,6 +55,7 @@ ROUTES = {
     ("delete", "/api/v1/servers/{server_id}/members/{member_id}"): "members.update",
     ("get", "/api/v1/servers/{server_id}/activity"): "activity.read",
     ("get", "/api/v1/account/activity"): "login",
+    ("get", "/api/v1/servers/{server_id}/addons"): "addons.read",
 }
 BODIES = {
     ("post", "/api/v1/servers/{server_id}/jobs"): {"kind": "restart"},

@@ -66,6 +66,7 @@ HTTP = {
     "automation:webhook": [("GET", "webhook owner"), ("POST", "webhook owner")],
     "automation:webhook_test": [("POST", "webhook owner")],
     "automation:webhook_delete": [("POST", "webhook owner")],
+    "addons:page": [("GET", "addons.read")],
     "admin_jobs": [("GET", "staff")],
     "login": [("GET", "anyone")],
     "logout": [("POST", "anyone")],

@@ -1,0 +1,1 @@
+"""The addons' rows (the files themselves live on the game host, read and written by its worker)."""
