@@ -125,10 +125,14 @@ SUMMARIES = {
     "webhook": _named("name"),
     "member": _member,
     "auth": lambda d: d.get("username", ""),
-    "workshop": lambda d: ", ".join(
-        filter(None, [", ".join(d.get("items", [])), d.get("collection") and f"collection {d['collection']}"])
-    )
-    + (f" · job #{d['job']}" if d.get("job") else ""),
+    "workshop": lambda d: (
+        ", ".join(
+            filter(
+                None, [", ".join(d.get("items", [])), d.get("collection") and f"collection {d['collection']}"]
+            )
+        )
+        + (f" · job #{d['job']}" if d.get("job") else "")
+    ),
 }
 
 

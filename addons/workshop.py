@@ -140,6 +140,8 @@ def record(server, outcome):
 
 def map_groups(server):
     """servers.maps source: the installed items' maps, one group per campaign (by its title)."""
+    if server is None or server.pk is None:
+        return []  # choices for a server not yet made: it has no add-ons
     groups = []
     for row in server.workshop_items.filter(state=WorkshopState.INSTALLED):
         in_campaigns = set()
