@@ -18,8 +18,6 @@ from servers.models import Server
 
 from .workshop_models import WorkshopItem, WorkshopState
 
-__all__ = ["Refused", "WorkshopItem", "WorkshopState", "add", "remove", "update_all"]
-
 
 class Refused(Exception):
     """A request that makes no sense as it is; `reason` says why (HTTP 400 or 409)."""

@@ -3,6 +3,7 @@
 from ninja import Router, Schema, Status
 
 from addons import workshop
+from addons.models import WorkshopState
 from servers.access import server_for_user
 
 from .. import representations as show
@@ -22,7 +23,7 @@ def item_dict(row):
 
 def workshop_list(server):
     """The `workshop` list of GET /servers/<id>/addons: the installed items."""
-    return [item_dict(row) for row in server.workshop_items.filter(state=workshop.WorkshopState.INSTALLED)]
+    return [item_dict(row) for row in server.workshop_items.filter(state=WorkshopState.INSTALLED)]
 
 
 @router.post("/servers/{int:server_id}/addons/workshop", response={202: dict}, url_name="workshop_add")
