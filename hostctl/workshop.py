@@ -73,10 +73,20 @@ def addons_dir(install_dir: Path) -> Path:
     game = install_dir / "left4dead2"
     if not game.is_dir():
         raise HostError(f"{game} is missing: install the server first")
-    addons = modes.make_dirs(game / "addons")
-    if addons.is_symlink() or not addons.resolve().is_relative_to(install_dir.resolve()):
-        raise HostError("left4dead2/addons leads outside the server's directory; it was left alone")
-    return addons
+    return _folder(install_dir, "left4dead2/addons")
+
+
+def _folder(install_dir: Path, relative: str) -> Path:
+    """`install_dir/relative`, made if missing; HostError if any part of it is a symlink
+    (checked before anything is made or written there, and again after)."""
+    folder = install_dir / relative
+    above = [install_dir / part for part in Path(relative).parents if part != Path(".")]
+    if any(part.is_symlink() for part in [folder, *above]):
+        raise HostError(f"{relative} leads outside the server's directory; it was left alone")
+    modes.make_dirs(folder)
+    if not folder.resolve().is_relative_to(install_dir.resolve()):
+        raise HostError(f"{relative} leads outside the server's directory; it was left alone")
+    return folder
 
 
 def vpk_path(install_dir: Path, item: str) -> Path:
@@ -324,7 +334,7 @@ def steamcmd_argv(staging: Path, item: str, config: HostConfig) -> list[str]:
 
 
 def _steamcmd_download(install_dir, item, out, sink, cancel, config) -> None:
-    staging = modes.make_dirs(install_dir / STAGING)
+    staging = _folder(install_dir, STAGING)
     folder = staging / "steamapps" / "workshop" / "content" / str(steam_api.APP_ID) / item
     shutil.rmtree(folder, ignore_errors=True)  # an earlier run's copy must not pass for this one
     argv = steamcmd_argv(staging, item, config)

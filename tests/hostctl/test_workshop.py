@@ -150,3 +150,15 @@ def test_ids_and_links_are_read_from_pasted_text(text, ids):
 def test_anything_else_pasted_is_refused_by_name(text):
     with pytest.raises(ValueError, match="neither a Workshop item id nor a link"):
         steam_api.parse_ids(text)
+
+
+def test_a_game_folder_leading_elsewhere_is_refused_before_anything_is_made_there(
+    spec, lines, ws_config, tmp_path
+):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    spec.install_dir.mkdir(parents=True)
+    (spec.install_dir / "left4dead2").symlink_to(elsewhere)
+    with pytest.raises(HostError, match="leads outside"):
+        run(spec, lines, ws_config, action="add", items=[ONE])
+    assert list(elsewhere.iterdir()) == []
