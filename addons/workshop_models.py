@@ -40,6 +40,11 @@ class WorkshopItem(models.Model):
         return self.title or f"Workshop item {self.item_id}"
 
     @property
+    def stalled(self):
+        """Asked for, but its job ended (cancelled, failed early, pruned) before getting to it."""
+        return self.state == WorkshopState.QUEUED and (self.job is None or self.job.is_finished)
+
+    @property
     def updated_on_steam(self):
         return datetime.fromtimestamp(self.time_updated, UTC) if self.time_updated else None
 

@@ -170,3 +170,10 @@ def test_map_groups_are_the_campaigns_then_the_maps_outside_any(game):
         ("Workshop: A", [("a_m1", "A 1: a_m1"), ("a_m2", "A 2: a_m2")]),
         ("Workshop: Pack", [("lone", "Pack: lone")]),
     ]
+
+
+def test_an_item_whose_job_ended_before_it_shows_as_not_installed(owner_client, game, owner):
+    job = workshop.add(game, owner, ["3000000001"])
+    job.request_cancel(owner)
+    page = owner_client.get(f"/servers/{game.id}/addons").content.decode()
+    assert "Not installed: its job ended first" in page
