@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.conf import settings
+from django.db import transaction
 
 from hostctl.files import parts_of
 from streams import layer
@@ -103,7 +104,10 @@ def _call_with_data(server, op, args, payload=None):
     if not _worker_alive(node_name):
         raise HostTimeout(f"No worker is running on {_where(node_name)}: its files cannot be reached.")
     _answers.listen()
-    request = FileRequest.objects.create(server=server, op=op, args=args, payload=payload)
+    with transaction.atomic():  # the worker never sees a write request without its bytes
+        request = FileRequest.objects.create(server=server, op=op, args=args)
+        if payload is not None:
+            FileRequest.objects.put_bytes(request.pk, "payload", payload)
     rows = FileRequest.objects.filter(pk=request.pk)
     answered = _answers.expect(request.pk)
     try:
@@ -121,13 +125,14 @@ def _call_with_data(server, op, args, payload=None):
                 raise HostTimeout(f"{where} did not answer in time; it may still finish the operation.")
             answered.wait(min(poll, remaining))
             answered.clear()
-        status, result, data = rows.values_list("status", "result", "data").get()
+        status, result = rows.values_list("status", "result").get()
+        data = FileRequest.objects.bytes_of(request.pk, "data")
         rows.delete()
     finally:
         _answers.forget(request.pk)
     if status != 200:
         raise from_answer(status, result.get("detail", "The game host refused."))
-    return result, bytes(data) if data is not None else None
+    return result, data
 
 
 def _worker_alive(node_name):
