@@ -19,6 +19,8 @@ GROUPS = {
     "member": "Members",
     "invite": "Invites",
     "server": "Server",
+    "file": "Files",
+    "folder": "Folders",
 }
 
 ACTIONS = {
@@ -61,6 +63,11 @@ ACTIONS = {
     "invite.revoked": "Revoked an invite link",
     "invite.accepted": "Joined through an invite link",
     "server.autorestart_paused": "Paused automatic restarts after repeated crashes",
+    "file.written": "Saved a file",
+    "file.uploaded": "Uploaded a file",
+    "file.renamed": "Renamed a file",
+    "file.deleted": "Deleted files",
+    "folder.created": "Created a folder",
 }
 
 
@@ -121,6 +128,10 @@ SUMMARIES = {
     "webhook": _named("name"),
     "member": _member,
     "auth": lambda d: d.get("username", ""),
+    "file.renamed": lambda d: f"{d.get('from', '')} → {d.get('to', '')}",
+    "file.deleted": lambda d: ", ".join(d.get("paths", [])),
+    "file": lambda d: d.get("path", "") + (f" ({d['size']} bytes)" if "size" in d else ""),
+    "folder": lambda d: d.get("path", ""),
 }
 
 

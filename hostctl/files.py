@@ -230,8 +230,8 @@ class ServerFiles:
             "modified": _iso(info.st_mtime),
         }
 
-    def _stat(self, path: str) -> os.stat_result:
-        with self._spot(path, follow=True) as spot:
+    def _stat(self, path: str, follow: bool = True) -> os.stat_result:
+        with self._spot(path, follow=follow) as spot:
             if spot.name is None:
                 return os.fstat(spot.parent)
             try:
@@ -239,8 +239,8 @@ class ServerFiles:
             except FileNotFoundError:
                 raise NotFound(f"{spot.path} does not exist.") from None
 
-    def stat(self, path: str) -> dict:
-        info = self._stat(path)
+    def stat(self, path: str, *, follow: bool = True) -> dict:
+        info = self._stat(path, follow)
         is_dir = stat.S_ISDIR(info.st_mode)
         return {
             "path": "/".join(parts_of(path)),
@@ -358,7 +358,7 @@ class ServerFiles:
                 if exc.errno == errno.EINVAL:  # a folder into itself
                     raise BadPath(f"{src.path} cannot be moved inside itself.") from None
                 raise
-        return self.stat(dst.path)
+        return self.stat(dst.path, follow=False)  # a symlink moved is described as the link
 
     def delete(self, paths: list[str]) -> dict:
         """Delete files and folders (a folder with everything in it; a symlink as the link)."""

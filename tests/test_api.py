@@ -55,6 +55,12 @@ ROUTES = {
     ("delete", "/api/v1/servers/{server_id}/members/{member_id}"): "members.update",
     ("get", "/api/v1/servers/{server_id}/activity"): "activity.read",
     ("get", "/api/v1/account/activity"): "login",
+    ("get", "/api/v1/servers/{server_id}/files"): "files.read",
+    ("get", "/api/v1/servers/{server_id}/files/content"): "files.read",
+    ("put", "/api/v1/servers/{server_id}/files/content"): "files.update",
+    ("post", "/api/v1/servers/{server_id}/files/rename"): "files.update",
+    ("post", "/api/v1/servers/{server_id}/files/mkdir"): "files.update",
+    ("post", "/api/v1/servers/{server_id}/files/delete"): "files.update",
 }
 BODIES = {
     ("post", "/api/v1/servers/{server_id}/jobs"): {"kind": "restart"},
@@ -71,6 +77,9 @@ BODIES = {
     ("patch", "/api/v1/webhooks/{webhook_id}"): {"name": "renamed"},
     ("post", "/api/v1/servers/{server_id}/members"): {"username": "newcomer", "permissions": ["server.read"]},
     ("patch", "/api/v1/servers/{server_id}/members/{member_id}"): {"permissions": []},
+    ("post", "/api/v1/servers/{server_id}/files/rename"): {"from": "a.txt", "to": "b.txt"},
+    ("post", "/api/v1/servers/{server_id}/files/mkdir"): {"path": "new"},
+    ("post", "/api/v1/servers/{server_id}/files/delete"): {"paths": ["a.txt"]},
 }
 
 CALLERS = [
