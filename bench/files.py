@@ -1,4 +1,5 @@
-"""The file relay's time: a 1 MiB and a 16 MiB file read and written through a real worker.
+"""The file relay's time: a 1 MiB and a 16 MiB file read and written through a real worker,
+and a 20,000-entry folder listed (the relay alone, and the whole browser page).
 
     .venv/bin/python bench/files.py [--modes sqlite,postgres] [--runs 7]
 
@@ -9,7 +10,8 @@ real `runworker` serves the relay; this process is the web side and calls the fu
 the pages and the API call (servers.files.relay): write_file stores the bytes in a
 FileRequest row, the worker writes them to disk (temp file, fsync, rename) and answers;
 read_file is answered with the bytes in the row. Times are wall clock per call, random
-bytes (nothing compresses), the file on the server's directory under the data dir.
+bytes (nothing compresses), the file on the server's directory under the data dir. The
+page is rendered in this process by Django's test client (no HTTP), after the relay.
 """
 
 from __future__ import annotations
@@ -58,8 +60,33 @@ def one_mode(mode: str, runs: int) -> dict:
             reads.append(time.perf_counter() - started)
             assert content.data == data, "the bytes read back are not the bytes written"
         out[label] = {"write": writes, "read": reads}
+    out["20,000 entries"] = big_folder(server, data_dir / "servers" / str(server.id), runs)
     common.stop_proc(worker)
     return out
+
+
+def big_folder(server, home, runs):
+    """A folder of 20,000 files: the relay's listing alone, and the whole browser page."""
+    from django.test import Client
+
+    from servers.files import relay
+
+    folder = home / "addons"
+    folder.mkdir()
+    for i in range(20_000):
+        (folder / f"map{i:05d}.vpk").touch()
+    client = Client()
+    client.force_login(server.owner)
+    lists, pages = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        assert len(relay.list_dir(server, "addons")["entries"]) == 20_000
+        lists.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        page = client.get(f"/servers/{server.id}/files?path=addons")
+        pages.append(time.perf_counter() - started)
+        assert page.status_code == 200 and page.content.count(b'name="paths"') == 20_000
+    return {"list": lists, "page": pages}
 
 
 def main():
@@ -76,7 +103,7 @@ def main():
             text=True,
         )
         for label, times in json.loads(answer.stdout.strip().splitlines()[-1]).items():
-            for op in ("write", "read"):
+            for op in times:
                 ms = [t * 1000 for t in times[op]]
                 rows.append((mode, f"{op} {label}", len(ms), statistics.median(ms), max(ms)))
     print(f"\nFile relay: web process -> FileRequest row -> runworker -> disk and back ({runs} runs)\n")

@@ -23,9 +23,9 @@ import os
 import secrets
 import shutil
 import stat
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 SERVER_CFG = "left4dead2/cfg/server.cfg"
@@ -438,7 +438,9 @@ def _described(path: str, data: bytes, info: os.stat_result) -> dict:
 
 
 def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(int(timestamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Formatting a gmtime: a third of datetime.strftime's time, which showed at 20,000 entries.
+    year, month, day, hour, minute, second = time.gmtime(timestamp)[:6]
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}Z"
 
 
 def _mib(size: int) -> str:

@@ -51,7 +51,7 @@ def browse(request, server_id):
         crumbs=crumbs(listing["path"]),
         parent=parent_of(listing["path"]),
         count=len(listing["entries"]),
-        rows=rows_html(server, listing["path"], listing["entries"], editable=is_text),
+        rows=rows_html(listing["path"], listing["entries"], editable=is_text),
         max_bytes=file_max_bytes(),
     )
     return render(request, "servers/files.html", context)
