@@ -39,7 +39,15 @@ def file_content(request, server_id: int, path: str = ""):
     return response
 
 
-@router.put("/servers/{int:server_id}/files/content", url_name="file_write")
+RAW_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.put("/servers/{int:server_id}/files/content", url_name="file_write", openapi_extra=RAW_BODY)
 def file_write(request, server_id: int, path: str = ""):
     """Replace (or make) the file with the request's body, as it is; 413 over L4D2_FILE_MAX_MB.
     With `If-Match: "<sha256>"`, 409 if the file on disk is not that one any more."""
