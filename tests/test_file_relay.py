@@ -7,7 +7,7 @@ import pytest
 
 from servers.files import relay
 from servers.files.errors import BadPath, Conflict, HostTimeout, NotFound, TooLarge
-from servers.models import FileRequest
+from servers.models import FileBytes, FileRequest
 
 from .files_worker import file_worker
 
@@ -45,7 +45,8 @@ def test_every_operation_goes_through_the_worker_and_lands_on_disk(server, home,
 
     relay.delete(server, ["left4dead2/backup"])
     assert not (home / "left4dead2" / "backup").exists()
-    assert FileRequest.objects.count() == 0  # every answered request was deleted by its asker
+    # Every answered request was deleted by its asker, with its bytes.
+    assert FileRequest.objects.count() == 0 and FileBytes.objects.count() == 0
 
 
 @pytest.mark.slow

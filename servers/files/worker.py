@@ -18,7 +18,7 @@ from l4d2site.loops import WorkerLoop
 from streams import layer
 
 from .. import l4d2_facade
-from ..models import FileRequest
+from ..models import FileBytes, FileRequest
 from .errors import FileError
 from .relay import ANSWERED_GROUP, node_group
 
@@ -67,7 +67,7 @@ class FileRelayLoop(WorkerLoop):
         if found is None:
             return
         server_id, op, args = found
-        payload = FileRequest.objects.bytes_of(request_id, "payload") if op == "write" else None
+        payload = FileBytes.objects.of(request_id, False) if op == "write" else None
         try:
             result, data = l4d2_facade.file_operation(server_id, op, args, payload)
             status = 200
@@ -77,6 +77,6 @@ class FileRelayLoop(WorkerLoop):
             log.exception("file request %s (%s) failed", request_id, op)
             status, result, data = 500, {"detail": "The game host's worker failed; see its log."}, None
         if data is not None:  # before the answer is marked: the asker reads the bytes once it sees it
-            FileRequest.objects.put_bytes(request_id, "data", data)
-        rows.update(answered_at=timezone.now(), status=status, result=result, payload=None)
+            FileBytes.objects.put(request_id, True, data)
+        rows.update(answered_at=timezone.now(), status=status, result=result)
         layer.publish(ANSWERED_GROUP, {"type": "files.answered", "seq": request_id})

@@ -5,67 +5,30 @@ import django.utils.timezone
 from django.db import migrations, models
 
 
-def uncompressed_bytes(apps, schema_editor):
-    """On PostgreSQL, keep the bytes uncompressed (EXTERNAL): a row lives a second at most, and
-    compressing 16 MiB of text cost ~80 ms each way (bench/files.py's note in bench/README.md)."""
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(
-            'ALTER TABLE "servers_filerequest" ALTER COLUMN "payload" SET STORAGE EXTERNAL, '
-            'ALTER COLUMN "data" SET STORAGE EXTERNAL'
-        )
-
-
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("servers", "0008_plural_names"),
+        ('servers', '0008_plural_names'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="FileRequest",
+            name='FileRequest',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("op", models.CharField(max_length=8)),
-                ("args", models.JSONField(default=dict)),
-                ("payload", models.BinaryField(help_text="The bytes to write (op write).", null=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("claimed_at", models.DateTimeField(blank=True, null=True)),
-                ("answered_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "status",
-                    models.PositiveSmallIntegerField(
-                        help_text="200, or the HTTP status of the refusal.", null=True
-                    ),
-                ),
-                (
-                    "result",
-                    models.JSONField(
-                        help_text="The answer, or {'detail': why} with an error status.", null=True
-                    ),
-                ),
-                ("data", models.BinaryField(help_text="The bytes read (op read).", null=True)),
-                (
-                    "server",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="servers.server"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('op', models.CharField(max_length=8)),
+                ('args', models.JSONField(default=dict)),
+                ('payload', models.BinaryField(help_text='The bytes to write (op write).', null=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('claimed_at', models.DateTimeField(blank=True, null=True)),
+                ('answered_at', models.DateTimeField(blank=True, null=True)),
+                ('status', models.PositiveSmallIntegerField(help_text='200, or the HTTP status of the refusal.', null=True)),
+                ('result', models.JSONField(help_text="The answer, or {'detail': why} with an error status.", null=True)),
+                ('data', models.BinaryField(help_text='The bytes read (op read).', null=True)),
+                ('server', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='servers.server')),
             ],
             options={
-                "indexes": [
-                    models.Index(
-                        condition=models.Q(("claimed_at", None)),
-                        fields=["created_at"],
-                        name="filerequest_unclaimed",
-                    ),
-                    models.Index(fields=["created_at"], name="filerequest_created"),
-                ],
+                'indexes': [models.Index(condition=models.Q(('claimed_at', None)), fields=['created_at'], name='filerequest_unclaimed'), models.Index(fields=['created_at'], name='filerequest_created')],
             },
         ),
-        migrations.RunPython(uncompressed_bytes, migrations.RunPython.noop),
     ]

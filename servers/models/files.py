@@ -6,25 +6,57 @@ from django.utils import timezone
 from .server import Server
 
 
-class FileRequestQuerySet(models.QuerySet):
-    """Bytes in and out of a request's BinaryFields, bound as bytes.
+class FileRequest(models.Model):
+    """One file operation on a server's game host, and its answer (servers/files/relay.py).
+
+    The web process inserts it (with its FileBytes to write, if any) and waits; the worker
+    of the server's node claims it, runs it through hostctl.files and writes the answer
+    into this row (and the bytes read into a FileBytes); the web process reads the answer
+    and deletes the row, its bytes with it.
+    """
+
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="+")
+    op = models.CharField(max_length=8)
+    args = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    status = models.PositiveSmallIntegerField(null=True, help_text="200, or the HTTP status of the refusal.")
+    result = models.JSONField(null=True, help_text="The answer, or {'detail': why} with an error status.")
+
+    class Meta:
+        indexes = [
+            # What a worker looks for on every pass: small, since answered rows go at once.
+            models.Index(
+                fields=["created_at"], name="filerequest_unclaimed", condition=models.Q(claimed_at=None)
+            ),
+            models.Index(fields=["created_at"], name="filerequest_created"),
+        ]
+
+    def __str__(self):
+        return f"{self.server_id}: {self.op} {self.args}"
+
+
+class FileBytesQuerySet(models.QuerySet):
+    """Bytes in and out as bytes.
 
     On PostgreSQL, Django's cursors bind parameters on the client side: 16 MiB of bytea
     became a 32 MiB quoted hex literal in the SQL text, and came back as hex too. These
-    two send and fetch it in binary instead (bench/files.py, 16 MiB each way: ~600 ms before,
+    send and fetch it in binary instead (bench/files.py, 16 MiB each way: ~600 ms before,
     250-400 ms after, on a busy 2-core machine).
     """
 
-    def bytes_of(self, pk, field):
-        """The bytes in `field` ("payload" or "data") of request `pk`, or None."""
-        sql, params = self.filter(pk=pk).values_list(field).query.sql_with_params()
-        row = _execute(sql, params, fetch=True)
-        return None if row is None or row[0] is None else bytes(row[0])
+    def put(self, request_id, answer, data):
+        table = connection.ops.quote_name(FileBytes._meta.db_table)
+        sql = f"INSERT INTO {table} (request_id, answer, data) VALUES (%s, %s, %s)"
+        _execute(sql, [request_id, answer, data])
 
-    def put_bytes(self, pk, field, data):
-        table = connection.ops.quote_name(FileRequest._meta.db_table)
-        column = connection.ops.quote_name(field)
-        _execute(f"UPDATE {table} SET {column} = %s WHERE id = %s", [data, pk])
+    def of(self, request_id, answer):
+        """The bytes of request `request_id` (the answer's, or the payload's), or None."""
+        rows = self.filter(request_id=request_id, answer=answer).values_list("data")
+        sql, params = rows.query.sql_with_params()
+        row = _execute(sql, params, fetch=True)
+        return None if row is None else bytes(row[0])
 
 
 def _execute(sql, params, fetch=False):
@@ -41,36 +73,23 @@ def _execute(sql, params, fetch=False):
         return cursor.fetchone() if fetch else None
 
 
-class FileRequest(models.Model):
-    """One file operation on a server's game host, and its answer (servers/files/relay.py).
+class FileBytes(models.Model):
+    """The bytes of a FileRequest: the file to write (the web process's) or the file read (the worker's).
 
-    The web process inserts it (with the bytes to write, if any) and waits; the worker
-    of the server's node claims it, runs it through hostctl.files and writes the answer
-    into the same row; the web process reads the answer and deletes the row. Bytes stay
-    bytes in both directions (a BinaryField: bytea, a BLOB), one row each way.
+    A row of their own, written once and never updated: on SQLite every UPDATE of a row
+    rewrites all of it, and claiming and answering a request whose row held 16 MiB cost
+    ~140 ms each (bench/files.py). Bytes stay bytes (a BLOB, a bytea): no base64, no chunks.
     """
 
-    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="+")
-    op = models.CharField(max_length=8)
-    args = models.JSONField(default=dict)
-    payload = models.BinaryField(null=True, help_text="The bytes to write (op write).")
-    created_at = models.DateTimeField(default=timezone.now)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    answered_at = models.DateTimeField(null=True, blank=True)
-    status = models.PositiveSmallIntegerField(null=True, help_text="200, or the HTTP status of the refusal.")
-    result = models.JSONField(null=True, help_text="The answer, or {'detail': why} with an error status.")
-    data = models.BinaryField(null=True, help_text="The bytes read (op read).")
+    request = models.ForeignKey(FileRequest, on_delete=models.CASCADE, related_name="+")
+    answer = models.BooleanField(help_text="False: the bytes to write; True: the bytes read.")
+    data = models.BinaryField()
 
-    objects = FileRequestQuerySet.as_manager()
+    objects = FileBytesQuerySet.as_manager()
 
     class Meta:
-        indexes = [
-            # What a worker looks for on every pass: small, since answered rows go at once.
-            models.Index(
-                fields=["created_at"], name="filerequest_unclaimed", condition=models.Q(claimed_at=None)
-            ),
-            models.Index(fields=["created_at"], name="filerequest_created"),
-        ]
+        verbose_name_plural = "file bytes"
+        constraints = [models.UniqueConstraint(fields=["request", "answer"], name="filebytes_one_each_way")]
 
     def __str__(self):
-        return f"{self.server_id}: {self.op} {self.args}"
+        return f"{self.request_id} {'answer' if self.answer else 'payload'}"
