@@ -218,3 +218,22 @@ def _file(name, data):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, data)
+
+
+def test_a_member_who_may_only_read_browses_without_tools_and_names_are_shown_as_text(
+    server, home, worker, django_user_model
+):
+    from servers.models import ServerMember
+
+    viewer = django_user_model.objects.create_user("viewer", password="pw")
+    ServerMember.objects.create(server=server, user=viewer, permissions=["server.read", "files.read"])
+    (home / "left4dead2" / '<img src=x onerror="alert(1)">.txt').write_text("hi")
+    client = Client()
+    client.force_login(viewer)
+    page = client.get(f"/servers/{server.id}/files?path=left4dead2").content.decode()
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;.txt" in page and "<img src=x" not in page
+    assert 'name="paths"' not in page and 'id="files-upload"' not in page and "Delete…" not in page
+    editor = client.get(f"/servers/{server.id}/files/edit?path=left4dead2/motd.txt").content.decode()
+    assert "readonly" in editor and 'id="editor-save"' not in editor
+    refused = client.post(f"/servers/{server.id}/files/mkdir", {"path": "", "name": "x"})
+    assert refused.status_code == 403 and not (home / "x").exists()

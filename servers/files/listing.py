@@ -31,7 +31,7 @@ def size_text(size):
     return ""
 
 
-def rows_html(folder, entries, *, editable):
+def rows_html(folder, entries, *, editable, selectable):
     # Relative links (the page is /servers/<id>/files) and no repeated attributes: a row
     # is ~200 bytes, so 20,000 entries are ~4 MB of HTML.
     rows = []
@@ -49,8 +49,9 @@ def rows_html(folder, entries, *, editable):
             get = f'<a href="files/download?path={quoted}" title="Download">↓</a>'
         else:
             link = f'<a href="files/download?path={quoted}">{shown}</a>'
+        box = f'<input type="checkbox" name="paths" value="{value}">' if selectable else ""
         rows.append(
-            f'<tr><td><input type="checkbox" name="paths" value="{value}"></td><td>{link}</td>'
+            f"<tr><td>{box}</td><td>{link}</td>"
             f'<td class="num">{size_text(entry["size"])}</td><td>{when}</td><td>{get}</td></tr>'
         )
     return mark_safe("\n".join(rows))

@@ -40,7 +40,8 @@ def browse_url(server, path=""):
 def browse(request, server_id):
     server = server_for_user(request.user, server_id, "files.read")
     path = request.GET.get("path", "")
-    context = {"server": server, "path": path, "perms": permissions_of(request.user, server)}
+    perms = permissions_of(request.user, server)
+    context = {"server": server, "path": path, "perms": perms}
     try:
         listing = relay.list_dir(server, path)
     except FileError as error:
@@ -51,7 +52,9 @@ def browse(request, server_id):
         crumbs=crumbs(listing["path"]),
         parent=parent_of(listing["path"]),
         count=len(listing["entries"]),
-        rows=rows_html(listing["path"], listing["entries"], editable=is_text),
+        rows=rows_html(
+            listing["path"], listing["entries"], editable=is_text, selectable="files.update" in perms
+        ),
         max_bytes=file_max_bytes(),
     )
     return render(request, "servers/files.html", context)
