@@ -237,3 +237,28 @@ def test_a_member_who_may_only_read_browses_without_tools_and_names_are_shown_as
     assert "readonly" in editor and 'id="editor-save"' not in editor
     refused = client.post(f"/servers/{server.id}/files/mkdir", {"path": "", "name": "x"})
     assert refused.status_code == 403 and not (home / "x").exists()
+
+
+def test_files_holding_the_rcon_password_need_the_permission_to_reveal_it(
+    server, home, worker, django_user_model
+):
+    from servers.models import ServerMember
+
+    (home / "console.log").write_text('] rcon_password "secret"\n')
+    viewer = django_user_model.objects.create_user("viewer", password="pw")
+    member = ServerMember.objects.create(
+        server=server, user=viewer, permissions=["server.read", "files.read"]
+    )
+    client = Client()
+    client.force_login(viewer)
+    key = Client(HTTP_AUTHORIZATION=f"Bearer {ApiKey.new(viewer, 'k', ['files.read', 'rcon.reveal'])[1]}")
+    base = f"/servers/{server.id}/files"
+    for path in ("left4dead2/cfg/server.cfg", "console.log"):
+        for url in (f"{base}/edit?path={path}", f"{base}/download?path={path}"):
+            refused = client.get(url)
+            assert refused.status_code == 403 and "RCON password" in refused.content.decode(), url
+        assert key.get(f"/api/v1{base}/content?path={path}").status_code == 403
+    member.permissions = ["server.read", "files.read", "rcon.reveal"]
+    member.save()
+    assert client.get(f"{base}/download?path=console.log").content == b'] rcon_password "secret"\n'
+    assert key.get(f"/api/v1{base}/content?path=left4dead2/cfg/server.cfg").status_code == 200

@@ -32,8 +32,9 @@ def list_files(request, server_id: int, path: str = ""):
 
 @router.get("/servers/{int:server_id}/files/content", url_name="file_content")
 def file_content(request, server_id: int, path: str = ""):
-    """The file's bytes; its sha256 is the ETag (send it back as If-Match to write only over it)."""
-    content = relay.read_file(server_for_user(request.user, server_id, "files.read"), path)
+    """The file's bytes; its sha256 is the ETag (send it back as If-Match to write only over it).
+    server.cfg and console.log, which can hold the RCON password, also need `rcon.reveal`."""
+    content = actions.read(server_for_user(request.user, server_id, "files.read"), request.user, path)
     response = HttpResponse(content.data, content_type="application/octet-stream")
     response["ETag"] = f'"{content.sha256}"'
     return response

@@ -1,13 +1,24 @@
-"""File changes made by people (pages and API alike): the relay call, then its activity event.
+"""What people do with a server's files, pages and API alike: the relay call, and around it
+the rules that are about people rather than paths.
 
-The event names what changed (paths, sizes), never a file's contents. It is recorded
-once the game host has answered: the change is on disk by then, so it is no longer
-a change that may yet be refused.
+A change is recorded as an activity event naming what changed (paths, sizes), never a
+file's contents, once the game host has answered (the change is on disk by then). A file
+that can hold the RCON password (server.cfg, console.log) is given only to those who may
+see the password: `files.read` alone does not reveal what `rcon.reveal` guards.
 """
 
 import activity
+from hostctl.files import SECRET_FILES
 
+from ..access import require
 from . import relay
+
+
+def read(server, user, path):
+    content = relay.read_file(server, path)
+    if content.path in SECRET_FILES:  # the host's canonical path: a symlink to it counts too
+        require(user, server, "rcon.reveal")
+    return content
 
 
 def write(server, user, path, data, *, expected_sha256=None, uploaded=False, request=None):

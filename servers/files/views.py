@@ -69,7 +69,7 @@ def edit(request, server_id):
     server = server_for_user(request.user, server_id, "files.read")
     path = request.GET.get("path", "")
     try:
-        content = relay.read_file(server, path)
+        content = actions.read(server, request.user, path)
     except FileError as error:
         return _refused(request, server, parent_of(path), error)
     context = _editor_context(request, server, content.path, sha256=content.sha256, size=content.size)
@@ -127,7 +127,7 @@ def download(request, server_id):
     server = server_for_user(request.user, server_id, "files.read")
     path = request.GET.get("path", "")
     try:
-        content = relay.read_file(server, path)
+        content = actions.read(server, request.user, path)
     except FileError as error:
         return _refused(request, server, parent_of(path), error)
     response = HttpResponse(content.data, content_type="application/octet-stream")

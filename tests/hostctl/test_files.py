@@ -214,3 +214,18 @@ def _spec(home):
     from hostctl.l4d2 import ServerSpec
 
     return ServerSpec(id=1, install_dir=home, port=27015)
+
+
+@pytest.mark.parametrize("name", ["console.log", "console.log.1", "srcds.pid"])
+def test_the_panels_own_files_cannot_be_written_renamed_or_deleted(host, home, name):
+    (home / name).write_text("kept by the panel\n")
+    for operation in (
+        lambda: host.write(name, b"x"),
+        lambda: host.rename(name, "mine.txt"),
+        lambda: host.rename("left4dead2/motd.txt", name),
+        lambda: host.delete(["left4dead2/motd.txt", name]),
+    ):
+        with pytest.raises(Conflict, match="kept by the panel"):
+            operation()
+    assert (home / name).read_text() == "kept by the panel\n"
+    assert (home / "left4dead2" / "motd.txt").exists()  # a refusal in the list deletes nothing
