@@ -20,6 +20,8 @@ GROUPS = {
     "invite": "Invites",
     "server": "Server",
     "workshop": "Workshop",
+    "file": "Files",
+    "folder": "Folders",
 }
 
 ACTIONS = {
@@ -65,6 +67,11 @@ ACTIONS = {
     "workshop.added": "Added Workshop items",
     "workshop.updated": "Updated Workshop items",
     "workshop.removed": "Removed a Workshop item",
+    "file.written": "Saved a file",
+    "file.uploaded": "Uploaded a file",
+    "file.renamed": "Renamed a file",
+    "file.deleted": "Deleted files",
+    "folder.created": "Created a folder",
 }
 
 
@@ -133,6 +140,10 @@ SUMMARIES = {
         )
         + (f" · job #{d['job']}" if d.get("job") else "")
     ),
+    "file.renamed": lambda d: f"{d.get('from', '')} → {d.get('to', '')}",
+    "file.deleted": lambda d: ", ".join(d.get("paths", [])),
+    "file": lambda d: d.get("path", "") + (f" ({d['size']} bytes)" if "size" in d else ""),
+    "folder": lambda d: d.get("path", ""),
 }
 
 

@@ -11,8 +11,9 @@ met by the same check (a folder opened with O_NOFOLLOW fails rather than follow 
 
 Writes go to a temporary file beside the target, then rename over it: a reader (or
 srcds) sees the old file or the new one, never half of one. server.cfg is the
-panel's (written at every start from the settings): writing or renaming it is a
-Conflict (409) that points to the settings.
+panel's (written at every start from the settings): writing, renaming or deleting
+it is a Conflict (409) that points to the settings; so it is for the console and
+process files the panel keeps (PANEL_FILES).
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ import os
 import secrets
 import shutil
 import stat
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 SERVER_CFG = "left4dead2/cfg/server.cfg"
@@ -64,10 +65,20 @@ class TooLarge(FileError):
     status = 413
 
 
-SERVER_CFG_CONFLICT = (
-    "server.cfg is written by the panel from the server's settings at every start: "
-    "change it on the Settings page."
-)
+# The files the panel itself keeps in a server's directory (hostctl.srcds.files_for): written,
+# renamed or deleted behind its back they would lose settings, console lines or the process.
+PANEL_FILES = {
+    SERVER_CFG: (
+        "server.cfg is written by the panel from the server's settings at every start: "
+        "change it on the Settings page."
+    ),
+    **{
+        name: f"{name} is kept by the panel for the server's console and process; it cannot be changed here."
+        for name in ("console.log", "console.log.1", "console.fifo", "srcds.pid")
+    },
+}
+# Those that can hold the RCON password (server.cfg has it; srcds may echo it to its console).
+SECRET_FILES = frozenset({SERVER_CFG, "console.log", "console.log.1"})
 
 
 def parts_of(path: str) -> list[str]:
@@ -230,8 +241,8 @@ class ServerFiles:
             "modified": _iso(info.st_mtime),
         }
 
-    def _stat(self, path: str) -> os.stat_result:
-        with self._spot(path, follow=True) as spot:
+    def _stat(self, path: str, follow: bool = True) -> os.stat_result:
+        with self._spot(path, follow=follow) as spot:
             if spot.name is None:
                 return os.fstat(spot.parent)
             try:
@@ -239,8 +250,8 @@ class ServerFiles:
             except FileNotFoundError:
                 raise NotFound(f"{spot.path} does not exist.") from None
 
-    def stat(self, path: str) -> dict:
-        info = self._stat(path)
+    def stat(self, path: str, *, follow: bool = True) -> dict:
+        info = self._stat(path, follow)
         is_dir = stat.S_ISDIR(info.st_mode)
         return {
             "path": "/".join(parts_of(path)),
@@ -292,7 +303,7 @@ class ServerFiles:
         """
         self._check_size("The file", len(data))
         with self._spot(path, follow=True) as spot:
-            self._refuse_server_cfg(spot)
+            self._refuse_panel_file(spot)
             if spot.name is None:
                 raise BadPath("Name a file to write.")
             mode = NEW_FILE_MODE
@@ -347,8 +358,8 @@ class ServerFiles:
         with self._spot(source, follow=False) as src, self._spot(target, follow=False) as dst:
             if src.name is None or dst.name is None:
                 raise BadPath("The server's folder itself cannot be renamed or replaced.")
-            self._refuse_server_cfg(src)
-            self._refuse_server_cfg(dst)
+            self._refuse_panel_file(src)
+            self._refuse_panel_file(dst)
             self._lstat(src)
             if self._exists(dst):
                 raise Conflict(f"{dst.path} exists already.")
@@ -358,27 +369,35 @@ class ServerFiles:
                 if exc.errno == errno.EINVAL:  # a folder into itself
                     raise BadPath(f"{src.path} cannot be moved inside itself.") from None
                 raise
-        return self.stat(dst.path)
+        return self.stat(dst.path, follow=False)  # a symlink moved is described as the link
 
     def delete(self, paths: list[str]) -> dict:
-        """Delete files and folders (a folder with everything in it; a symlink as the link)."""
+        """Delete files and folders (a folder with everything in it; a symlink as the link).
+
+        Every path is checked (it exists, it may go) before anything is deleted, and again
+        as it is deleted: a refusal in the list deletes nothing.
+        """
         if not isinstance(paths, list) or not paths:
             raise BadPath("Name at least one file or folder to delete.")
-        for path in paths:  # every path checked before anything is deleted
-            parts_of(path)
+        for path in paths:
+            with self._spot(path, follow=False) as spot:
+                self._deletable(spot)
         deleted = []
         for path in paths:
             with self._spot(path, follow=False) as spot:
-                if spot.name is None:
-                    raise BadPath("The server's folder itself cannot be deleted.")
-                info = self._lstat(spot)
-                if stat.S_ISDIR(info.st_mode):
+                if stat.S_ISDIR(self._deletable(spot).st_mode):
                     # With dir_fd, rmtree works on descriptors and never follows a symlink.
                     shutil.rmtree(spot.name, dir_fd=spot.parent)
                 else:
                     os.unlink(spot.name, dir_fd=spot.parent)
                 deleted.append(spot.path)
         return {"deleted": deleted}
+
+    def _deletable(self, spot: Spot) -> os.stat_result:
+        if spot.name is None:
+            raise BadPath("The server's folder itself cannot be deleted.")
+        self._refuse_panel_file(spot)
+        return self._lstat(spot)
 
     # --- helpers --------------------------------------------------------------------
 
@@ -396,9 +415,9 @@ class ServerFiles:
         return True
 
     @staticmethod
-    def _refuse_server_cfg(spot: Spot) -> None:
-        if spot.path == SERVER_CFG:
-            raise Conflict(SERVER_CFG_CONFLICT)
+    def _refuse_panel_file(spot: Spot) -> None:
+        if spot.path in PANEL_FILES:
+            raise Conflict(PANEL_FILES[spot.path])
 
 
 OPERATIONS = ("list", "read", "write", "rename", "mkdir", "delete")
@@ -438,7 +457,9 @@ def _described(path: str, data: bytes, info: os.stat_result) -> dict:
 
 
 def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(int(timestamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Formatting a gmtime: a third of datetime.strftime's time, which showed at 20,000 entries.
+    year, month, day, hour, minute, second = time.gmtime(timestamp)[:6]
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}Z"
 
 
 def _mib(size: int) -> str:

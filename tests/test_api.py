@@ -59,6 +59,12 @@ ROUTES = {
     ("get", "/api/v1/servers/{server_id}/addons"): "addons.read",
     ("post", "/api/v1/servers/{server_id}/addons/workshop"): "addons.update",
     ("delete", "/api/v1/servers/{server_id}/addons/workshop/{item_id}"): "addons.update",
+    ("get", "/api/v1/servers/{server_id}/files"): "files.read",
+    ("get", "/api/v1/servers/{server_id}/files/content"): "files.read",
+    ("put", "/api/v1/servers/{server_id}/files/content"): "files.update",
+    ("post", "/api/v1/servers/{server_id}/files/rename"): "files.update",
+    ("post", "/api/v1/servers/{server_id}/files/mkdir"): "files.update",
+    ("post", "/api/v1/servers/{server_id}/files/delete"): "files.update",
 }
 BODIES = {
     ("post", "/api/v1/servers/{server_id}/jobs"): {"kind": "restart"},
@@ -76,6 +82,9 @@ BODIES = {
     ("post", "/api/v1/servers/{server_id}/members"): {"username": "newcomer", "permissions": ["server.read"]},
     ("patch", "/api/v1/servers/{server_id}/members/{member_id}"): {"permissions": []},
     ("post", "/api/v1/servers/{server_id}/addons/workshop"): {"items": ["3000000001"]},
+    ("post", "/api/v1/servers/{server_id}/files/rename"): {"from": "a.txt", "to": "b.txt"},
+    ("post", "/api/v1/servers/{server_id}/files/mkdir"): {"path": "new"},
+    ("post", "/api/v1/servers/{server_id}/files/delete"): {"paths": ["a.txt"]},
 }
 
 CALLERS = [

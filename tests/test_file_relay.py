@@ -7,7 +7,7 @@ import pytest
 
 from servers.files import relay
 from servers.files.errors import BadPath, Conflict, HostTimeout, NotFound, TooLarge
-from servers.models import FileRequest
+from servers.models import FileBytes, FileRequest
 
 from .files_worker import file_worker
 
@@ -45,7 +45,8 @@ def test_every_operation_goes_through_the_worker_and_lands_on_disk(server, home,
 
     relay.delete(server, ["left4dead2/backup"])
     assert not (home / "left4dead2" / "backup").exists()
-    assert FileRequest.objects.count() == 0  # every answered request was deleted by its asker
+    # Every answered request was deleted by its asker, with its bytes.
+    assert FileRequest.objects.count() == 0 and FileBytes.objects.count() == 0
 
 
 @pytest.mark.slow
@@ -90,3 +91,37 @@ def test_a_request_nobody_claims_is_withdrawn_at_the_timeout_and_never_runs(serv
     with pytest.raises(HostTimeout, match="did not answer: nothing was changed"):
         relay.mkdir(server, "new")
     assert FileRequest.objects.count() == 0
+
+
+def test_the_worker_never_runs_a_request_older_than_the_wait_and_prunes_old_rows(server, sim_host, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from servers.files.worker import FileRelayLoop
+
+    home = sim_host / str(server.id)
+    home.mkdir(parents=True)
+    settings.L4D2_FILE_TIMEOUT_SECONDS = 5
+    stale = FileRequest.objects.create(
+        server=server, op="mkdir", args={"path": "late"}, created_at=timezone.now() - timedelta(seconds=6)
+    )
+    forgotten = FileRequest.objects.create(
+        server=server, op="mkdir", args={"path": "old"}, created_at=timezone.now() - timedelta(seconds=11)
+    )
+    fresh = FileRequest.objects.create(server=server, op="mkdir", args={"path": "now"})
+    FileRelayLoop(identity="test", node_name=None).run_once()
+    assert not (home / "late").exists() and not (home / "old").exists()
+    assert (home / "now").is_dir()
+    assert FileRequest.objects.get(pk=fresh.pk).status == 200
+    assert FileRequest.objects.filter(pk=stale.pk).exists()  # its asker may still be looking
+    assert not FileRequest.objects.filter(pk=forgotten.pk).exists()  # older than twice the wait: gone
+
+
+def test_a_worker_of_another_node_leaves_the_request_alone(server, sim_host):
+    from servers.files.worker import FileRelayLoop
+
+    (sim_host / str(server.id)).mkdir(parents=True)
+    request = FileRequest.objects.create(server=server, op="mkdir", args={"path": "x"})
+    FileRelayLoop(identity="test", node_name="elsewhere").run_once()
+    assert FileRequest.objects.get(pk=request.pk).claimed_at is None

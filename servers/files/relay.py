@@ -3,12 +3,14 @@
 The way console commands travel: the database carries the request and the answer, a
 nudge wakes the other side at once (local datagrams on one host, Redis across hosts;
 streams.layer), and both sides also poll, so a lost nudge costs latency, never an
-answer. One `FileRequest` row per operation: the web process inserts it, with the
-bytes to write in a BinaryField (bytes as bytes: no base64, no chunks, one INSERT);
-the worker claims it with a conditional update, runs it through hostctl.files on the
-game host, and writes the answer (JSON, and the bytes read) into the same row with one
-UPDATE; the web process reads it in one SELECT and deletes the row. A 16 MiB file thus
-crosses the database once each way (bench/files.py measures it).
+answer. One `FileRequest` row per operation (op, arguments, then the answer's status
+and JSON) and at most one `FileBytes` row each way, written once: the web process inserts
+the request with the bytes to write in one transaction; the worker claims it with a
+conditional update, runs it through hostctl.files on the game host, inserts the bytes
+read and marks the answer; the web process reads it (one SELECT for the bytes) and
+deletes the request, its bytes with it. Bytes stay bytes (BLOB, bytea bound in binary):
+no base64, no chunks, so a 16 MiB file crosses the database once each way
+(bench/files.py measures it).
 
 The game host checks every path at the moment of use; the checks here only spare a
 round trip for what is plainly wrong. Nobody answering within L4D2_FILE_TIMEOUT_SECONDS
@@ -25,12 +27,13 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.conf import settings
+from django.db import transaction
 
 from hostctl.files import parts_of
 from streams import layer
 
 from ..l4d2_facade import file_max_bytes
-from ..models import FileRequest
+from ..models import FileBytes, FileRequest
 from .errors import HostTimeout, TooLarge, from_answer
 
 ANSWERED_GROUP = "files.answered"  # every worker tells every web process: request <seq> is answered
@@ -103,7 +106,10 @@ def _call_with_data(server, op, args, payload=None):
     if not _worker_alive(node_name):
         raise HostTimeout(f"No worker is running on {_where(node_name)}: its files cannot be reached.")
     _answers.listen()
-    request = FileRequest.objects.create(server=server, op=op, args=args, payload=payload)
+    with transaction.atomic():  # the worker never sees a write request without its bytes
+        request = FileRequest.objects.create(server=server, op=op, args=args)
+        if payload is not None:
+            FileBytes.objects.put(request.pk, False, payload)
     rows = FileRequest.objects.filter(pk=request.pk)
     answered = _answers.expect(request.pk)
     try:
@@ -121,13 +127,14 @@ def _call_with_data(server, op, args, payload=None):
                 raise HostTimeout(f"{where} did not answer in time; it may still finish the operation.")
             answered.wait(min(poll, remaining))
             answered.clear()
-        status, result, data = rows.values_list("status", "result", "data").get()
+        status, result = rows.values_list("status", "result").get()
+        data = FileBytes.objects.of(request.pk, True)
         rows.delete()
     finally:
         _answers.forget(request.pk)
     if status != 200:
         raise from_answer(status, result.get("detail", "The game host refused."))
-    return result, bytes(data) if data is not None else None
+    return result, data
 
 
 def _worker_alive(node_name):

@@ -18,7 +18,7 @@ from l4d2site.loops import WorkerLoop
 from streams import layer
 
 from .. import l4d2_facade
-from ..models import FileRequest
+from ..models import FileBytes, FileRequest
 from .errors import FileError
 from .relay import ANSWERED_GROUP, node_group
 
@@ -63,10 +63,11 @@ class FileRelayLoop(WorkerLoop):
         # Only one claim succeeds, and not after the asker withdrew the request.
         if not rows.filter(claimed_at=None).update(claimed_at=timezone.now()):
             return
-        found = rows.values_list("server_id", "op", "args", "payload").first()
+        found = rows.values_list("server_id", "op", "args").first()
         if found is None:
             return
-        server_id, op, args, payload = found
+        server_id, op, args = found
+        payload = FileBytes.objects.of(request_id, False) if op == "write" else None
         try:
             result, data = l4d2_facade.file_operation(server_id, op, args, payload)
             status = 200
@@ -75,5 +76,7 @@ class FileRelayLoop(WorkerLoop):
         except Exception:
             log.exception("file request %s (%s) failed", request_id, op)
             status, result, data = 500, {"detail": "The game host's worker failed; see its log."}, None
-        rows.update(answered_at=timezone.now(), status=status, result=result, data=data, payload=None)
+        if data is not None:  # before the answer is marked: the asker reads the bytes once it sees it
+            FileBytes.objects.put(request_id, True, data)
+        rows.update(answered_at=timezone.now(), status=status, result=result)
         layer.publish(ANSWERED_GROUP, {"type": "files.answered", "seq": request_id})
