@@ -19,6 +19,7 @@ GROUPS = {
     "member": "Members",
     "invite": "Invites",
     "server": "Server",
+    "backup": "Backups",
 }
 
 ACTIONS = {
@@ -61,6 +62,13 @@ ACTIONS = {
     "invite.revoked": "Revoked an invite link",
     "invite.accepted": "Joined through an invite link",
     "server.autorestart_paused": "Paused automatic restarts after repeated crashes",
+    "backup.created": "Started a backup",
+    "backup.restored": "Restored a backup",
+    "backup.deleted": "Deleted a backup",
+    "backup.locked": "Locked a backup",
+    "backup.unlocked": "Unlocked a backup",
+    "backup.downloaded": "Downloaded a backup",
+    "backup.settings": "Changed the backup settings",
 }
 
 
@@ -121,6 +129,18 @@ SUMMARIES = {
     "webhook": _named("name"),
     "member": _member,
     "auth": lambda d: d.get("username", ""),
+    "backup": lambda d: " ".join(
+        filter(
+            None,
+            [
+                d.get("name", ""),
+                f"· job #{d['job']}" if d.get("job") else "",
+                "· truncate" if d.get("truncate") else "",
+                f"· {', '.join(d['paths'])}" if d.get("paths") else "",
+            ],
+        )
+    ),
+    "backup.settings": _fields,
 }
 
 

@@ -15,6 +15,8 @@ KIND_PERMISSION = {
     JobKind.START: "power.start",
     JobKind.STOP: "power.stop",
     JobKind.RESTART: "power.restart",
+    JobKind.BACKUP: "backups.create",
+    JobKind.RESTORE: "backups.restore",
 }
 
 

@@ -32,6 +32,8 @@ class ScheduleAction(models.TextChoices):
     "Stop the server."
     COMMAND = "command", "Console command"
     "Send a command line to the running server's console."
+    BACKUP = "backup", "Backup"
+    "Back up the server's files; at its backup limit, the oldest unlocked backup goes."
 
 
 class Schedule(models.Model):

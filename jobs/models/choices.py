@@ -14,6 +14,10 @@ class JobKind(models.TextChoices):
     "Ask srcds to quit, then terminate it."
     RESTART = "restart", "Restart"
     "Stop, then start."
+    BACKUP = "backup", "Backup"
+    "Archive the server's own files into the backup store (params: the backup)."
+    RESTORE = "restore", "Restore"
+    "Put a backup's files back, all or some (params: the backup, truncate, paths)."
 
 
 class JobState(models.TextChoices):
