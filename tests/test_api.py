@@ -19,6 +19,7 @@ from servers import permissions
 from servers.models import Server, ServerMember
 from servers.team import service
 
+from .test_backups import stored_backup
 from .test_log_text import body_of
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +56,13 @@ ROUTES = {
     ("delete", "/api/v1/servers/{server_id}/members/{member_id}"): "members.update",
     ("get", "/api/v1/servers/{server_id}/activity"): "activity.read",
     ("get", "/api/v1/account/activity"): "login",
+    ("get", "/api/v1/servers/{server_id}/backups"): "backups.read",
+    ("post", "/api/v1/servers/{server_id}/backups"): "backups.create",
+    ("post", "/api/v1/backups/{backup_id}/restore"): "backups.restore",
+    ("post", "/api/v1/backups/{backup_id}/lock"): "backups.delete",
+    ("post", "/api/v1/backups/{backup_id}/unlock"): "backups.delete",
+    ("delete", "/api/v1/backups/{backup_id}"): "backups.delete",
+    ("get", "/api/v1/backups/{backup_id}/download"): "backups.download",
 }
 BODIES = {
     ("post", "/api/v1/servers/{server_id}/jobs"): {"kind": "restart"},
@@ -126,6 +134,7 @@ class World:
         self.webhook = Webhook.objects.create(
             owner=self.owner, server=self.server, name="h", url="https://example.org/h", events=["job.failed"]
         )
+        self.backup = stored_backup(self.server)
         all_names = sorted(permissions.ALL)
         self.keys = {
             "member": ApiKey.new(self.member_user, "m", all_names)[1],
@@ -149,6 +158,7 @@ class World:
             schedule_id=self.schedule.id,
             webhook_id=self.webhook.id,
             member_id=self.target.id,
+            backup_id=self.backup.id,
         )
 
     def call(self, caller, method, path, body=None):

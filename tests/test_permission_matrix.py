@@ -25,6 +25,7 @@ from l4d2site.routing import websocket_urlpatterns
 from servers import permissions
 from servers.models import Invite, ServerMember
 
+from .test_backups import stored_backup
 from .test_job_logs import session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,6 +67,13 @@ HTTP = {
     "automation:webhook": [("GET", "webhook owner"), ("POST", "webhook owner")],
     "automation:webhook_test": [("POST", "webhook owner")],
     "automation:webhook_delete": [("POST", "webhook owner")],
+    "backups:list": [("GET", "backups.read"), ("POST", "backups.create")],
+    "backups:settings": [("POST", "settings.update")],
+    "backups:detail": [("GET", "backups.read")],
+    "backups:restore": [("POST", "backups.restore")],
+    "backups:lock": [("POST", "backups.delete")],
+    "backups:delete": [("POST", "backups.delete")],
+    "backups:download": [("GET", "backups.download")],
     "admin_jobs": [("GET", "staff")],
     "login": [("GET", "anyone")],
     "logout": [("POST", "anyone")],
@@ -117,6 +125,8 @@ POST_DATA = {
     "automation:schedule": {"name": "x", "cron": "0 5 * * *", "timezone": "UTC", "action": "restart"},
     "automation:update_policy": {"update_policy": "off"},
     "automation:webhook": {"name": "x", "url": "https://example.org/hook", "events": ["job.failed"]},
+    "backups:settings": {"backup_limit": "3", "backup_ignore": "*.dem"},
+    "backups:lock": {"locked": "on"},
 }
 
 
@@ -195,6 +205,7 @@ class World:
             events=["job.failed"],
         )
         self.invite, self.token = Invite.create(self.server, ["server.read"], owner)
+        self.backup = stored_backup(self.server)
 
     def kwargs(self, route):
         values = {
@@ -204,6 +215,7 @@ class World:
             "webhook_id": self.webhook.id,
             "member_id": self.target.id,
             "invite_id": self.invite.id,
+            "backup_id": self.backup.id,
             "token": self.token,
             "key_id": 1,
         }
