@@ -297,3 +297,27 @@ def test_the_s3_store_keeps_the_archive_downloads_by_signed_url_and_restores(
     assert snapshot(files) == before
     assert owner_client.delete(f"/api/v1/backups/{backup.id}").status_code == 204
     assert "Contents" not in s3.list_objects_v2(Bucket="l4d2-backups")
+
+
+@pytest.mark.slow
+def test_restoring_a_running_server_stops_it_swaps_the_files_and_starts_it_again(
+    owner_client, udp_server, sim_host, store
+):
+    from jobs.models import JobLog
+
+    from . import simservers
+
+    simservers.start(udp_server)
+    try:
+        motd = sim_host / str(udp_server.id) / "left4dead2" / "motd.txt"
+        motd.write_bytes(b"as backed up")
+        backup = back_up(owner_client, udp_server)
+        motd.write_bytes(b"changed while running")
+        job = restore(owner_client, backup)
+        phases = list(JobLog.objects.filter(job=job, stream="phase").values_list("line", flat=True))
+        assert job.state == JobState.SUCCEEDED and phases == ["Unpack", "Stop", "Swap", "Start"]
+        assert motd.read_bytes() == b"as backed up"
+        udp_server.refresh_from_db()
+        assert udp_server.actual_state == "running"
+    finally:
+        simservers.stop(udp_server)
