@@ -69,14 +69,20 @@ class Swap:
     aside: Path
     done: list[tuple[str, Path, Path | None]] = field(default_factory=list)
 
+    checked: set[Path] = field(default_factory=set)
+
     def _inside(self, path: Path) -> None:
         # Checked at the moment of use: a folder replaced by a link leading out since the backup
-        # was made must not carry the restore outside the server's folder.
-        real = Path(os.path.realpath(path.parent))
-        if not real.is_relative_to(self.root.resolve()):
+        # was made must not carry the restore outside the server's folder. Once per folder and
+        # swap (the server is stopped; the swap lasts as long as its renames).
+        parent = path.parent
+        if parent in self.checked:
+            return
+        if not Path(os.path.realpath(parent)).is_relative_to(self.root.resolve()):
             raise HostError(
                 f"{path.relative_to(self.root)} lies behind a link leading outside the server's folder"
             )
+        self.checked.add(parent)
 
     def set_aside(self, rel: str) -> None:
         target, kept = self.root / rel, self.aside / rel

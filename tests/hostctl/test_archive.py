@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -93,41 +95,63 @@ def test_backup_and_unpack_give_back_every_byte_links_and_modes(tmp_path, lines)
     assert lines.of("progress")[-1] == "100"
 
 
-def test_a_file_that_changes_while_read_is_read_again(tmp_path, lines, monkeypatch):
-    root = tree(tmp_path / "srv", {"cfg.txt": b"old contents"})
-    real_copy, calls = archive._copy, []
+def writing_during_reads(monkeypatch, path, times):
+    """Append to `path` at the end of each of its first `times` reads (as srcds writing its log);
+    returns the list of reads seen."""
+    real_read, reads = archive._read, []
 
-    def copy_then_write(fd, into, progress, cancel):
-        copied = real_copy(fd, into, progress, cancel)
-        calls.append(copied)
-        if len(calls) == 1:  # someone saves the file while the first read is under way
-            (root / "cfg.txt").write_bytes(b"new contents, longer")
-        return copied
+    def read_while_written(fd, limit, progress, cancel):
+        yield from real_read(fd, limit, progress, cancel)
+        if os.path.samestat(os.fstat(fd), os.stat(path)):
+            reads.append(limit)
+            if len(reads) <= times:
+                with open(path, "ab") as f:
+                    f.write(b" and more")
 
-    monkeypatch.setattr(archive, "_copy", copy_then_write)
+    monkeypatch.setattr(archive, "_read", read_while_written)
+    return reads
+
+
+# Small files are read into memory first; large ones stream in a zstd frame of their own
+# that is cut off again when the file moved.
+SIZES = pytest.mark.parametrize("in_memory", [1 << 20, 8], ids=["small file", "large file"])
+
+
+@SIZES
+def test_a_file_that_changes_while_read_is_read_again(tmp_path, lines, monkeypatch, in_memory):
+    monkeypatch.setattr(archive, "IN_MEMORY", in_memory)
+    root = tree(tmp_path / "srv", {"a.cfg": b"before", "cfg.txt": b"old contents", "z.cfg": b"after"})
+    reads = writing_during_reads(monkeypatch, root / "cfg.txt", times=1)
     made, out = make(root, lines, "")
+    assert len(reads) == 2 and made.skipped == [] and made.size == len(out.getvalue())
+    assert [m.path for m in archive.list_members(out)] == ["a.cfg", "cfg.txt", "z.cfg"]
+    out.seek(0)
     dest = tmp_path / "dest"
     dest.mkdir()
     archive.extract(out, dest, total=made.size, sink=lines)
-    assert len(calls) == 2 and (dest / "cfg.txt").read_bytes() == b"new contents, longer"
-    assert made.skipped == []
+    assert snapshot(dest) == snapshot(root) and (dest / "cfg.txt").read_bytes() == b"old contents and more"
 
 
-def test_a_file_that_never_holds_still_is_named_and_left_out(tmp_path, lines, monkeypatch):
+@SIZES
+def test_a_file_that_never_holds_still_is_named_and_left_out(tmp_path, lines, monkeypatch, in_memory):
+    monkeypatch.setattr(archive, "IN_MEMORY", in_memory)
     root = tree(tmp_path / "srv", {"busy.log": b"x" * 100, "keep.cfg": b"kept"})
-    real_copy = archive._copy
-
-    def copy_while_srcds_writes(fd, into, progress, cancel):
-        copied = real_copy(fd, into, progress, cancel)
-        if into.getvalue().startswith(b"x"):  # busy.log grows during every read of it
-            with open(root / "busy.log", "ab") as f:
-                f.write(b"more\n")
-        return copied
-
-    monkeypatch.setattr(archive, "_copy", copy_while_srcds_writes)
-    made, _ = make(root, lines, "")
-    assert made.skipped == ["busy.log"] and [m.path for m in made.members] == ["keep.cfg"]
+    writing_during_reads(monkeypatch, root / "busy.log", times=archive.TRIES)
+    made, out = make(root, lines, "")
+    assert made.skipped == ["busy.log"] and [m.path for m in archive.list_members(out)] == ["keep.cfg"]
     assert "Not backed up: busy.log kept changing while it was read (3 tries)" in lines.of("stderr")
+
+
+def test_gnu_tar_and_zstd_read_the_panels_archives(tmp_path, lines, monkeypatch):
+    if shutil.which("zstd") is None:
+        pytest.skip("zstd is not installed")
+    monkeypatch.setattr(archive, "IN_MEMORY", 8)  # a frame per file, as large files get
+    root = tree(tmp_path / "srv", {"a/b.cfg": b"b" * 100, "c.txt": b"c"})
+    made, out = make(root, lines, "")
+    (tmp_path / "x.tar.zst").write_bytes(out.getvalue())
+    (tmp_path / "dest").mkdir()
+    subprocess.run(f"zstd -qdc {tmp_path}/x.tar.zst | tar -xf - -C {tmp_path}/dest", shell=True, check=True)
+    assert snapshot(tmp_path / "dest") == snapshot(root)
 
 
 def test_a_link_leading_outside_is_not_backed_up(tmp_path, lines):
