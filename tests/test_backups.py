@@ -321,3 +321,37 @@ def test_restoring_a_running_server_stops_it_swaps_the_files_and_starts_it_again
         assert udp_server.actual_state == "running"
     finally:
         simservers.stop(udp_server)
+
+
+def test_the_backups_page_lists_backups_in_a_fixed_number_of_queries(
+    owner_client, server, store, django_assert_max_num_queries
+):
+    for _ in range(20):
+        stored_backup(server)
+    with django_assert_max_num_queries(12):
+        page = owner_client.get(f"/servers/{server.id}/backups").content.decode()
+    assert page.count('class="button small" href="/servers/') == 20 and "Back up now" in page
+
+
+def test_the_owner_sets_the_limit_and_patterns_on_the_page_and_the_next_backup_leaves_them_out(
+    owner_client, server, files
+):
+    answer = owner_client.post(
+        f"/servers/{server.id}/backups/settings", {"backup_limit": "3", "backup_ignore": "*.ini\n"}
+    )
+    assert answer.status_code == 302
+    server.refresh_from_db()
+    assert (server.backup_limit, server.backup_ignore) == (3, "*.ini")
+    assert Event.objects.filter(action="backup.settings").exists()
+    answer = owner_client.post(f"/servers/{server.id}/backups")
+    assert answer.status_code == 302 and answer["Location"].startswith("/jobs/")
+    run_jobs()
+    paths = {path for path, _, _ in Backup.objects.get().members()}
+    assert (
+        "left4dead2/motd.txt" in paths
+        and "left4dead2/addons/sourcemod/configs/admins_simple.ini" not in paths
+    )
+    bad = owner_client.post(
+        f"/servers/{server.id}/backups/settings", {"backup_limit": "0", "backup_ignore": ""}
+    )
+    assert bad.status_code == 400

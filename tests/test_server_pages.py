@@ -3,6 +3,7 @@
 import pytest
 
 from jobs.models import Job, JobKind
+from jobs.rules import BACKUP_KINDS
 from servers.models import Server
 
 pytestmark = pytest.mark.django_db
@@ -29,10 +30,12 @@ def test_server_list_shows_port_and_states(owner_client, server):
 
 def test_server_detail_offers_every_action_as_a_csrf_protected_post(owner_client, server):
     content = owner_client.get(f"/servers/{server.id}").content.decode()
-    for kind in JobKind.values:
+    kinds = [kind for kind in JobKind.values if kind not in BACKUP_KINDS]  # those are on the Backups page
+    for kind in kinds:
         assert f'name="kind" value="{kind}"' in content
-    assert content.count(f'action="/servers/{server.id}/jobs"') == len(JobKind.values)
-    assert content.count("csrfmiddlewaretoken") >= len(JobKind.values)
+    assert content.count(f'action="/servers/{server.id}/jobs"') == len(kinds)
+    assert content.count("csrfmiddlewaretoken") >= len(kinds)
+    assert f'href="/servers/{server.id}/backups"' in content
 
 
 def test_server_detail_shows_the_ten_most_recent_jobs_and_links_the_history(owner_client, server, owner):

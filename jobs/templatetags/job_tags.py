@@ -13,7 +13,7 @@ from servers.models import ActualState
 from ..access import KIND_PERMISSION
 from ..models import JobKind, JobState
 from ..outcome import exit_code_text
-from ..rules import WARNED_KINDS, why_not
+from ..rules import BACKUP_KINDS, WARNED_KINDS, why_not
 
 register = template.Library()
 
@@ -79,6 +79,7 @@ def job_actions(context, server):
             "confirm": _confirm(kind, server),
         }
         for kind, label in JobKind.choices
+        if kind not in BACKUP_KINDS  # the Backups page's own buttons
     ]
     return {**context.flatten(), "server": server, "actions": actions}
 
