@@ -27,6 +27,15 @@ class BackupQuerySet(models.QuerySet):
         """The backups that count against the server's limit: all but the failed ones."""
         return self.exclude(state=BackupState.FAILED)
 
+    def settle(self):
+        """Mark failed the backups still "being made" whose job ended without making them: cancelled
+        while queued, or its worker died (jobs/recovery.py finishes such jobs, not their backups)."""
+        from jobs.models.job import FINISHED_STATES
+
+        return self.filter(state=BackupState.CREATING, job__state__in=FINISHED_STATES).update(
+            state=BackupState.FAILED, finished_at=timezone.now()
+        )
+
 
 class Backup(models.Model):
     server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="backups")

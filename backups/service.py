@@ -37,6 +37,7 @@ def start_backup(server, user, *, trigger=JobTrigger.USER, request=None, detail=
         # One at a time per server: the count and the check below see every backup started before.
         Server.objects.select_for_update().filter(pk=server.pk).exists()
         backups = Backup.objects.filter(server=server)
+        backups.settle()
         if busy := backups.filter(state=BackupState.CREATING).first():
             raise Refused(409, f"A backup of {server.name} is already being made (job #{busy.job_id}).")
         count, limit = backups.counted().count(), server.backup_limit
@@ -115,10 +116,9 @@ def delete(backup, user, *, request=None, via="web"):
         raise Refused(409, f"Backup {backup.name} is locked: unlock it before deleting it.")
     if backup.state == BackupState.CREATING:
         raise Refused(409, f"Backup {backup.name} is still being made: cancel its job first.")
-    get_store().delete(backup.key)
     with transaction.atomic():
         _record("backup.deleted", backup, user, request, via=via)
-        backup.delete()
+        backup.delete()  # its archive goes once this commits (apps.py)
 
 
 def set_locked(backup, locked, user, *, request=None):

@@ -5,6 +5,7 @@ The worker writes and reads archives through it; the web process deletes them an
 downloads (a streamed file, or a redirect to a signed URL that expires).
 """
 
+import logging
 import os
 import tempfile
 from contextlib import contextmanager
@@ -12,9 +13,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
+from django.db import transaction
 from django.http import FileResponse, HttpResponseRedirect
 
 SIGNED_URL_SECONDS = 300
+
+log = logging.getLogger(__name__)
 
 
 class DirectoryStore:
@@ -92,6 +96,21 @@ class S3Store:
         return HttpResponseRedirect(
             self.storage.url(key, parameters={"ResponseContentDisposition": disposition})
         )
+
+
+def forget_archive(sender, instance, **kwargs):
+    """post_delete of a Backup: delete its archive from the store once the deletion commits
+    (a store that fails then leaves an orphan archive, never a row without its archive)."""
+
+    key = instance.key  # now: once deleted, the instance has no pk to name it by
+
+    def delete():
+        try:
+            get_store().delete(key)
+        except Exception:
+            log.exception("the archive %s could not be deleted from the backup store", key)
+
+    transaction.on_commit(delete)
 
 
 def get_store():

@@ -47,6 +47,7 @@ def backup_list(request, server_id):
 
 
 def _page(request, server, form, status=200):
+    Backup.objects.filter(server=server).settle()
     backups = Backup.objects.filter(server=server).select_related("job").defer("index")
     context = {
         "server": server,

@@ -355,3 +355,19 @@ def test_the_owner_sets_the_limit_and_patterns_on_the_page_and_the_next_backup_l
         f"/servers/{server.id}/backups/settings", {"backup_limit": "0", "backup_ignore": ""}
     )
     assert bad.status_code == 400
+
+
+def test_a_backup_cancelled_while_queued_fails_and_blocks_nothing(owner_client, owner, server, files):
+    first = owner_client.post(f"/api/v1/servers/{server.id}/backups").json()
+    answer = owner_client.post(f"/api/v1/servers/{server.id}/backups")
+    assert answer.status_code == 409 and "already being made" in answer.json()["detail"]
+    Job.objects.get(pk=first["job"]["id"]).request_cancel(owner)
+    assert owner_client.post(f"/api/v1/servers/{server.id}/backups").status_code == 202
+    assert Backup.objects.get(pk=first["backup"]["id"]).state == BackupState.FAILED
+
+
+def test_deleting_a_server_deletes_its_archives(owner_client, server, files, store):
+    backup = back_up(owner_client, server)
+    assert (store / backup.key).exists()
+    server.delete()
+    assert not (store / backup.key).exists()
