@@ -177,7 +177,8 @@ def _info(rel: str, st: os.stat_result, kind: bytes) -> tarfile.TarInfo:
     info = tarfile.TarInfo(rel)
     info.type = kind
     info.mode = stat.S_IMODE(st.st_mode)
-    info.mtime = st.st_mtime
+    # Whole seconds, as tar keeps them: a fraction would cost every member a PAX header.
+    info.mtime = int(st.st_mtime)
     info.size = st.st_size if kind == tarfile.REGTYPE else 0
     return info  # owner left as root/0: the files are restored as whoever runs the restore
 
