@@ -38,7 +38,8 @@ def backup_dict(request, backup):
 @router.get("/servers/{int:server_id}/backups", url_name="backups")
 def backups(request, server_id: int, cursor: int | None = None, limit: int = 50):
     target = server_for_user(request.user, server_id, "backups.read")
-    return page(Backup.objects.filter(server=target), cursor, limit, lambda b: backup_dict(request, b))
+    rows = Backup.objects.filter(server=target).defer("index")
+    return page(rows, cursor, limit, lambda b: backup_dict(request, b))
 
 
 @router.post("/servers/{int:server_id}/backups", response={202: dict}, url_name="backup_create")
