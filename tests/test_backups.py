@@ -359,6 +359,12 @@ def test_the_owner_sets_the_limit_and_patterns_on_the_page_and_the_next_backup_l
         f"/servers/{server.id}/backups/settings", {"backup_limit": "0", "backup_ignore": ""}
     )
     assert bad.status_code == 400
+    bad = owner_client.post(
+        f"/servers/{server.id}/backups/settings", {"backup_limit": "3", "backup_ignore": "ok\n/[z-a]"}
+    )
+    assert bad.status_code == 400 and "Line 2, “/[z-a]”, is not a gitignore pattern" in bad.content.decode()
+    server.refresh_from_db()
+    assert server.backup_ignore == "*.ini"  # nothing lost, nothing half-saved
 
 
 def test_a_backup_cancelled_while_queued_fails_and_blocks_nothing(owner_client, owner, server, files):
