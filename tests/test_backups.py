@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 
 from activity.models import Event
 from automation import actions
@@ -21,6 +22,7 @@ from backups.store import DirectoryStore
 from hostctl import archive
 from hostctl.process import CancelToken
 from jobs.models import Job, JobState
+from jobs.models.job import FINISHED_STATES as FINISHED
 
 from .processes import free_port, wait_for_port
 
@@ -381,3 +383,35 @@ def test_deleting_a_server_deletes_its_archives(owner_client, server, files, sto
     assert (store / backup.key).exists()
     server.delete()
     assert not (store / backup.key).exists()
+
+
+@pytest.mark.slow
+def test_a_real_worker_process_backs_up_and_restores_through_the_api(owner, server, files, store, tmp_path):
+    from api.models import ApiKey
+
+    from .processes import running, start_worker, stop_gracefully, wait_until
+
+    key = ApiKey.new(owner, "backups", ["backups.read", "backups.create", "backups.restore"])[1]
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+    client = Client()
+    before = snapshot(files)
+    env = {"HOSTCTL_ROOT": files.parent, "L4D2_BACKUP_DIR": store}
+
+    def finished(job_id):
+        wait_until(
+            lambda: client.get(f"/api/v1/jobs/{job_id}", **headers).json()["state"] in FINISHED, timeout=60
+        )
+        return client.get(f"/api/v1/jobs/{job_id}", **headers).json()
+
+    with running(start_worker("--poll", "0.1", log_path=tmp_path / "worker.log", **env)) as worker:
+        made = client.post(f"/api/v1/servers/{server.id}/backups", **headers).json()
+        assert finished(made["job"]["id"])["state"] == "succeeded"
+        (files / "left4dead2/motd.txt").write_bytes(b"defaced")
+        (files / "left4dead2/cfg/autoexec.cfg").unlink()
+        job = client.post(
+            f"/api/v1/backups/{made['backup']['id']}/restore", {}, content_type="application/json", **headers
+        ).json()["job"]
+        done = finished(job["id"])
+        stop_gracefully(worker)
+    assert done["state"] == "succeeded" and done["progress"] == 100
+    assert snapshot(files) == before
