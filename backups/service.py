@@ -137,7 +137,10 @@ def download(backup, user, *, request=None):
             409,
             f"Backup {backup.name} is {backup.get_state_display().lower()}: there is nothing to download.",
         )
-    response = get_store().download(backup.key, backup.filename)
+    store = get_store()
+    if not store.exists(backup.key):
+        raise Refused(404, f"The archive of backup {backup.name} is missing from the backup store.")
+    response = store.download(backup.key, backup.filename)
     _record("backup.downloaded", backup, user, request)
     return response
 

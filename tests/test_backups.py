@@ -235,6 +235,9 @@ def test_the_directory_store_download_streams_the_archive_and_is_recorded(owner_
     assert answer.status_code == 200 and hashlib.sha256(body).hexdigest() == backup.sha256
     assert f'filename="{backup.name}.tar.zst"' in answer["Content-Disposition"]
     assert Event.objects.filter(action="backup.downloaded").count() == 1
+    (store / backup.key).unlink()  # lost from the store behind the panel's back
+    answer = owner_client.get(f"/api/v1/backups/{backup.id}/download")
+    assert answer.status_code == 404 and "missing from the backup store" in answer.json()["detail"]
     listed = owner_client.get(f"/api/v1/servers/{server.id}/backups").json()["items"]
     assert [(b["id"], b["sha256"], b["size"], b["state"]) for b in listed] == [
         (backup.id, backup.sha256, backup.size, "ready")
