@@ -309,3 +309,10 @@ def test_a_swap_replaces_a_link_leading_out_and_writes_nothing_outside(tmp_path,
     (root / "cfg").symlink_to(outside)
     restored(root, made, out, lines)  # the link is set aside and a real folder made in its place
     assert (root / "cfg").is_dir() and not (root / "cfg").is_symlink() and not any(outside.iterdir())
+
+
+def test_a_fresh_install_backs_up_no_game_file(installed, spec, lines):
+    root = Path(spec.install_dir)
+    made, _ = make(root, lines)
+    assert [m.path for m in made.members if m.type == "file"] == []
+    assert any(p.is_file() for p in root.rglob("*"))  # the install did lay out files
