@@ -389,6 +389,8 @@ L4D2_CONSOLE_KEEP_LINES = int(os.environ.get("L4D2_CONSOLE_KEEP_LINES", 50_000))
 # L4D2_BACKUP_S3_BUCKET is set (downloads then go by signed URL).
 L4D2_BACKUP_DIR = Path(os.environ.get("L4D2_BACKUP_DIR") or DATA_DIR / "backups")
 L4D2_BACKUP_ZSTD_LEVEL = int(os.environ.get("L4D2_BACKUP_ZSTD_LEVEL") or 3)
+if not 1 <= L4D2_BACKUP_ZSTD_LEVEL <= 19:
+    raise ImproperlyConfigured(f"L4D2_BACKUP_ZSTD_LEVEL must be 1 to 19, not {L4D2_BACKUP_ZSTD_LEVEL}")
 L4D2_BACKUP_S3_BUCKET = os.environ.get("L4D2_BACKUP_S3_BUCKET", "")
 L4D2_BACKUP_S3_ENDPOINT_URL = os.environ.get("L4D2_BACKUP_S3_ENDPOINT_URL") or None
 L4D2_BACKUP_S3_ACCESS_KEY = os.environ.get("L4D2_BACKUP_S3_ACCESS_KEY") or None
