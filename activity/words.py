@@ -22,6 +22,7 @@ GROUPS = {
     "workshop": "Workshop",
     "file": "Files",
     "folder": "Folders",
+    "backup": "Backups",
 }
 
 ACTIONS = {
@@ -72,6 +73,13 @@ ACTIONS = {
     "file.renamed": "Renamed a file",
     "file.deleted": "Deleted files",
     "folder.created": "Created a folder",
+    "backup.created": "Started a backup",
+    "backup.restored": "Restored a backup",
+    "backup.deleted": "Deleted a backup",
+    "backup.locked": "Locked a backup",
+    "backup.unlocked": "Unlocked a backup",
+    "backup.downloaded": "Downloaded a backup",
+    "backup.settings": "Changed the backup settings",
 }
 
 
@@ -144,6 +152,18 @@ SUMMARIES = {
     "file.deleted": lambda d: ", ".join(d.get("paths", [])),
     "file": lambda d: d.get("path", "") + (f" ({d['size']} bytes)" if "size" in d else ""),
     "folder": lambda d: d.get("path", ""),
+    "backup": lambda d: " ".join(
+        filter(
+            None,
+            [
+                d.get("name", ""),
+                f"· job #{d['job']}" if d.get("job") else "",
+                "· truncate" if d.get("truncate") else "",
+                f"· {', '.join(d['paths'])}" if d.get("paths") else "",
+            ],
+        )
+    ),
+    "backup.settings": _fields,
 }
 
 

@@ -6,6 +6,7 @@ command audit, sent by "the panel".
 """
 
 from addons import workshop
+from backups import service
 from jobs.models import Job, JobKind, JobTrigger
 from jobs.models.job import QueueFull
 from servers.console.commands import Refused, submit
@@ -28,6 +29,8 @@ def run(schedule):
         return None, run_console_command(schedule)
     if schedule.action == ScheduleAction.WORKSHOP_UPDATE:
         return run_workshop_update(schedule)
+    if schedule.action == ScheduleAction.BACKUP:
+        return run_backup(schedule)
     if schedule.action == ScheduleAction.RESTART and server.desired_state == DesiredState.STOPPED:
         # A nightly restart must not bring back a server its owner stopped.
         return None, "Skipped: the server is meant to be stopped (its last action was Stop)."
@@ -60,6 +63,19 @@ def run_workshop_update(schedule):
         return None, "Skipped: the server has no Workshop items."
     if job.duplicate:
         return job, f"Already queued as job #{job.id}."
+    return job, f"Queued as job #{job.id}."
+
+
+def run_backup(schedule):
+    """Start a backup (at the server's limit, the oldest unlocked one goes once it is made)."""
+    try:
+        _, job = service.start_backup(
+            schedule.server, None, trigger=JobTrigger.SCHEDULE, detail={"schedule": str(schedule)}
+        )
+    except service.Refused as refused:
+        return None, f"Skipped: {refused.reason}"
+    except QueueFull as full:
+        return None, f"Skipped: {full}"
     return job, f"Queued as job #{job.id}."
 
 

@@ -142,7 +142,7 @@ def _update_running(spec, files, sink, cancel, config, hurry) -> int:
     """
     sink("system", "The server is running: warning its players, then stopping, updating and starting it.")
     sink(PHASE, "Warn players")
-    if not _warn(spec, files, sink, cancel, hurry, config, "restart", reason="for a game update"):
+    if not warn(spec, files, sink, cancel, hurry, config, "restart", reason="for a game update"):
         sink("system", "Cancel requested during the warning: the server keeps running, nothing was updated.")
         return 1
     sink(PROGRESS, "5")
@@ -285,7 +285,7 @@ def _wait_until_up(spec, files, proc, tail, sink, cancel, config) -> int:
 # --- stop / restart ---------------------------------------------------------------
 
 
-def _warn(spec, files, sink, cancel, hurry, config, what, reason="") -> bool:
+def warn(spec, files, sink, cancel, hurry, config, what, reason="") -> bool:
     """warning.warn_players with the host's warning time; False if cancelled during it."""
     return warning.warn_players(
         spec.port,
@@ -299,14 +299,14 @@ def _warn(spec, files, sink, cancel, hurry, config, what, reason="") -> bool:
     )
 
 
-def _warn_phase(spec, files, sink, cancel, hurry, config, what) -> bool:
+def warn_phase(spec, files, sink, cancel, hurry, config, what) -> bool:
     """Players of a running server are warned first (a phase of its own when there is a wait);
     False if a cancel came during the warning: the server was left running, untouched."""
     if srcds.running(files) is None:
         return True  # nobody can be on a server that is not running (a crash restart)
     if config.warning_seconds > 0:
         sink(PHASE, "Warn players")
-    if _warn(spec, files, sink, cancel, hurry, config, what):
+    if warn(spec, files, sink, cancel, hurry, config, what):
         return True
     sink("system", f"Cancel requested during the warning: the server keeps running, no {what}.")
     return False
@@ -328,7 +328,7 @@ def stop(
     """
     files = srcds.files_for(spec)
     if warn and srcds.running(files) is not None:
-        if not _warn_phase(spec, files, sink, cancel, hurry, config, "stop"):
+        if not warn_phase(spec, files, sink, cancel, hurry, config, "stop"):
             return 1
         if config.warning_seconds > 0:
             sink(PHASE, "Stop")
@@ -373,7 +373,7 @@ def restart(
     config: HostConfig,
     hurry: CancelToken | None = None,
 ) -> int:
-    if not _warn_phase(spec, srcds.files_for(spec), sink, cancel, hurry, config, "restart"):
+    if not warn_phase(spec, srcds.files_for(spec), sink, cancel, hurry, config, "restart"):
         return 1
     sink(PHASE, "Stop")
     code = stop(spec, sink, cancel, config=config, warn=False)

@@ -16,6 +16,8 @@ KIND_PERMISSION = {
     JobKind.STOP: "power.stop",
     JobKind.RESTART: "power.restart",
     JobKind.WORKSHOP: "addons.update",
+    JobKind.BACKUP: "backups.create",
+    JobKind.RESTORE: "backups.restore",
 }
 
 

@@ -7,12 +7,16 @@ from .models import JobKind
 
 LIVE_STATES = (ActualState.RUNNING, ActualState.UNRESPONSIVE)
 # The kinds whose job warns a running server's players before taking it down (hostctl).
-WARNED_KINDS = (JobKind.RESTART, JobKind.STOP, JobKind.UPDATE)
+WARNED_KINDS = (JobKind.RESTART, JobKind.STOP, JobKind.UPDATE, JobKind.RESTORE)
+# The kinds whose job works on a backup row: made and restored from the backups page (backups/).
+BACKUP_KINDS = (JobKind.BACKUP, JobKind.RESTORE)
 
 
 def why_not(kind, server):
     """Why `kind` makes no sense for the server as it is now ("" if it does)."""
     state, desired = server.actual_state, server.desired_state
+    if kind in BACKUP_KINDS:
+        return "Backups are made and restored on the server's Backups page."
     live = state in LIVE_STATES
     if kind == JobKind.INSTALL:
         # Validating rewrites every file under a live server (hostctl refuses it too).

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "jobs",
     "automation",
     "addons",
+    "backups",
     "api",
     "ninja",  # its Swagger UI's own static files: the API docs need no CDN
     "channels",
@@ -391,6 +392,18 @@ L4D2_CONSOLE_KEEP_LINES = int(os.environ.get("L4D2_CONSOLE_KEEP_LINES", 50_000))
 # Disk space (MiB) a server's console.log may take: while srcds runs the console pump
 # releases what it has stored (hostctl/logspace.py); a bigger file is rotated at a start.
 L4D2_CONSOLE_LOG_MAX_MB = float(os.environ.get("L4D2_CONSOLE_LOG_MAX_MB", 64))
+
+# Backups (backups/, DESIGN.md §13): a folder on the host, or an S3-compatible bucket when
+# L4D2_BACKUP_S3_BUCKET is set (downloads then go by signed URL).
+L4D2_BACKUP_DIR = Path(os.environ.get("L4D2_BACKUP_DIR") or DATA_DIR / "backups")
+L4D2_BACKUP_ZSTD_LEVEL = int(os.environ.get("L4D2_BACKUP_ZSTD_LEVEL") or 3)
+if not 1 <= L4D2_BACKUP_ZSTD_LEVEL <= 19:
+    raise ImproperlyConfigured(f"L4D2_BACKUP_ZSTD_LEVEL must be 1 to 19, not {L4D2_BACKUP_ZSTD_LEVEL}")
+L4D2_BACKUP_S3_BUCKET = os.environ.get("L4D2_BACKUP_S3_BUCKET", "")
+L4D2_BACKUP_S3_ENDPOINT_URL = os.environ.get("L4D2_BACKUP_S3_ENDPOINT_URL") or None
+L4D2_BACKUP_S3_ACCESS_KEY = os.environ.get("L4D2_BACKUP_S3_ACCESS_KEY") or None
+L4D2_BACKUP_S3_SECRET_KEY = os.environ.get("L4D2_BACKUP_S3_SECRET_KEY") or None
+L4D2_BACKUP_S3_REGION = os.environ.get("L4D2_BACKUP_S3_REGION") or None
 
 # The file manager (servers/files/): the largest file read, written or uploaded through the
 # panel (checked in the browser, the web process and on the game host), and how long a web

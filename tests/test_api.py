@@ -20,6 +20,7 @@ from servers import permissions
 from servers.models import Server, ServerMember
 from servers.team import service
 
+from .test_backups import stored_backup
 from .test_log_text import body_of
 
 pytestmark = pytest.mark.django_db
@@ -65,6 +66,13 @@ ROUTES = {
     ("post", "/api/v1/servers/{server_id}/files/rename"): "files.update",
     ("post", "/api/v1/servers/{server_id}/files/mkdir"): "files.update",
     ("post", "/api/v1/servers/{server_id}/files/delete"): "files.update",
+    ("get", "/api/v1/servers/{server_id}/backups"): "backups.read",
+    ("post", "/api/v1/servers/{server_id}/backups"): "backups.create",
+    ("post", "/api/v1/backups/{backup_id}/restore"): "backups.restore",
+    ("post", "/api/v1/backups/{backup_id}/lock"): "backups.delete",
+    ("post", "/api/v1/backups/{backup_id}/unlock"): "backups.delete",
+    ("delete", "/api/v1/backups/{backup_id}"): "backups.delete",
+    ("get", "/api/v1/backups/{backup_id}/download"): "backups.download",
 }
 BODIES = {
     ("post", "/api/v1/servers/{server_id}/jobs"): {"kind": "restart"},
@@ -141,6 +149,7 @@ class World:
             owner=self.owner, server=self.server, name="h", url="https://example.org/h", events=["job.failed"]
         )
         self.workshop_item = WorkshopItem.objects.create(server=self.server, item_id="3000000001")
+        self.backup = stored_backup(self.server)
         all_names = sorted(permissions.ALL)
         self.keys = {
             "member": ApiKey.new(self.member_user, "m", all_names)[1],
@@ -165,6 +174,7 @@ class World:
             webhook_id=self.webhook.id,
             member_id=self.target.id,
             item_id=self.workshop_item.item_id,
+            backup_id=self.backup.id,
         )
 
     def call(self, caller, method, path, body=None):

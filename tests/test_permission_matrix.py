@@ -25,6 +25,7 @@ from l4d2site.routing import websocket_urlpatterns
 from servers import permissions
 from servers.models import Invite, ServerMember
 
+from .test_backups import stored_backup
 from .test_job_logs import session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -77,6 +78,13 @@ HTTP = {
     "addons:workshop_add": [("POST", "addons.update")],
     "addons:workshop_update": [("POST", "addons.update")],
     "addons:workshop_remove": [("POST", "addons.update")],
+    "backups:list": [("GET", "backups.read"), ("POST", "backups.create")],
+    "backups:settings": [("POST", "settings.update")],
+    "backups:detail": [("GET", "backups.read")],
+    "backups:restore": [("POST", "backups.restore")],
+    "backups:lock": [("POST", "backups.delete")],
+    "backups:delete": [("POST", "backups.delete")],
+    "backups:download": [("GET", "backups.download")],
     "admin_jobs": [("GET", "staff")],
     "login": [("GET", "anyone")],
     "logout": [("POST", "anyone")],
@@ -137,6 +145,8 @@ POST_DATA = {
     "servers:file_mkdir": {"name": "new"},
     "servers:file_rename": {"paths": ["motd.txt"], "to": "old.txt"},
     "servers:file_delete": {"paths": ["motd.txt"], "confirmed": "1"},
+    "backups:settings": {"backup_limit": "3", "backup_ignore": "*.dem"},
+    "backups:lock": {"locked": "on"},
 }
 
 
@@ -218,6 +228,7 @@ class World:
         from addons.models import WorkshopItem
 
         WorkshopItem.objects.create(server=self.server, item_id="3000000001", state="installed")
+        self.backup = stored_backup(self.server)
 
     def kwargs(self, route):
         values = {
@@ -227,6 +238,7 @@ class World:
             "webhook_id": self.webhook.id,
             "member_id": self.target.id,
             "invite_id": self.invite.id,
+            "backup_id": self.backup.id,
             "token": self.token,
             "key_id": 1,
             "item_id": 3000000001,

@@ -33,6 +33,7 @@ def test_server_detail_offers_every_action_as_a_csrf_protected_post(owner_client
         assert f'name="kind" value="{kind}"' in content
     assert content.count(f'action="/servers/{server.id}/jobs"') == len(LIFECYCLE_KINDS)
     assert content.count("csrfmiddlewaretoken") >= len(LIFECYCLE_KINDS)
+    assert f'href="/servers/{server.id}/backups"' in content
 
 
 def test_server_detail_shows_the_ten_most_recent_jobs_and_links_the_history(owner_client, server, owner):

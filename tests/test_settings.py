@@ -90,3 +90,13 @@ def test_the_data_dir_and_its_secrets_are_private_whatever_the_umask(tmp_path):
     password = (data / "admin-password.txt").read_text().split("password: ")[1].strip()
     # Printed by the run that created the account, never again.
     assert password in outputs[1] and password not in outputs[2]
+
+
+def test_the_backup_settings_default_to_a_folder_in_the_data_dir_and_refuse_a_bad_level(tmp_path):
+    code = "from django.conf import settings as s; print(s.L4D2_BACKUP_DIR, s.L4D2_BACKUP_ZSTD_LEVEL)"
+    result = run_manage("shell", "-c", code, L4D2_DATA_DIR=str(tmp_path), DJANGO_SECRET_KEY="k")
+    assert result.stdout.split()[-2:] == [str(tmp_path / "backups"), "3"]
+    result = run_manage(
+        "check", L4D2_DATA_DIR=str(tmp_path), DJANGO_SECRET_KEY="k", L4D2_BACKUP_ZSTD_LEVEL="40"
+    )
+    assert result.returncode != 0 and "L4D2_BACKUP_ZSTD_LEVEL must be 1 to 19, not 40" in result.stderr

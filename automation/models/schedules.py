@@ -34,6 +34,8 @@ class ScheduleAction(models.TextChoices):
     "Send a command line to the running server's console."
     WORKSHOP_UPDATE = "workshop_update", "Update Workshop items"
     "Download the Workshop items Steam has a newer version of (skipped when there are none)."
+    BACKUP = "backup", "Backup"
+    "Back up the server's files; at its backup limit, the oldest unlocked backup goes."
 
 
 class Schedule(models.Model):

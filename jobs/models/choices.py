@@ -16,6 +16,10 @@ class JobKind(models.TextChoices):
     "Stop, then start."
     WORKSHOP = "workshop", "Workshop"
     "Add, update or remove Steam Workshop items (Job.params says which)."
+    BACKUP = "backup", "Backup"
+    "Archive the server's own files into the backup store (params: the backup)."
+    RESTORE = "restore", "Restore"
+    "Put a backup's files back, all or some (params: the backup, truncate, paths)."
 
 
 # The kinds with a button of their own on the server page; the others work on what their

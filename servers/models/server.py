@@ -181,6 +181,20 @@ class Server(models.Model):
     installed_build = models.CharField(max_length=32, blank=True, default="")
     latest_build = models.CharField(max_length=32, blank=True, default="")
     update_policy = models.CharField(max_length=8, choices=UpdatePolicy.choices, default=UpdatePolicy.NOTIFY)
+    # Backups (backups/): how many are kept, and what they leave out beyond the defaults.
+    backup_limit = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Backups kept. A scheduled backup at the limit deletes the oldest unlocked one; "
+        "a manual one is refused.",
+    )
+    backup_ignore = models.TextField(
+        blank=True,
+        default="",
+        max_length=4000,
+        help_text="Paths to leave out of backups, one gitignore pattern per line (e.g. *.dem), "
+        "besides the game's own files.",
+    )
     # server.cfg settings (the settings page; hostctl writes the file from them at every start).
     sv_password = cvar_text(
         "sv_password", "Join password", 64, "Players must type it to join; empty: no password."
