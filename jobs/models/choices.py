@@ -14,6 +14,13 @@ class JobKind(models.TextChoices):
     "Ask srcds to quit, then terminate it."
     RESTART = "restart", "Restart"
     "Stop, then start."
+    SOURCEMOD = "sourcemod", "SourceMod"
+    "Install, update or remove SourceMod and MetaMod:Source (params: `{'action': ...}`)."
+
+
+# The kinds a bare `kind=<kind>` (a server page button, the API's jobs POST, a schedule)
+# may queue: the others need params, and are queued by their own pages (addons/).
+LIFECYCLE_KINDS = (JobKind.INSTALL, JobKind.UPDATE, JobKind.START, JobKind.STOP, JobKind.RESTART)
 
 
 class JobState(models.TextChoices):
