@@ -19,6 +19,9 @@ GROUPS = {
     "member": "Members",
     "invite": "Invites",
     "server": "Server",
+    "addon": "Addons",
+    "plugin": "Plugins",
+    "admins": "SourceMod admins",
 }
 
 ACTIONS = {
@@ -61,6 +64,14 @@ ACTIONS = {
     "invite.revoked": "Revoked an invite link",
     "invite.accepted": "Joined through an invite link",
     "server.autorestart_paused": "Paused automatic restarts after repeated crashes",
+    "addon.installed": "Installed an addon",
+    "addon.updated": "Updated an addon",
+    "addon.removed": "Removed an addon",
+    "plugin.enabled": "Enabled a plugin",
+    "plugin.disabled": "Disabled a plugin",
+    "plugin.uploaded": "Uploaded a plugin",
+    "plugin.deleted": "Deleted a plugin",
+    "admins.updated": "Changed the SourceMod admins",
 }
 
 
@@ -121,6 +132,9 @@ SUMMARIES = {
     "webhook": _named("name"),
     "member": _member,
     "auth": lambda d: d.get("username", ""),
+    "addon": lambda d: ", ".join(d.get("mods", [])) + (f" · job #{d['job']}" if d.get("job") else ""),
+    "plugin": lambda d: d.get("plugin", ""),
+    "admins.updated": lambda d: f"{d.get('admins', 0)} admins",
 }
 
 

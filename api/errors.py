@@ -3,8 +3,10 @@
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from addons.service import AddonError
 from jobs.models.job import QueueFull
 from servers.console.commands import Refused
+from servers.files.errors import FileError
 from servers.team.service import TeamError
 
 from .ratelimit import RateLimited
@@ -31,6 +33,8 @@ def install(api):
     api.add_exception_handler(PermissionDenied, lambda r, e: reply(r, 403, str(e) or "Not allowed."))
     api.add_exception_handler(Refused, lambda r, e: reply(r, e.status, e.reason))
     api.add_exception_handler(TeamError, lambda r, e: reply(r, e.status, e.reason))
+    api.add_exception_handler(AddonError, lambda r, e: reply(r, e.status, e.detail))
+    api.add_exception_handler(FileError, lambda r, e: reply(r, e.status, e.detail))
     api.add_exception_handler(QueueFull, lambda r, e: reply(r, 429, str(e)))
     api.add_exception_handler(
         RateLimited, lambda r, e: reply(r, 429, str(e), **{"Retry-After": str(e.retry_after)})

@@ -56,6 +56,9 @@ ROUTES = {
     ("get", "/api/v1/servers/{server_id}/activity"): "activity.read",
     ("get", "/api/v1/account/activity"): "login",
     ("get", "/api/v1/servers/{server_id}/addons"): "addons.read",
+    ("post", "/api/v1/servers/{server_id}/addons/sourcemod"): "addons.update",
+    ("put", "/api/v1/servers/{server_id}/addons/admins"): "addons.update",
+    ("post", "/api/v1/servers/{server_id}/addons/plugins/{file}"): "addons.update",
 }
 BODIES = {
     ("post", "/api/v1/servers/{server_id}/jobs"): {"kind": "restart"},
@@ -72,6 +75,9 @@ BODIES = {
     ("patch", "/api/v1/webhooks/{webhook_id}"): {"name": "renamed"},
     ("post", "/api/v1/servers/{server_id}/members"): {"username": "newcomer", "permissions": ["server.read"]},
     ("patch", "/api/v1/servers/{server_id}/members/{member_id}"): {"permissions": []},
+    ("post", "/api/v1/servers/{server_id}/addons/sourcemod"): {"action": "install"},
+    ("put", "/api/v1/servers/{server_id}/addons/admins"): [],
+    ("post", "/api/v1/servers/{server_id}/addons/plugins/{file}"): {"enabled": True},
 }
 
 CALLERS = [
@@ -150,6 +156,7 @@ class World:
             schedule_id=self.schedule.id,
             webhook_id=self.webhook.id,
             member_id=self.target.id,
+            file="funcommands.smx",
         )
 
     def call(self, caller, method, path, body=None):
@@ -157,9 +164,11 @@ class World:
         client = Client()
         if method == "get":
             return client.get(self.url(path), **headers)
-        body = {
-            name: self.url(value) if isinstance(value, str) else value for name, value in (body or {}).items()
-        }
+        if isinstance(body, dict) or body is None:
+            body = {
+                name: self.url(value) if isinstance(value, str) else value
+                for name, value in (body or {}).items()
+            }
         return getattr(client, method)(self.url(path), body, content_type="application/json", **headers)
 
 

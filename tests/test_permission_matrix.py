@@ -67,6 +67,11 @@ HTTP = {
     "automation:webhook_test": [("POST", "webhook owner")],
     "automation:webhook_delete": [("POST", "webhook owner")],
     "addons:page": [("GET", "addons.read")],
+    "addons:sourcemod": [("POST", "addons.update")],
+    "addons:plugin_upload": [("POST", "addons.update")],
+    "addons:plugin_toggle": [("POST", "addons.update")],
+    "addons:plugin_delete": [("POST", "addons.update")],
+    "addons:admins": [("POST", "addons.update")],
     "admin_jobs": [("GET", "staff")],
     "login": [("GET", "anyone")],
     "logout": [("POST", "anyone")],
@@ -117,6 +122,9 @@ POST_DATA = {
     "automation:schedules": {"name": "x", "cron": "0 5 * * *", "timezone": "UTC", "action": "restart"},
     "automation:schedule": {"name": "x", "cron": "0 5 * * *", "timezone": "UTC", "action": "restart"},
     "automation:update_policy": {"update_policy": "off"},
+    "addons:sourcemod": {"action": "install"},
+    "addons:plugin_toggle": {"enabled": "1"},
+    "addons:admins": {"rows": "1", "steam_id_0": "STEAM_0:1:16", "flags_0": ["root"]},
     "automation:webhook": {"name": "x", "url": "https://example.org/hook", "events": ["job.failed"]},
 }
 
@@ -207,6 +215,7 @@ class World:
             "invite_id": self.invite.id,
             "token": self.token,
             "key_id": 1,
+            "name": "funcommands.smx",
         }
         return {name: value for name, value in values.items() if f":{name}>" in route}
 
