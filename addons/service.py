@@ -10,6 +10,7 @@ its console; one started before SourceMod went in needs a restart, and the page 
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.utils.dateparse import parse_datetime
 
 import activity
 from hostctl import smadmins, sourcemod
@@ -84,7 +85,11 @@ class Plugin:
     file: str
     enabled: bool
     size: int
-    modified: str
+    modified: str  # ISO 8601, as the game host says it
+
+    @property
+    def modified_at(self):
+        return parse_datetime(self.modified)
 
 
 def plugins(server):

@@ -18,11 +18,13 @@ _STAMP = re.compile(rb"(SourceMod|Metamod:Source) ([\w.+-]+)\x00")
 
 
 def _stamp(binary: Path) -> str | None:
+    """The version the fake host stamped in; a real build (downloaded from AlliedModders for
+    real) loads too, its version unread; a missing binary does not load."""
     try:
         match = _STAMP.search(binary.read_bytes()[:200])
     except OSError:
         return None
-    return match.group(2).decode() if match else None
+    return match.group(2).decode() if match else "(a real build)"
 
 
 class Loaded:
