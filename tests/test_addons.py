@@ -22,7 +22,7 @@ from servers.models import ActualState, ConsoleLine
 from .files_worker import file_worker
 from .processes import wait_until
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 SM = "left4dead2/addons/sourcemod"
 
@@ -79,6 +79,7 @@ def tree(root):
     }
 
 
+@pytest.mark.slow
 def test_install_update_and_remove_lay_out_keep_and_clean_up_as_upstream_and_the_owner_expect(
     owner_client, udp_server, home, worker, drops
 ):
@@ -134,6 +135,7 @@ def test_install_update_and_remove_lay_out_keep_and_clean_up_as_upstream_and_the
     assert "not installed" in page and "mine.smx" in page
 
 
+@pytest.mark.slow
 def test_plugins_are_uploaded_checked_disabled_enabled_and_deleted_on_the_game_host(
     owner_client, udp_server, home, worker
 ):
@@ -176,6 +178,7 @@ def test_plugins_are_uploaded_checked_disabled_enabled_and_deleted_on_the_game_h
     assert actions == ["plugin.uploaded", "plugin.disabled", "plugin.enabled", "plugin.deleted"]
 
 
+@pytest.mark.slow
 def test_admins_are_written_in_the_panels_block_keeping_hand_edits_and_refusing_a_stale_page(
     owner_client, udp_server, home, worker
 ):
@@ -209,6 +212,7 @@ def test_admins_are_written_in_the_panels_block_keeping_hand_edits_and_refusing_
     assert bad.status_code == 400 and "Admin 1" in bad.json()["detail"]
 
 
+@pytest.mark.slow
 def test_a_running_server_with_sourcemod_loaded_is_told_to_refresh_its_plugins(
     owner_client, udp_server, home, worker
 ):
@@ -232,6 +236,7 @@ def test_a_running_server_with_sourcemod_loaded_is_told_to_refresh_its_plugins(
     l4d2_facade.run("stop", udp_server, lambda *_: None)
 
 
+@pytest.mark.slow
 def test_a_cancelled_install_leaves_no_partial_download(owner_client, udp_server, home, worker, drops):
     drops.rate = 32 * 1024
     response = owner_client.post(f"/servers/{udp_server.id}/addons/sourcemod", {"action": "install"})
@@ -253,3 +258,23 @@ def test_sourcemod_actions_are_checked_before_a_job_is_queued(owner_client, serv
     assert answer.status_code == 400 and "install, update, remove" in answer.json()["detail"]
     assert owner_client.post(f"/servers/{server.id}/jobs", {"kind": "sourcemod"}).status_code == 400
     assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "state, started, restart",
+    [("running", -60, True), ("running", +60, False), ("stopped", -60, False)],
+)
+def test_the_page_asks_for_a_restart_only_while_the_server_runs_files_it_started_without(
+    owner_client, server, state, started, restart
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    changed = timezone.now()
+    ModState.objects.create(server=server, name="sourcemod", version="1.12.0-git7210", changed_at=changed)
+    server.actual_state, server.actual_state_since = state, changed + timedelta(seconds=started)
+    server.save()
+    page = owner_client.get(f"/servers/{server.id}/addons").content.decode()
+    assert ('id="restart-needed"' in page) is restart
+    assert "1.12.0-git7210" in page

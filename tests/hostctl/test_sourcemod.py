@@ -112,6 +112,7 @@ def test_remove_deletes_exactly_what_the_install_added(run, server_dir):
     admins.write_text("// mine\n")
     (server_dir / SM / "plugins/mine.smx").write_bytes(b"FFPS mine")
     (server_dir / "left4dead2/cfg/sourcemod/extra.cfg").write_text("sm_cvar x 1\n")
+    os.rename(server_dir / SM / "plugins/disabled/nextmap.smx", server_dir / SM / "plugins/nextmap.smx")
     assert run("remove") == 0
     left = tree(server_dir)
     assert set(left) - set(before) == {
