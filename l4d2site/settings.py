@@ -351,6 +351,7 @@ PUBLIC_ADDRESS = os.environ.get("L4D2_PUBLIC_ADDRESS", "")
 WORKER_LOOPS = [
     "servers.supervisor.Supervisor",
     "servers.console.pump.ConsolePump",
+    "servers.files.worker.FileRelayLoop",
     "automation.updates.UpdateWatcher",
     "automation.scheduler.Scheduler",
     "automation.webhooks.sender.WebhookSender",
@@ -396,6 +397,12 @@ L4D2_CONSOLE_KEEP_LINES = int(os.environ.get("L4D2_CONSOLE_KEEP_LINES", 50_000))
 # Disk space (MiB) a server's console.log may take: while srcds runs the console pump
 # releases what it has stored (hostctl/logspace.py); a bigger file is rotated at a start.
 L4D2_CONSOLE_LOG_MAX_MB = float(os.environ.get("L4D2_CONSOLE_LOG_MAX_MB", 64))
+
+# The file manager (servers/files/): the largest file read, written or uploaded through the
+# panel (checked in the browser, the web process and on the game host), and how long a web
+# request waits for the game host's worker to answer before saying so (504).
+L4D2_FILE_MAX_MB = float(os.environ.get("L4D2_FILE_MAX_MB", 16))
+L4D2_FILE_TIMEOUT_SECONDS = float(os.environ.get("L4D2_FILE_TIMEOUT_SECONDS", 15))
 
 LOGGING = {
     "version": 1,
