@@ -153,10 +153,12 @@ def upload_plugin(server, user, name, data, *, request=None):
         )
     if _exists(server, f"{sourcemod.DISABLED}/{name}"):
         raise AddonError(409, f"{name} is among the disabled plugins: delete that one first, or enable it.")
+    replaced = _exists(server, f"{sourcemod.PLUGINS}/{name}")
     relay.write_file(server, f"{sourcemod.PLUGINS}/{name}", data)
-    detail = {"plugin": name, "size": len(data)}
+    detail = {"plugin": name, "size": len(data), "replaced": replaced}
     activity.record("plugin.uploaded", server=server, request=request, actor=user, detail=detail)
-    return _reload(server, user, "sm plugins refresh", request)
+    note = _reload(server, user, "sm plugins refresh", request)
+    return f"It replaced the plugin of that name. {note}" if replaced else note
 
 
 def delete_plugin(server, user, name, *, request=None):
