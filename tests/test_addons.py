@@ -278,3 +278,21 @@ def test_the_page_asks_for_a_restart_only_while_the_server_runs_files_it_started
     page = owner_client.get(f"/servers/{server.id}/addons").content.decode()
     assert ('id="restart-needed"' in page) is restart
     assert "1.12.0-git7210" in page
+
+
+def test_a_plugin_over_the_size_limit_is_refused_before_it_reaches_the_game_host(
+    owner_client, server, settings
+):
+    settings.L4D2_PLUGIN_MAX_KB = 1
+    big = SimpleUploadedFile("big.smx", b"FFPS" + bytes(2048))
+    answer = owner_client.post(f"/servers/{server.id}/addons/plugins", {"plugin": big})
+    assert answer.status_code == 413 and "at most 1 KB" in answer.content.decode()
+    assert not Event.objects.filter(action__startswith="plugin.").exists()
+
+
+def test_without_a_worker_the_addons_say_the_game_host_cannot_be_reached(owner_client, server):
+    answer = owner_client.get(f"/api/v1/servers/{server.id}/addons").json()
+    assert answer["sourcemod"] is None and answer["plugins"] is None and answer["workshop"] == []
+    assert "No worker is running" in answer["host_error"]
+    page = owner_client.get(f"/servers/{server.id}/addons").content.decode()
+    assert 'id="host-error"' in page and "No worker is running" in page
