@@ -134,7 +134,7 @@ SUMMARIES = {
     "auth": lambda d: d.get("username", ""),
     "addon": lambda d: ", ".join(d.get("mods", [])) + (f" · job #{d['job']}" if d.get("job") else ""),
     "plugin": lambda d: d.get("plugin", ""),
-    "admins.updated": lambda d: f"{d.get('admins', 0)} admins",
+    "admins.updated": lambda d: f"{d.get('admins', 0)} admin{'' if d.get('admins') == 1 else 's'}",
 }
 
 

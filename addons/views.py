@@ -141,7 +141,8 @@ def admins_save(request, server_id):
         return _page(request, server, admin_rows=rows, admin_error=error, status=409)
     except (service.AddonError, FileError) as exc:
         return _page(request, server, admin_rows=rows, admin_error=exc.detail, status=exc.status)
-    messages.success(request, f"{len(admins)} admins saved in admins_simple.ini. {note}")
+    count = f"{len(admins)} admin{'' if len(admins) == 1 else 's'}"
+    messages.success(request, f"{count} saved in admins_simple.ini. {note}")
     return redirect("addons:page", server.id)
 
 
