@@ -6,7 +6,6 @@ this app) never imports it.
 """
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 import activity
@@ -68,11 +67,10 @@ def _record_event(server_id, action, changed):
     server = Server.objects.get(pk=server_id)
     mods = [f"{ModName(state.name).label} {state.version}".strip() for state in changed]
     detail = {"mods": mods or ["nothing changed"], "job": job.pk if job else None}
-    with transaction.atomic():
-        activity.record(
-            EVENTS[action],
-            actor=job.requested_by if job else None,
-            via=VIA.get(job.trigger, "web") if job else "web",
-            server=server,
-            detail=detail,
-        )
+    activity.record(
+        EVENTS[action],
+        actor=job.requested_by if job else None,
+        via=VIA.get(job.trigger, "web") if job else "web",
+        server=server,
+        detail=detail,
+    )

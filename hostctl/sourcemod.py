@@ -16,6 +16,7 @@ reloaded through the console instead (`sm plugins refresh`, `sm_reloadadmins`).
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,7 @@ ARCHIVE_NAMES = {
 }
 LATEST = {"metamod": "mmsource-latest-linux", "sourcemod": "sourcemod-latest-linux"}
 ACTIONS = ("install", "update", "remove")
+DOWNLOADS = ".l4d2panel-download-"  # a run's temporary download directory, in the server's own
 
 # Paths of the server's directory (the file relay's paths): the plugins and the admins.
 GAME = "left4dead2"
@@ -124,7 +126,9 @@ def run(
             )
         if action == "update" and not any(present.values()):
             raise HostError("SourceMod is not installed: use Install")
-        with tempfile.TemporaryDirectory(dir=spec.install_dir, prefix=".l4d2panel-download-") as temp:
+        for stale in Path(spec.install_dir).glob(f"{DOWNLOADS}*"):
+            shutil.rmtree(stale, ignore_errors=True)  # left by a worker killed mid-download
+        with tempfile.TemporaryDirectory(dir=spec.install_dir, prefix=DOWNLOADS) as temp:
             for step, mod in enumerate(MODS):
                 if action == "install" and present[mod.name]:
                     sink("system", f"{mod.title} {present[mod.name].version} is installed already: kept.")

@@ -131,6 +131,14 @@ def test_a_download_that_is_not_a_gzip_tarball_is_refused_and_changes_nothing(ru
     assert tree(server_dir) == {}
 
 
+def test_a_download_directory_left_by_a_killed_worker_is_cleared_by_the_next_run(run, server_dir):
+    stale = server_dir / f"{sourcemod.DOWNLOADS}x1y2"
+    stale.mkdir()
+    (stale / "sourcemod-1.12.0-git7210-linux.tar.gz.part").write_bytes(b"half")
+    assert run("install") == 0
+    assert not list(server_dir.glob(f"{sourcemod.DOWNLOADS}*"))
+
+
 def test_a_cancelled_download_leaves_no_partial_file(run, server_dir, drops, lines):
     drops.rate = 64 * 1024  # about 5 seconds for MetaMod
     cancel = CancelToken()
