@@ -22,6 +22,7 @@ GROUPS = {
     "addon": "Addons",
     "plugin": "Plugins",
     "admins": "SourceMod admins",
+    "workshop": "Workshop",
 }
 
 ACTIONS = {
@@ -72,6 +73,9 @@ ACTIONS = {
     "plugin.uploaded": "Uploaded a plugin",
     "plugin.deleted": "Deleted a plugin",
     "admins.updated": "Changed the SourceMod admins",
+    "workshop.added": "Added Workshop items",
+    "workshop.updated": "Updated Workshop items",
+    "workshop.removed": "Removed a Workshop item",
 }
 
 
@@ -135,6 +139,14 @@ SUMMARIES = {
     "addon": lambda d: ", ".join(d.get("mods", [])) + (f" · job #{d['job']}" if d.get("job") else ""),
     "plugin": lambda d: d.get("plugin", ""),
     "admins.updated": lambda d: f"{d.get('admins', 0)} admin{'' if d.get('admins') == 1 else 's'}",
+    "workshop": lambda d: (
+        ", ".join(
+            filter(
+                None, [", ".join(d.get("items", [])), d.get("collection") and f"collection {d['collection']}"]
+            )
+        )
+        + (f" · job #{d['job']}" if d.get("job") else "")
+    ),
 }
 
 

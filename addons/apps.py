@@ -6,10 +6,15 @@ class AddonsConfig(AppConfig):
     verbose_name = "Addons"
 
     def ready(self):
-        from servers import l4d2_facade
+        # servers never imports addons: this app's job kinds, map source and hooks add
+        # themselves to what servers offers (the worker runs jobs through l4d2_facade).
+        from jobs.models import JobKind
+        from servers import events, l4d2_facade, maps
 
-        from . import sourcemod_job
+        from . import sourcemod_job, workshop
 
-        # The worker runs jobs through the facade; this app's kinds add themselves to it.
-        l4d2_facade.OPERATIONS["sourcemod"] = sourcemod_job.run
-        l4d2_facade.TAKES_PARAMS.add("sourcemod")
+        l4d2_facade.OPERATIONS[JobKind.SOURCEMOD] = sourcemod_job.run
+        l4d2_facade.OPERATIONS[JobKind.WORKSHOP] = workshop.operation
+        l4d2_facade.TAKES_PARAMS.update((JobKind.SOURCEMOD, JobKind.WORKSHOP))
+        maps.register_source(workshop.map_groups)
+        events.server_event.connect(workshop.after_game_update, dispatch_uid="addons.workshop")

@@ -6,6 +6,8 @@ from django.utils import timezone
 
 from servers.models import ActualState, Server
 
+from .workshop_models import WorkshopItem, WorkshopState  # noqa: F401
+
 
 class ModName(models.TextChoices):
     METAMOD = "metamod", "MetaMod:Source"

@@ -2,7 +2,7 @@ from django.urls import path
 
 from l4d2site import converters  # noqa: F401 (registers <id:...>)
 
-from . import views
+from . import views, workshop_views
 
 app_name = "addons"
 urlpatterns = [
@@ -14,4 +14,11 @@ urlpatterns = [
         "servers/<id:server_id>/addons/plugins/<str:name>/delete", views.plugin_delete, name="plugin_delete"
     ),
     path("servers/<id:server_id>/addons/admins", views.admins_save, name="admins"),
+    path("servers/<id:server_id>/addons/workshop", workshop_views.add, name="workshop_add"),
+    path("servers/<id:server_id>/addons/workshop/update", workshop_views.update_all, name="workshop_update"),
+    path(
+        "servers/<id:server_id>/addons/workshop/<id:item_id>/remove",
+        workshop_views.remove,
+        name="workshop_remove",
+    ),
 ]

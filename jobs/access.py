@@ -16,6 +16,7 @@ KIND_PERMISSION = {
     JobKind.STOP: "power.stop",
     JobKind.RESTART: "power.restart",
     JobKind.SOURCEMOD: "addons.update",
+    JobKind.WORKSHOP: "addons.update",
 }
 
 

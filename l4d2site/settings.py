@@ -319,6 +319,10 @@ HOSTCTL_PLATFORM_WORKAROUND = env_bool("HOSTCTL_PLATFORM_WORKAROUND", default=Tr
 # Game servers outside the worker's cgroup (systemd-run --scope), so restarting the worker
 # never stops them: "auto" where systemd runs the host, "systemd" (required), "off".
 HOSTCTL_SERVER_SCOPE = os.environ.get("HOSTCTL_SERVER_SCOPE", "auto")
+# The Steam Web API the Workshop items are looked up at (DESIGN.md §14), and how long one
+# answer (or one pause in a download) may take before that item is said to have failed.
+STEAM_API_URL = os.environ.get("L4D2_STEAM_API_URL", "https://api.steampowered.com")
+STEAM_API_TIMEOUT = float(os.environ.get("L4D2_STEAM_API_TIMEOUT", 15))
 
 # Game hosts: a node whose worker has not heartbeated for this long shows as offline,
 # and its running jobs are failed after NODE_JOB_TIMEOUT_SECONDS.

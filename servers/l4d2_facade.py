@@ -34,6 +34,8 @@ def host_config():
         server_scope=settings.HOSTCTL_SERVER_SCOPE,
         warning_seconds=settings.WARNING_SECONDS,
         console_log_max_bytes=console_log_max_bytes(),
+        steam_api_url=settings.STEAM_API_URL,
+        steam_api_timeout=settings.STEAM_API_TIMEOUT,
     )
 
 

@@ -12,6 +12,7 @@ from django.test import AsyncClient, Client
 from django.utils import timezone
 from openapi_spec_validator import validate
 
+from addons.models import WorkshopItem
 from api.models import ApiKey
 from automation.models import Schedule, Webhook
 from jobs.models import Job, JobKind, JobLog, JobState
@@ -59,6 +60,8 @@ ROUTES = {
     ("post", "/api/v1/servers/{server_id}/addons/sourcemod"): "addons.update",
     ("put", "/api/v1/servers/{server_id}/addons/admins"): "addons.update",
     ("post", "/api/v1/servers/{server_id}/addons/plugins/{file}"): "addons.update",
+    ("post", "/api/v1/servers/{server_id}/addons/workshop"): "addons.update",
+    ("delete", "/api/v1/servers/{server_id}/addons/workshop/{item_id}"): "addons.update",
 }
 BODIES = {
     ("post", "/api/v1/servers/{server_id}/jobs"): {"kind": "restart"},
@@ -78,6 +81,7 @@ BODIES = {
     ("post", "/api/v1/servers/{server_id}/addons/sourcemod"): {"action": "install"},
     ("put", "/api/v1/servers/{server_id}/addons/admins"): [],
     ("post", "/api/v1/servers/{server_id}/addons/plugins/{file}"): {"enabled": True},
+    ("post", "/api/v1/servers/{server_id}/addons/workshop"): {"items": ["3000000001"]},
 }
 
 CALLERS = [
@@ -133,6 +137,7 @@ class World:
         self.webhook = Webhook.objects.create(
             owner=self.owner, server=self.server, name="h", url="https://example.org/h", events=["job.failed"]
         )
+        self.workshop_item = WorkshopItem.objects.create(server=self.server, item_id="3000000001")
         all_names = sorted(permissions.ALL)
         self.keys = {
             "member": ApiKey.new(self.member_user, "m", all_names)[1],
@@ -157,6 +162,7 @@ class World:
             webhook_id=self.webhook.id,
             member_id=self.target.id,
             file="funcommands.smx",
+            item_id=self.workshop_item.item_id,
         )
 
     def call(self, caller, method, path, body=None):

@@ -72,6 +72,9 @@ HTTP = {
     "addons:plugin_toggle": [("POST", "addons.update")],
     "addons:plugin_delete": [("POST", "addons.update")],
     "addons:admins": [("POST", "addons.update")],
+    "addons:workshop_add": [("POST", "addons.update")],
+    "addons:workshop_update": [("POST", "addons.update")],
+    "addons:workshop_remove": [("POST", "addons.update")],
     "admin_jobs": [("GET", "staff")],
     "login": [("GET", "anyone")],
     "logout": [("POST", "anyone")],
@@ -116,6 +119,7 @@ POST_DATA = {
     "servers:console": {"command": "status"},
     "servers:auto_restart": {"auto_restart": "off"},
     "servers:members": {"username": "newcomer", "permissions": ["server.read"]},
+    "addons:workshop_add": {"items": "3000000001"},
     "servers:member": {"permissions": ["server.read"]},
     "servers:invite_create": {"permissions": ["server.read"]},
     "server_jobs": {"kind": "stop"},
@@ -204,6 +208,9 @@ class World:
             events=["job.failed"],
         )
         self.invite, self.token = Invite.create(self.server, ["server.read"], owner)
+        from addons.models import WorkshopItem
+
+        WorkshopItem.objects.create(server=self.server, item_id="3000000001", state="installed")
 
     def kwargs(self, route):
         values = {
@@ -216,6 +223,7 @@ class World:
             "token": self.token,
             "key_id": 1,
             "name": "funcommands.smx",
+            "item_id": 3000000001,
         }
         return {name: value for name, value in values.items() if f":{name}>" in route}
 

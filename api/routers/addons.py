@@ -7,6 +7,7 @@ from servers.access import server_for_user
 from servers.files.errors import FileError
 
 from .. import representations as show
+from .workshop import workshop_list
 
 router = Router(tags=["addons"])
 
@@ -39,7 +40,7 @@ def addons(request, server_id: int):
         "plugins": None,
         "admins": None,
         "admins_file": None,
-        "workshop": [],
+        "workshop": workshop_list(target),
     }
     try:
         answer["plugins"] = [_plugin(plugin) for plugin in service.plugins(target)]

@@ -16,10 +16,12 @@ class JobKind(models.TextChoices):
     "Stop, then start."
     SOURCEMOD = "sourcemod", "SourceMod"
     "Install, update or remove SourceMod and MetaMod:Source (params: `{'action': ...}`)."
+    WORKSHOP = "workshop", "Workshop"
+    "Add, update or remove Steam Workshop items (Job.params says which)."
 
 
-# The kinds a bare `kind=<kind>` (a server page button, the API's jobs POST, a schedule)
-# may queue: the others need params, and are queued by their own pages (addons/).
+# The kinds with a button of their own on the server page; the others work on what their
+# Job.params name and are queued from their own pages (a re-run copies the params).
 LIFECYCLE_KINDS = (JobKind.INSTALL, JobKind.UPDATE, JobKind.START, JobKind.STOP, JobKind.RESTART)
 
 
