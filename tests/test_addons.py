@@ -172,10 +172,23 @@ def test_plugins_are_uploaded_checked_disabled_enabled_and_deleted_on_the_game_h
 
     assert owner_client.post(f"{url}/mine.smx/delete").status_code == 302
     assert not (plugins / "disabled/mine.smx").exists()
+
+    api = f"/api/v1/servers/{udp_server.id}/addons/plugins/bot.smx"
+    wrong = owner_client.put(api, b"PK\x03\x04 a zip", content_type="application/octet-stream")
+    assert (
+        wrong.status_code == 400 and "FFPS" in wrong.json()["detail"] and not (plugins / "bot.smx").exists()
+    )
+    put = owner_client.put(api, b"FFPS\x02\x01bot", content_type="application/octet-stream")
+    assert put.status_code == 200 and (plugins / "bot.smx").read_bytes() == b"FFPS\x02\x01bot"
+    assert owner_client.delete(api).status_code == 200 and not (plugins / "bot.smx").exists()
+    assert owner_client.delete(api).status_code == 404
     actions = list(
         Event.objects.filter(action__startswith="plugin.").order_by("id").values_list("action", flat=True)
     )
-    assert actions == ["plugin.uploaded", "plugin.disabled", "plugin.enabled", "plugin.deleted"]
+    assert actions == [
+        *("plugin.uploaded", "plugin.disabled", "plugin.enabled", "plugin.deleted"),
+        *("plugin.uploaded", "plugin.deleted"),
+    ]
 
 
 @pytest.mark.slow

@@ -60,6 +60,8 @@ ROUTES = {
     ("post", "/api/v1/servers/{server_id}/addons/sourcemod"): "addons.update",
     ("put", "/api/v1/servers/{server_id}/addons/admins"): "addons.update",
     ("post", "/api/v1/servers/{server_id}/addons/plugins/{file}"): "addons.update",
+    ("put", "/api/v1/servers/{server_id}/addons/plugins/{file}"): "addons.update",
+    ("delete", "/api/v1/servers/{server_id}/addons/plugins/{file}"): "addons.update",
     ("post", "/api/v1/servers/{server_id}/addons/workshop"): "addons.update",
     ("delete", "/api/v1/servers/{server_id}/addons/workshop/{item_id}"): "addons.update",
 }

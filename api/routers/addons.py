@@ -1,5 +1,6 @@
 """A server's addons: SourceMod, MetaMod, plugins, admins, Workshop items (DESIGN.md §14)."""
 
+from django.conf import settings
 from ninja import Body, Router, Schema, Status
 
 from addons import service
@@ -73,6 +74,23 @@ def plugin_update(request, server_id: int, file: str, body: PluginIn):
     target = server_for_user(request.user, server_id, "addons.update")
     note = service.set_plugin_enabled(target, request.user, file, body.enabled, request=request)
     return {"file": file, "enabled": body.enabled, "note": note}
+
+
+@router.put("/servers/{int:server_id}/addons/plugins/{file}", url_name="addons_plugin_upload")
+def plugin_upload(request, server_id: int, file: str):
+    """Upload a compiled plugin: the request's body, raw (`curl -T mine.smx`), into plugins/ (enabled).
+    Refused (400) unless it starts with the `.smx` magic `FFPS`; 413 over L4D2_PLUGIN_MAX_KB."""
+    target = server_for_user(request.user, server_id, "addons.update")
+    data = request.read(settings.L4D2_PLUGIN_MAX_KB * 1024 + 1)
+    note = service.upload_plugin(target, request.user, file, data, request=request)
+    return {"file": file, "enabled": True, "note": note}
+
+
+@router.delete("/servers/{int:server_id}/addons/plugins/{file}", url_name="addons_plugin_delete")
+def plugin_delete(request, server_id: int, file: str):
+    target = server_for_user(request.user, server_id, "addons.update")
+    note = service.delete_plugin(target, request.user, file, request=request)
+    return {"file": file, "deleted": True, "note": note}
 
 
 def _plugin(plugin):
