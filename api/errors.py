@@ -3,6 +3,7 @@
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from addons.service import AddonError
 from backups.service import Refused as BackupRefused
 from jobs.models.job import QueueFull
 from servers.console.commands import Refused
@@ -35,6 +36,7 @@ def install(api):
     api.add_exception_handler(FileError, lambda r, e: reply(r, e.status, e.detail))
     api.add_exception_handler(TeamError, lambda r, e: reply(r, e.status, e.reason))
     api.add_exception_handler(BackupRefused, lambda r, e: reply(r, e.status, e.reason))
+    api.add_exception_handler(AddonError, lambda r, e: reply(r, e.status, e.detail))
     api.add_exception_handler(QueueFull, lambda r, e: reply(r, 429, str(e)))
     api.add_exception_handler(
         RateLimited, lambda r, e: reply(r, 429, str(e), **{"Retry-After": str(e.retry_after)})

@@ -378,6 +378,16 @@ WEBHOOK_RETRY_SECONDS = float(os.environ.get("L4D2_WEBHOOK_RETRY_SECONDS", 30))
 # Where people reach the panel: links in webhook messages point here.
 PANEL_URL = os.environ.get("L4D2_PANEL_URL", "http://127.0.0.1:8000").rstrip("/")
 
+# Addons (addons/): where SourceMod and MetaMod:Source builds are downloaded from, and which
+# branch (the latest build of it is installed; 1.12 is the stable branch). AlliedModders' own
+# drops by default; the simulated quick start may point them at hostctl/sim/alliedmods.py.
+L4D2_SOURCEMOD_URL = os.environ.get("L4D2_SOURCEMOD_URL", "https://sm.alliedmods.net/smdrop")
+L4D2_SOURCEMOD_BRANCH = os.environ.get("L4D2_SOURCEMOD_BRANCH", "1.12")
+L4D2_METAMOD_URL = os.environ.get("L4D2_METAMOD_URL", "https://mms.alliedmods.net/mmsdrop")
+L4D2_METAMOD_BRANCH = os.environ.get("L4D2_METAMOD_BRANCH", "1.12")
+# The largest compiled plugin (.smx) the plugins page accepts.
+L4D2_PLUGIN_MAX_KB = int(os.environ.get("L4D2_PLUGIN_MAX_KB", 2048))
+
 # Daily pruning of finished jobs older than this many days (unset: never), keeping
 # each server's last L4D2_PRUNE_KEEP_LAST jobs (manage.py prunejobs does it by hand).
 L4D2_PRUNE_JOBS_DAYS = (

@@ -101,6 +101,28 @@ def sim_host(settings, tmp_path):
     kill_leftovers(settings.HOSTCTL_ROOT)
 
 
+@pytest.fixture(scope="session")
+def alliedmods():
+    """The fake AlliedModders download host (hostctl/sim/alliedmods.py), for the whole session;
+    each test gets it back at the default builds, full speed, not broken."""
+    from hostctl.sim.alliedmods import AlliedModders
+
+    host = AlliedModders().start()
+    yield host
+    host.stop()
+
+
+@pytest.fixture
+def drops(alliedmods):
+    """The fake host, reset for this test (tests change its builds, rate and brokenness)."""
+    from hostctl.sim.alliedmods import MM_BUILD, SM_BUILD
+
+    alliedmods.sourcemod_build, alliedmods.metamod_build = SM_BUILD, MM_BUILD
+    alliedmods.rate, alliedmods.broken = 0, False
+    alliedmods.requests.clear()
+    return alliedmods
+
+
 @pytest.fixture
 def job(server, owner):
     from jobs.models import Job, JobKind

@@ -58,6 +58,11 @@ ROUTES = {
     ("get", "/api/v1/servers/{server_id}/activity"): "activity.read",
     ("get", "/api/v1/account/activity"): "login",
     ("get", "/api/v1/servers/{server_id}/addons"): "addons.read",
+    ("post", "/api/v1/servers/{server_id}/addons/sourcemod"): "addons.update",
+    ("put", "/api/v1/servers/{server_id}/addons/admins"): "addons.update",
+    ("post", "/api/v1/servers/{server_id}/addons/plugins/{file}"): "addons.update",
+    ("put", "/api/v1/servers/{server_id}/addons/plugins/{file}"): "addons.update",
+    ("delete", "/api/v1/servers/{server_id}/addons/plugins/{file}"): "addons.update",
     ("post", "/api/v1/servers/{server_id}/addons/workshop"): "addons.update",
     ("delete", "/api/v1/servers/{server_id}/addons/workshop/{item_id}"): "addons.update",
     ("get", "/api/v1/servers/{server_id}/files"): "files.read",
@@ -89,6 +94,9 @@ BODIES = {
     ("patch", "/api/v1/webhooks/{webhook_id}"): {"name": "renamed"},
     ("post", "/api/v1/servers/{server_id}/members"): {"username": "newcomer", "permissions": ["server.read"]},
     ("patch", "/api/v1/servers/{server_id}/members/{member_id}"): {"permissions": []},
+    ("post", "/api/v1/servers/{server_id}/addons/sourcemod"): {"action": "install"},
+    ("put", "/api/v1/servers/{server_id}/addons/admins"): [],
+    ("post", "/api/v1/servers/{server_id}/addons/plugins/{file}"): {"enabled": True},
     ("post", "/api/v1/servers/{server_id}/addons/workshop"): {"items": ["3000000001"]},
     ("post", "/api/v1/servers/{server_id}/files/rename"): {"from": "a.txt", "to": "b.txt"},
     ("post", "/api/v1/servers/{server_id}/files/mkdir"): {"path": "new"},
@@ -173,6 +181,7 @@ class World:
             schedule_id=self.schedule.id,
             webhook_id=self.webhook.id,
             member_id=self.target.id,
+            file="funcommands.smx",
             item_id=self.workshop_item.item_id,
             backup_id=self.backup.id,
         )
@@ -182,9 +191,11 @@ class World:
         client = Client()
         if method == "get":
             return client.get(self.url(path), **headers)
-        body = {
-            name: self.url(value) if isinstance(value, str) else value for name, value in (body or {}).items()
-        }
+        if isinstance(body, dict) or body is None:
+            body = {
+                name: self.url(value) if isinstance(value, str) else value
+                for name, value in (body or {}).items()
+            }
         return getattr(client, method)(self.url(path), body, content_type="application/json", **headers)
 
 

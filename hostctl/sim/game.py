@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 if __package__:
+    from .mods import Loaded
     from .ticker import Ticker
 else:  # run as a script, from srcds.py
+    from mods import Loaded
     from ticker import Ticker
 
 VERSION = "2.2.4.3"
@@ -197,6 +199,7 @@ class Game:
         self.logging = False
         self.ticker: Ticker | None = None  # `sim_tick`: numbered lines printed at a steady rate
         self.on_rcon_password_change = lambda: None
+        self.mods = Loaded(Path.cwd())  # MetaMod and SourceMod load at startup, as in the game
         account = zlib.crc32(f"{os.getpid()}:{port}".encode()) & 0x7FFFFFFF
         self.steam_id = f"[A:1:{account}:{port % 20000}]"
         self.steam_id64 = (1 << 56) | (4 << 52) | ((port % 20000) << 32) | account
@@ -260,6 +263,8 @@ class Game:
                 return self.describe(name)
             self.set_cvar(name, args[0])
             return []
+        if (output := self.mods.run(name, args)) is not None:
+            return output
         handler = getattr(self, f"cmd_{name}", None)
         if handler is None:
             return [f'Unknown command "{name}"']  # srcds quotes only the first word

@@ -14,6 +14,8 @@ class JobKind(models.TextChoices):
     "Ask srcds to quit, then terminate it."
     RESTART = "restart", "Restart"
     "Stop, then start."
+    SOURCEMOD = "sourcemod", "SourceMod"
+    "Install, update or remove SourceMod and MetaMod:Source (params: `{'action': ...}`)."
     WORKSHOP = "workshop", "Workshop"
     "Add, update or remove Steam Workshop items (Job.params says which)."
     BACKUP = "backup", "Backup"

@@ -73,13 +73,12 @@ def job_actions(context, server):
     actions = [
         {
             "kind": kind,
-            "label": label,
+            "label": kind.label,
             "why": _why(kind, server, held),
             "primary": kind in primary,
             "confirm": _confirm(kind, server),
         }
-        for kind, label in JobKind.choices
-        if kind in LIFECYCLE_KINDS
+        for kind in LIFECYCLE_KINDS
     ]
     return {**context.flatten(), "server": server, "actions": actions}
 

@@ -6,7 +6,9 @@ import sys
 CHECK = (
     "import hostctl, hostctl.process, hostctl.lines, hostctl.proctree, hostctl.l4d2, hostctl.spec, "
     "hostctl.srcds, hostctl.config, hostctl.a2s, hostctl.steamcmd, hostctl.servercfg, hostctl.errors, "
-    "hostctl.sim.steamcmd, hostctl.sim.srcds, hostctl.cmdline, hostctl.unsafe, hostctl.cvars\n"
+    "hostctl.sim.steamcmd, hostctl.sim.srcds, hostctl.cmdline, hostctl.unsafe, hostctl.cvars, "
+    "hostctl.sourcemod, hostctl.mods, hostctl.download, hostctl.smadmins, "
+    "hostctl.sim.alliedmods, hostctl.sim.mods\n"
     "import sys\n"
     "leaked = [m for m in sys.modules if m == 'django' or m.startswith('django.')]\n"
     "assert not leaked, leaked"

@@ -195,6 +195,23 @@ def test_unknown_commands_are_refused_quoting_only_the_first_word(srcds):
     assert srcds().run("sm version") == ['Unknown command "sm"']
 
 
+def test_sm_and_meta_answer_when_sourcemod_was_installed_before_the_start(srcds, game_dir, drops, lines):
+    from hostctl import sourcemod
+    from hostctl.spec import ServerSpec
+
+    sources = sourcemod.Sources(sourcemod_url=f"{drops.url}/smdrop", metamod_url=f"{drops.url}/mmsdrop")
+    spec = ServerSpec(id=1, install_dir=game_dir, port=0)
+    sourcemod.run(spec, lines, params={"action": "install"}, sources=sources)
+    server = srcds()
+    assert server.run("sm version")[:2] == [
+        " SourceMod Version Information:",
+        "    SourceMod Version: 1.12.0.7210",
+    ]
+    assert "    Metamod:Source version 1.12.0-dev+1219" in server.run("meta version")
+    assert server.run("sm plugins refresh") == ["[SM] The plugin list has been refreshed and reloaded."]
+    assert server.run("sm_reloadadmins") == ["[SM] Admin cache has been refreshed."]
+
+
 def test_cvars_from_server_cfg_and_runtime_show_in_queries_and_a2s(srcds, game_dir):
     (game_dir / "left4dead2" / "cfg" / "server.cfg").write_text(
         CFG
