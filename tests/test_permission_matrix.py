@@ -39,6 +39,7 @@ HTTP = {
     "servers:auto_restart": [("POST", "settings.update")],
     "servers:console": [("GET", "console.read"), ("POST", "console.command")],
     "servers:settings": [("GET", "settings.read"), ("POST", "settings.update")],
+    "servers:keep_map": [("POST", "settings.update")],
     "servers:rcon_reveal": [("POST", "rcon.reveal")],
     "servers:rcon_rotate": [("POST", "rcon.reveal")],
     "servers:members": [("GET", "members.read"), ("POST", "members.update")],

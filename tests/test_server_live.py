@@ -148,7 +148,7 @@ def test_actions_that_make_no_sense_are_disabled_and_say_why(owner_client, serve
 def test_htmx_gets_the_parts_it_refreshes(owner_client, server):
     headers = {"HX-Request": "true"}
     actions = owner_client.get(f"/servers/{server.id}", headers={**headers, "HX-Target": "server-actions"})
-    assert actions.content.decode().lstrip().startswith('<div class="actions" id="server-actions">')
+    assert actions.content.decode().lstrip().startswith('<div id="server-actions" class="server-actions">')
     jobs = owner_client.get(f"/servers/{server.id}", headers={**headers, "HX-Target": "recent-jobs"})
     assert jobs.content.decode().startswith('<div id="recent-jobs">')
     charts = owner_client.get(f"/servers/{server.id}", headers={**headers, "HX-Target": "server-charts"})
