@@ -20,11 +20,14 @@ KINDS = {
 }
 
 
-def run(schedule):
-    """Do what `schedule` says now; returns (job or None, a sentence for the run history)."""
+def run(schedule, *, user=None, request=None):
+    """Do what `schedule` says now; returns (job or None, a sentence for the run history).
+
+    `user`: a person pressed "Run now" (the job or command is theirs); else its slot came.
+    """
     server = schedule.server
     if schedule.action == ScheduleAction.COMMAND:
-        return None, run_console_command(schedule)
+        return None, run_console_command(schedule, user=user, request=request)
     if schedule.action == ScheduleAction.RESTART and server.desired_state == DesiredState.STOPPED:
         # A nightly restart must not bring back a server its owner stopped.
         return None, "Skipped: the server is meant to be stopped (its last action was Stop)."
@@ -32,8 +35,9 @@ def run(schedule):
         job = Job.enqueue(
             server,
             KINDS[schedule.action],
-            None,
-            trigger=JobTrigger.SCHEDULE,
+            user,
+            trigger=JobTrigger.SCHEDULE if user is None else JobTrigger.USER,
+            request=request,
             detail={"schedule": str(schedule)},
         )
     except QueueFull as full:
@@ -43,10 +47,18 @@ def run(schedule):
     return job, f"Queued as job #{job.id}."
 
 
-def run_console_command(schedule):
+def run_console_command(schedule, *, user=None, request=None):
     """Queue the schedule's command line for the server's console; what happened, in a sentence."""
+    via = "schedule" if user is None else "web"
     try:
-        submit(schedule.server, None, schedule.command, via="schedule", detail={"schedule": str(schedule)})
+        submit(
+            schedule.server,
+            user,
+            schedule.command,
+            request=request,
+            via=via,
+            detail={"schedule": str(schedule)},
+        )
     except Refused as refused:
         return f"Not sent: {refused.reason}"
     return f"Sent to the console: {schedule.command}"

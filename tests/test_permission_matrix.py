@@ -61,6 +61,8 @@ HTTP = {
     "automation:schedules": [("GET", "schedules.read"), ("POST", "schedules.update")],
     "automation:schedule": [("GET", "schedules.read"), ("POST", "schedules.update")],
     "automation:schedule_toggle": [("POST", "schedules.update")],
+    "automation:schedule_preview": [("GET", "schedules.read")],
+    "automation:schedule_run_now": [("POST", "schedules.update")],
     "automation:schedule_delete": [("POST", "schedules.update")],
     "automation:update_policy": [("POST", "settings.update")],
     "automation:webhooks": [("GET", "login")],
@@ -254,6 +256,8 @@ def test_http_matrix(django_user_model, name, method, who, role):
     url = reverse(name, kwargs=world.kwargs(route))
     if name == "jobs:search":
         url += "?q=hello"
+    if name == "automation:schedule_preview":
+        url += "?cron=0+5+*+*+*&timezone=UTC"
     client = world.client(role)
     response = client.post(url, POST_DATA.get(name, {})) if method == "POST" else client.get(url)
     want = expected(who, role, name)
