@@ -52,7 +52,8 @@ def history(server, now=None):
         .order_by("at")
         .values_list("at", "players", "cpu", "memory")
     )
-    window, since = next((w, label) for w, label in WINDOWS if not rows or rows[0][0] >= now - w)
+    # Nothing yet: the whole day, empty, rather than a quarter of an hour.
+    window, since = next((w, label) for w, label in WINDOWS if rows and rows[0][0] >= now - w or w == SPAN)
     # At least two samples a column, so a sample arriving a little late leaves no false gap.
     buckets = max(1, min(BUCKETS, int(window.total_seconds() / (2 * settings.SAMPLE_SECONDS))))
     start = now - window

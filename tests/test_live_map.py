@@ -122,7 +122,8 @@ def test_a_start_after_a_stop_uses_the_setting_and_one_after_a_crash_the_live_ma
 def test_the_settings_page_shows_the_live_map_and_keep_this_map_sets_it(owner_client, server):
     on_map(server, "c2m1_highway", seen_ago=timedelta(minutes=5))
     page = owner_client.get(f"/servers/{server.id}/settings").content.decode()
-    assert "It is on <code>c2m1_highway</code>" in page and "Keep this map</button>" in page
+    assert "It is on <code>c2m1_highway</code> (changed in the game): a restart goes back to it." in page
+    assert "Keep this map</button>" in page
     response = owner_client.post(f"/servers/{server.id}/settings/keep-map")
     assert response.status_code == 302 and response["Location"] == f"/servers/{server.id}/settings"
     server.refresh_from_db()
@@ -130,6 +131,12 @@ def test_the_settings_page_shows_the_live_map_and_keep_this_map_sets_it(owner_cl
     event = Event.objects.get(action="settings.updated")
     assert event.detail["values"] == {"map": "c2m1_highway"} and event.detail["was"] == {"map": "c1m1_hotel"}
     assert "Keep this map" not in owner_client.get(f"/servers/{server.id}/settings").content.decode()
+
+
+def test_after_the_owner_changed_the_map_the_page_says_the_next_start_uses_it(owner_client, server):
+    on_map(server, "c2m1_highway", seen_ago=timedelta(hours=1), set_ago=timedelta(minutes=5))
+    page = owner_client.get(f"/servers/{server.id}/settings").content.decode()
+    assert "It is on <code>c2m1_highway</code>; its next start or restart uses the map above." in page
 
 
 def test_keep_this_map_with_no_other_map_answers_409_and_changes_nothing(owner_client, server):

@@ -37,7 +37,8 @@ def server_settings(request, server_id):
             return redirect("servers:settings", server.id)
     status = 400 if form.errors else 200
     context = {"server": server, "form": form, "cfg": cfg, "cfg_error": cfg_error}
-    context.update(live_map=applied.live_map(server), perms=permissions_of(request.user, server))
+    context.update(live_map=applied.live_map(server), live_map_kept=applied.live_map_wins(server))
+    context["perms"] = permissions_of(request.user, server)
     return render(request, "servers/settings.html", context, status=status)
 
 
