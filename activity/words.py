@@ -19,6 +19,7 @@ GROUPS = {
     "member": "Members",
     "invite": "Invites",
     "server": "Server",
+    "workshop": "Workshop",
 }
 
 ACTIONS = {
@@ -62,6 +63,9 @@ ACTIONS = {
     "invite.revoked": "Revoked an invite link",
     "invite.accepted": "Joined through an invite link",
     "server.autorestart_paused": "Paused automatic restarts after repeated crashes",
+    "workshop.added": "Added Workshop items",
+    "workshop.updated": "Updated Workshop items",
+    "workshop.removed": "Removed a Workshop item",
 }
 
 
@@ -122,6 +126,14 @@ SUMMARIES = {
     "webhook": _named("name"),
     "member": _member,
     "auth": lambda d: d.get("username", ""),
+    "workshop": lambda d: (
+        ", ".join(
+            filter(
+                None, [", ".join(d.get("items", [])), d.get("collection") and f"collection {d['collection']}"]
+            )
+        )
+        + (f" · job #{d['job']}" if d.get("job") else "")
+    ),
 }
 
 

@@ -10,7 +10,7 @@ from ninja import NinjaAPI
 
 from . import errors
 from .auth import AUTH
-from .routers import activity, automation, jobs, servers, team
+from .routers import activity, addons, automation, jobs, servers, team, workshop
 
 api = NinjaAPI(
     title="L4D2 host panel API",
@@ -20,7 +20,7 @@ api = NinjaAPI(
     urls_namespace="api-1",
 )
 errors.install(api)
-for area in (servers, jobs, automation, team, activity):
+for area in (servers, jobs, automation, team, activity, addons, workshop):
     api.add_router("", area.router)
 
 urlpatterns = [path("", api.urls)]

@@ -5,6 +5,7 @@ delivered by the console pump of the server's host, shown in its console and in 
 command audit, sent by "the panel".
 """
 
+from addons import workshop
 from jobs.models import Job, JobKind, JobTrigger
 from jobs.models.job import QueueFull
 from servers.console.commands import Refused, submit
@@ -28,6 +29,8 @@ def run(schedule, *, user=None, request=None):
     server = schedule.server
     if schedule.action == ScheduleAction.COMMAND:
         return None, run_console_command(schedule, user=user, request=request)
+    if schedule.action == ScheduleAction.WORKSHOP_UPDATE:
+        return run_workshop_update(schedule, user=user, request=request)
     if schedule.action == ScheduleAction.RESTART and server.desired_state == DesiredState.STOPPED:
         # A nightly restart must not bring back a server its owner stopped.
         return None, "Skipped: the server is meant to be stopped (its last action was Stop)."
@@ -42,6 +45,24 @@ def run(schedule, *, user=None, request=None):
         )
     except QueueFull as full:
         return None, f"Skipped: {full}"
+    if job.duplicate:
+        return job, f"Already queued as job #{job.id}."
+    return job, f"Queued as job #{job.id}."
+
+
+def run_workshop_update(schedule, *, user=None, request=None):
+    """Queue the update of the server's Workshop items; (job or None, a sentence)."""
+    trigger = JobTrigger.SCHEDULE if user is None else JobTrigger.USER
+    try:
+        job = workshop.update_all(
+            schedule.server, user, trigger=trigger, request=request, detail={"schedule": str(schedule)}
+        )
+    except workshop.Refused as refused:
+        return None, f"Skipped: {refused.reason}"
+    except QueueFull as full:
+        return None, f"Skipped: {full}"
+    if job is None:
+        return None, "Skipped: the server has no Workshop items."
     if job.duplicate:
         return job, f"Already queued as job #{job.id}."
     return job, f"Queued as job #{job.id}."

@@ -15,6 +15,7 @@ KIND_PERMISSION = {
     JobKind.START: "power.start",
     JobKind.STOP: "power.stop",
     JobKind.RESTART: "power.restart",
+    JobKind.WORKSHOP: "addons.update",
 }
 
 

@@ -13,7 +13,7 @@ from l4d2site.pagination import keyset_page
 from servers.access import require, server_for_user
 
 from .access import KIND_PERMISSION, job_for_user
-from .models import CancelOutcome, Job, JobKind, JobLog, JobState, JobTrigger
+from .models import LIFECYCLE_KINDS, CancelOutcome, Job, JobKind, JobLog, JobState, JobTrigger
 from .models.job import QueueFull
 from .outcome import failure_reason
 from .rules import WARNED_KINDS, refusal
@@ -108,8 +108,8 @@ def server_jobs(request, server_id):
 
 def _enqueue(request, server):
     kind = request.POST.get("kind", "")
-    if kind not in JobKind.values:
-        allowed = ", ".join(JobKind.values)
+    if kind not in LIFECYCLE_KINDS:
+        allowed = ", ".join(LIFECYCLE_KINDS)
         return render(
             request,
             "error.html",

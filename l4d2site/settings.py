@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     # jobs before channels: our `runworker` command must shadow Channels' own.
     "jobs",
     "automation",
+    "addons",
     "api",
     "ninja",  # its Swagger UI's own static files: the API docs need no CDN
     "channels",
@@ -318,6 +319,10 @@ HOSTCTL_PLATFORM_WORKAROUND = env_bool("HOSTCTL_PLATFORM_WORKAROUND", default=Tr
 # Game servers outside the worker's cgroup (systemd-run --scope), so restarting the worker
 # never stops them: "auto" where systemd runs the host, "systemd" (required), "off".
 HOSTCTL_SERVER_SCOPE = os.environ.get("HOSTCTL_SERVER_SCOPE", "auto")
+# The Steam Web API the Workshop items are looked up at (DESIGN.md §14), and how long one
+# answer (or one pause in a download) may take before that item is said to have failed.
+STEAM_API_URL = os.environ.get("L4D2_STEAM_API_URL", "https://api.steampowered.com")
+STEAM_API_TIMEOUT = float(os.environ.get("L4D2_STEAM_API_TIMEOUT", 15))
 
 # Game hosts: a node whose worker has not heartbeated for this long shows as offline,
 # and its running jobs are failed after NODE_JOB_TIMEOUT_SECONDS.
@@ -350,6 +355,7 @@ PUBLIC_ADDRESS = os.environ.get("L4D2_PUBLIC_ADDRESS", "")
 WORKER_LOOPS = [
     "servers.supervisor.Supervisor",
     "servers.console.pump.ConsolePump",
+    "servers.files.worker.FileRelayLoop",
     "automation.updates.UpdateWatcher",
     "automation.scheduler.Scheduler",
     "automation.webhooks.sender.WebhookSender",
@@ -385,6 +391,12 @@ L4D2_CONSOLE_KEEP_LINES = int(os.environ.get("L4D2_CONSOLE_KEEP_LINES", 50_000))
 # Disk space (MiB) a server's console.log may take: while srcds runs the console pump
 # releases what it has stored (hostctl/logspace.py); a bigger file is rotated at a start.
 L4D2_CONSOLE_LOG_MAX_MB = float(os.environ.get("L4D2_CONSOLE_LOG_MAX_MB", 64))
+
+# The file manager (servers/files/): the largest file read, written or uploaded through the
+# panel (checked in the browser, the web process and on the game host), and how long a web
+# request waits for the game host's worker to answer before saying so (504).
+L4D2_FILE_MAX_MB = float(os.environ.get("L4D2_FILE_MAX_MB", 16))
+L4D2_FILE_TIMEOUT_SECONDS = float(os.environ.get("L4D2_FILE_TIMEOUT_SECONDS", 15))
 
 LOGGING = {
     "version": 1,

@@ -27,6 +27,7 @@ urlpatterns = [
     path("servers/", include(server_job_urls)),
     path("jobs/", include("jobs.urls")),
     path("", include("automation.urls")),  # /servers/<id>/schedules, /webhooks/
+    path("", include("addons.urls")),  # /servers/<id>/addons
     path("accounts/", include("accounts.urls")),
     path("api/v1/", include("api.urls")),
     path("account/api-keys", api_pages.keys, name="api_keys"),

@@ -9,7 +9,7 @@ import time
 from django.conf import settings
 from django.utils import timezone
 
-from hostctl import a2s, builds, console, crash, cvars, l4d2, logspace, monitor, servercfg, srcds
+from hostctl import a2s, builds, console, crash, cvars, files, l4d2, logspace, monitor, servercfg, srcds
 from hostctl.config import HostConfig
 from hostctl.lines import hide_home
 
@@ -37,6 +37,8 @@ def host_config():
         server_scope=settings.HOSTCTL_SERVER_SCOPE,
         warning_seconds=settings.WARNING_SECONDS,
         console_log_max_bytes=console_log_max_bytes(),
+        steam_api_url=settings.STEAM_API_URL,
+        steam_api_timeout=settings.STEAM_API_TIMEOUT,
     )
 
 
@@ -89,6 +91,19 @@ def console_space(server_id):
 def send_console(server_id, line):
     """Write one line to the server's console input; False if it is not running."""
     return srcds.send_console(_files(server_id).fifo, line)
+
+
+# --- files (servers/files/worker.py runs these on the game host) -------------------------
+
+
+def file_max_bytes():
+    return int(settings.L4D2_FILE_MAX_MB * 1024 * 1024)
+
+
+def file_operation(server_id, op, args, payload):
+    """Run one file manager request on the server's files: (result, bytes or None); FileError if refused."""
+    server_files = files.ServerFiles(_install_dir(server_id), max_bytes=file_max_bytes())
+    return files.perform(server_files, op, args, payload)
 
 
 def _files(server_id):

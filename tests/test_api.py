@@ -12,6 +12,7 @@ from django.test import AsyncClient, Client
 from django.utils import timezone
 from openapi_spec_validator import validate
 
+from addons.models import WorkshopItem
 from api.models import ApiKey
 from automation.models import Schedule, Webhook
 from jobs.models import Job, JobKind, JobLog, JobState
@@ -55,6 +56,9 @@ ROUTES = {
     ("delete", "/api/v1/servers/{server_id}/members/{member_id}"): "members.update",
     ("get", "/api/v1/servers/{server_id}/activity"): "activity.read",
     ("get", "/api/v1/account/activity"): "login",
+    ("get", "/api/v1/servers/{server_id}/addons"): "addons.read",
+    ("post", "/api/v1/servers/{server_id}/addons/workshop"): "addons.update",
+    ("delete", "/api/v1/servers/{server_id}/addons/workshop/{item_id}"): "addons.update",
 }
 BODIES = {
     ("post", "/api/v1/servers/{server_id}/jobs"): {"kind": "restart"},
@@ -71,6 +75,7 @@ BODIES = {
     ("patch", "/api/v1/webhooks/{webhook_id}"): {"name": "renamed"},
     ("post", "/api/v1/servers/{server_id}/members"): {"username": "newcomer", "permissions": ["server.read"]},
     ("patch", "/api/v1/servers/{server_id}/members/{member_id}"): {"permissions": []},
+    ("post", "/api/v1/servers/{server_id}/addons/workshop"): {"items": ["3000000001"]},
 }
 
 CALLERS = [
@@ -126,6 +131,7 @@ class World:
         self.webhook = Webhook.objects.create(
             owner=self.owner, server=self.server, name="h", url="https://example.org/h", events=["job.failed"]
         )
+        self.workshop_item = WorkshopItem.objects.create(server=self.server, item_id="3000000001")
         all_names = sorted(permissions.ALL)
         self.keys = {
             "member": ApiKey.new(self.member_user, "m", all_names)[1],
@@ -149,6 +155,7 @@ class World:
             schedule_id=self.schedule.id,
             webhook_id=self.webhook.id,
             member_id=self.target.id,
+            item_id=self.workshop_item.item_id,
         )
 
     def call(self, caller, method, path, body=None):

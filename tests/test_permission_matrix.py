@@ -69,6 +69,10 @@ HTTP = {
     "automation:webhook": [("GET", "webhook owner"), ("POST", "webhook owner")],
     "automation:webhook_test": [("POST", "webhook owner")],
     "automation:webhook_delete": [("POST", "webhook owner")],
+    "addons:page": [("GET", "addons.read")],
+    "addons:workshop_add": [("POST", "addons.update")],
+    "addons:workshop_update": [("POST", "addons.update")],
+    "addons:workshop_remove": [("POST", "addons.update")],
     "admin_jobs": [("GET", "staff")],
     "login": [("GET", "anyone")],
     "logout": [("POST", "anyone")],
@@ -113,6 +117,7 @@ POST_DATA = {
     "servers:console": {"command": "status"},
     "servers:auto_restart": {"auto_restart": "off"},
     "servers:members": {"username": "newcomer", "permissions": ["server.read"]},
+    "addons:workshop_add": {"items": "3000000001"},
     "servers:member": {"permissions": ["server.read"]},
     "servers:invite_create": {"permissions": ["server.read"]},
     "server_jobs": {"kind": "stop"},
@@ -198,6 +203,9 @@ class World:
             events=["job.failed"],
         )
         self.invite, self.token = Invite.create(self.server, ["server.read"], owner)
+        from addons.models import WorkshopItem
+
+        WorkshopItem.objects.create(server=self.server, item_id="3000000001", state="installed")
 
     def kwargs(self, route):
         values = {
@@ -209,6 +217,7 @@ class World:
             "invite_id": self.invite.id,
             "token": self.token,
             "key_id": 1,
+            "item_id": 3000000001,
         }
         return {name: value for name, value in values.items() if f":{name}>" in route}
 

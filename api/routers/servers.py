@@ -3,7 +3,7 @@
 from ninja import Body, Router, Schema, Status
 
 from jobs.access import KIND_PERMISSION
-from jobs.models import Job, JobKind
+from jobs.models import LIFECYCLE_KINDS, Job
 from jobs.rules import refusal
 from servers.access import require, server_for_user
 from servers.cfg.forms import ServerSettingsForm
@@ -52,8 +52,8 @@ def enqueue(request, server_id: int, body: JobIn):
     """Queue a job (`install`, `update`, `start`, `stop`, `restart`); the same kind already
     queued is answered instead (201 either way, `duplicate` says which)."""
     target = server_for_user(request.user, server_id)
-    if body.kind not in JobKind.values:
-        raise ApiError(400, f"“{body.kind}” is not a job kind. Use one of: {', '.join(JobKind.values)}.")
+    if body.kind not in LIFECYCLE_KINDS:
+        raise ApiError(400, f"“{body.kind}” is not a job kind. Use one of: {', '.join(LIFECYCLE_KINDS)}.")
     require(request.user, target, KIND_PERMISSION[body.kind])
     if why := refusal(body.kind, target):
         raise ApiError(409, why)

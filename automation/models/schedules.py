@@ -32,6 +32,8 @@ class ScheduleAction(models.TextChoices):
     "Stop the server."
     COMMAND = "command", "Console command"
     "Send a command line to the running server's console."
+    WORKSHOP_UPDATE = "workshop_update", "Update Workshop items"
+    "Download the Workshop items Steam has a newer version of (skipped when there are none)."
 
 
 class Schedule(models.Model):
@@ -45,7 +47,7 @@ class Schedule(models.Model):
     )
     # (django.utils.timezone is imported as current_time: this field's name would shadow it.)
     timezone = models.CharField("time zone", max_length=64, default="UTC", validators=[validate_time_zone])
-    action = models.CharField(max_length=8, choices=ScheduleAction.choices, default=ScheduleAction.RESTART)
+    action = models.CharField(max_length=16, choices=ScheduleAction.choices, default=ScheduleAction.RESTART)
     command = models.CharField(
         max_length=512,
         blank=True,
@@ -136,7 +138,7 @@ class ScheduleRun(models.Model):
     )
     due_at = models.DateTimeField(help_text="The slot it ran for (before its start if the slot was missed).")
     started_at = models.DateTimeField(default=current_time)
-    action = models.CharField(max_length=8, choices=ScheduleAction.choices)
+    action = models.CharField(max_length=16, choices=ScheduleAction.choices)
     outcome = models.CharField(max_length=300)
 
     class Meta:

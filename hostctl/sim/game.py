@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -76,6 +77,42 @@ CVARS = {
 # Who is on a fresh simulated server: (name, score, seconds connected before start).
 DEFAULT_PLAYERS = (("Coachella", 12, 1843.0), ("witch_please", 7, 652.0), ("[TTV]Zoey", 0, 95.0))
 _TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
+
+
+VPK_SIGNATURE = 0x55AA1234
+
+
+def vpk_paths(path: Path) -> set[str]:
+    """The file paths in a VPK's directory tree (format versions 1 and 2); empty if unreadable.
+
+    The tree is extension, then path, then file name, each list ended by an empty string;
+    every file has an 18-byte entry (its last field, 0xffff) and its preload bytes.
+    """
+    found: set[str] = set()
+    try:
+        with path.open("rb") as pak:
+            signature, version, tree_size = struct.unpack("<3I", pak.read(12))
+            if signature != VPK_SIGNATURE or version not in (1, 2):
+                return found
+            pak.seek(12 if version == 1 else 28)
+            tree = pak.read(tree_size)
+        at = 0
+
+        def text() -> str:
+            nonlocal at
+            end = tree.index(b"\0", at)
+            value, at = tree[at:end].decode("utf-8", "replace"), end + 1
+            return value
+
+        while ext := text():
+            while folder := text():
+                while name := text():
+                    preload = struct.unpack_from("<H", tree, at + 4)[0]
+                    at += 18 + preload
+                    found.add(f"{folder.strip()}/{name}.{ext}".lower().lstrip("/"))
+    except (OSError, ValueError, struct.error):
+        pass
+    return found
 
 
 class Quit(Exception):
@@ -181,7 +218,12 @@ class Game:
         return [line] + ([f" - {description}"] if description else [])
 
     def is_map(self, name: str) -> bool:
-        return name in OFFICIAL_MAPS or Path("left4dead2/maps", f"{name}.bsp").is_file()
+        # Like the engine, add-on VPKs in left4dead2/addons are mounted: their maps load too.
+        return (
+            name in OFFICIAL_MAPS
+            or Path("left4dead2/maps", f"{name}.bsp").is_file()
+            or any(f"maps/{name}.bsp" in vpk_paths(pak) for pak in Path("left4dead2/addons").glob("*.vpk"))
+        )
 
     def log(self, text: str) -> None:
         """A server log line; echoed to the console like srcds with `log on` and sv_logecho 1."""

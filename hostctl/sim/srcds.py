@@ -33,7 +33,8 @@ Test hooks (all inherited by every restart):
 - `sim_update_available`: the "needs to be restarted ... latest update" lines. They
   also come by themselves when the latest build (steaminfo.py) passes the buildid
   of the appmanifest in the current directory, like Steam telling a real server.
-- A `+map` that is not an official campaign map nor left4dead2/maps/<map>.bsp: a
+- A `+map` that is not an official campaign map, left4dead2/maps/<map>.bsp nor in an
+  add-on VPK of left4dead2/addons (the Workshop's maps/<map>.bsp, as the game mounts them): a
   Host_Error at startup, exit 1. A busy port: with `-strictportbind` the real
   warning and exit 1; without it srcds moves on to the next free port (up to 10).
 SIGTERM ends the process at once.

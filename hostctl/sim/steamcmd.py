@@ -185,6 +185,33 @@ def write_manifest(install_dir: Path, platform: str) -> None:
     path.write_text(block("AppState", body, 0), encoding="utf-8")
 
 
+def workshop_download(install_dir: Path, app: str, item_id: str) -> None:
+    """One `workshop_download_item`. Run with +commands, steamcmd prints the outcome on the
+    "Downloading item" line itself (no newline between them), as transcripts show."""
+    if __package__:
+        from . import workshop_items
+    else:
+        import workshop_items
+    print(f"Downloading item {item_id} ...", end="", flush=True)
+    item = workshop_items.ITEMS.get(item_id) if app == "550" else None
+    seconds = float(os.environ.get("HOSTCTL_SIM_SECONDS", 20))
+    if item is None:
+        say(f"ERROR! Download item {item_id} failed (File Not Found).")
+        return
+    if item.private:
+        say(f"ERROR! Download item {item_id} failed (Access Denied).")
+        return
+    time.sleep(seconds / 10)
+    if item.steamcmd_timeout:
+        say(f"ERROR! Timeout downloading item {item_id}")
+        return
+    folder = install_dir / "steamapps" / "workshop" / "content" / app / item_id
+    folder.mkdir(parents=True, exist_ok=True)
+    data = workshop_items.vpk_bytes(item)
+    (folder / f"{item.name}_legacy.bin").write_bytes(data)
+    say(f'Success. Downloaded item {item_id} to "{folder}" ({len(data)} bytes)')
+
+
 def main(argv: list[str]) -> int:
     install_dir = None
     platform = None
@@ -224,6 +251,8 @@ def main(argv: list[str]) -> int:
             lay_out(install_dir, platform or "linux")
             write_manifest(install_dir, platform or "linux")
             say(f"Success! App '{APP_ID}' fully installed.")
+        elif command == "workshop_download_item" and len(args) >= 2:
+            workshop_download(install_dir or Path.cwd(), args[0], args[1])
         elif command == "quit":
             break
     say("Unloading Steam API...OK")

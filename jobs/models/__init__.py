@@ -1,6 +1,6 @@
 """Models of the job system; `job.py` holds every state transition of a job."""
 
-from .choices import CancelOutcome, JobKind, JobState, JobTrigger, LogStream
+from .choices import LIFECYCLE_KINDS, CancelOutcome, JobKind, JobState, JobTrigger, LogStream
 from .job import ACTIVE_STATES, CANCELLABLE_STATES, FINISHED_STATES, Job, JobQuerySet
 from .log import JobLog
 from .worker import WorkerProcess
@@ -9,6 +9,7 @@ __all__ = [
     "ACTIVE_STATES",
     "CANCELLABLE_STATES",
     "FINISHED_STATES",
+    "LIFECYCLE_KINDS",
     "CancelOutcome",
     "Job",
     "JobKind",

@@ -14,6 +14,13 @@ class JobKind(models.TextChoices):
     "Ask srcds to quit, then terminate it."
     RESTART = "restart", "Restart"
     "Stop, then start."
+    WORKSHOP = "workshop", "Workshop"
+    "Add, update or remove Steam Workshop items (Job.params says which)."
+
+
+# The kinds with a button of their own on the server page; the others work on what their
+# Job.params name and are queued from their own pages (a re-run copies the params).
+LIFECYCLE_KINDS = (JobKind.INSTALL, JobKind.UPDATE, JobKind.START, JobKind.STOP, JobKind.RESTART)
 
 
 class JobState(models.TextChoices):

@@ -11,7 +11,7 @@ from servers.access import permissions_of
 from servers.models import ActualState
 
 from ..access import KIND_PERMISSION
-from ..models import JobKind, JobState
+from ..models import LIFECYCLE_KINDS, JobKind, JobState
 from ..outcome import exit_code_text
 from ..rules import WARNED_KINDS, why_not
 
@@ -79,6 +79,7 @@ def job_actions(context, server):
             "confirm": _confirm(kind, server),
         }
         for kind, label in JobKind.choices
+        if kind in LIFECYCLE_KINDS
     ]
     return {**context.flatten(), "server": server, "actions": actions}
 

@@ -1,6 +1,7 @@
 """Models of what is about a server: the server and its host, its supervision, its console."""
 
 from .console import CommandKind, CommandOutcome, ConsoleCommand, ConsoleCursor, ConsoleLine, ConsoleStream
+from .files import FileRequest
 from .members import Invite, ServerMember
 from .server import (
     ActualState,
@@ -39,6 +40,7 @@ __all__ = [
     "CrashReason",
     "DesiredState",
     "Difficulty",
+    "FileRequest",
     "GameMode",
     "Invite",
     "Node",

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('servers', '0008_plural_names'),
+        ('servers', '0009_file_requests'),
     ]
 
     operations = [
