@@ -63,6 +63,26 @@ def test_saving_a_map_max_players_and_name_stores_them_and_notes_when_the_map_ch
     assert 'hostname "Last Stand 24/7"' in unescape(page)
 
 
+def test_workshop_maps_follow_the_campaigns_and_can_be_chosen(owner_client, server):
+    from addons.workshop_models import WorkshopItem, WorkshopState
+
+    WorkshopItem.objects.create(
+        server=server,
+        item_id="3000000001",
+        state=WorkshopState.INSTALLED,
+        title="Diescraper",
+        maps=["l4d2_diescraper1_apartment_361"],
+        campaigns=[{"title": "Diescraper Redux", "maps": ["l4d2_diescraper1_apartment_361"]}],
+    )
+    page = unescape(owner_client.get(f"/servers/{server.id}/settings").content.decode())
+    assert page.index('<optgroup label="The Last Stand">') < page.index(
+        '<optgroup label="Workshop: Diescraper Redux">'
+    )
+    form = {**VALID, "map": "l4d2_diescraper1_apartment_361"}
+    assert owner_client.post(f"/servers/{server.id}/settings", form).status_code == 302
+    assert Server.objects.get(pk=server.pk).map == "l4d2_diescraper1_apartment_361"
+
+
 def test_saving_other_settings_leaves_the_map_change_time_alone(owner_client, server):
     assert owner_client.post(f"/servers/{server.id}/settings", VALID).status_code == 302
     assert Server.objects.get(pk=server.pk).map_changed_at is None
