@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench venv dev clean
+.PHONY: run test lint bench screenshots venv dev clean
 
 # `make run` needs only the runtime requirements; tests, lint and the browser
 # driver come with the first `make test`.
@@ -36,6 +36,10 @@ test: dev lint
 	@echo "== SQLite pass =="
 	$(VENV)/bin/pytest -q
 	./scripts/test-services.sh
+
+# The README's pictures (docs/*.png), taken by the browser tests at 1366 and 390 px.
+screenshots: dev
+	./scripts/screenshots.sh
 
 # Bench-only dependencies (Celery, RQ for bench/peers.py), on top of the dev venv.
 $(VENV)/.bench: $(VENV)/.dev bench/requirements.txt

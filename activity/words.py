@@ -56,6 +56,7 @@ ACTIONS = {
     "schedule.enabled": "Enabled a schedule",
     "schedule.disabled": "Disabled a schedule",
     "schedule.deleted": "Deleted a schedule",
+    "schedule.run": "Ran a schedule now",
     "webhook.created": "Created a webhook",
     "webhook.updated": "Changed a webhook",
     "webhook.tested": "Sent a webhook test",

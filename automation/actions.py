@@ -22,15 +22,18 @@ KINDS = {
 }
 
 
-def run(schedule):
-    """Do what `schedule` says now; returns (job or None, a sentence for the run history)."""
+def run(schedule, *, user=None, request=None):
+    """Do what `schedule` says now; returns (job or None, a sentence for the run history).
+
+    `user`: a person pressed "Run now" (the job or command is theirs); else its slot came.
+    """
     server = schedule.server
     if schedule.action == ScheduleAction.COMMAND:
-        return None, run_console_command(schedule)
+        return None, run_console_command(schedule, user=user, request=request)
     if schedule.action == ScheduleAction.WORKSHOP_UPDATE:
-        return run_workshop_update(schedule)
+        return run_workshop_update(schedule, user=user, request=request)
     if schedule.action == ScheduleAction.BACKUP:
-        return run_backup(schedule)
+        return run_backup(schedule, user=user, request=request)
     if schedule.action == ScheduleAction.RESTART and server.desired_state == DesiredState.STOPPED:
         # A nightly restart must not bring back a server its owner stopped.
         return None, "Skipped: the server is meant to be stopped (its last action was Stop)."
@@ -38,8 +41,9 @@ def run(schedule):
         job = Job.enqueue(
             server,
             KINDS[schedule.action],
-            None,
-            trigger=JobTrigger.SCHEDULE,
+            user,
+            trigger=JobTrigger.SCHEDULE if user is None else JobTrigger.USER,
+            request=request,
             detail={"schedule": str(schedule)},
         )
     except QueueFull as full:
@@ -49,11 +53,12 @@ def run(schedule):
     return job, f"Queued as job #{job.id}."
 
 
-def run_workshop_update(schedule):
+def run_workshop_update(schedule, *, user=None, request=None):
     """Queue the update of the server's Workshop items; (job or None, a sentence)."""
+    trigger = JobTrigger.SCHEDULE if user is None else JobTrigger.USER
     try:
         job = workshop.update_all(
-            schedule.server, trigger=JobTrigger.SCHEDULE, detail={"schedule": str(schedule)}
+            schedule.server, user, trigger=trigger, request=request, detail={"schedule": str(schedule)}
         )
     except workshop.Refused as refused:
         return None, f"Skipped: {refused.reason}"
@@ -66,11 +71,13 @@ def run_workshop_update(schedule):
     return job, f"Queued as job #{job.id}."
 
 
-def run_backup(schedule):
-    """Start a backup (at the server's limit, the oldest unlocked one goes once it is made)."""
+def run_backup(schedule, *, user=None, request=None):
+    """Start a backup (at the server's limit, the oldest unlocked one goes once it is made;
+    a person's "Run now" at the limit is refused, as their Back up now would be)."""
+    trigger = JobTrigger.SCHEDULE if user is None else JobTrigger.USER
     try:
         _, job = service.start_backup(
-            schedule.server, None, trigger=JobTrigger.SCHEDULE, detail={"schedule": str(schedule)}
+            schedule.server, user, trigger=trigger, request=request, detail={"schedule": str(schedule)}
         )
     except service.Refused as refused:
         return None, f"Skipped: {refused.reason}"
@@ -79,10 +86,18 @@ def run_backup(schedule):
     return job, f"Queued as job #{job.id}."
 
 
-def run_console_command(schedule):
+def run_console_command(schedule, *, user=None, request=None):
     """Queue the schedule's command line for the server's console; what happened, in a sentence."""
+    via = "schedule" if user is None else "web"
     try:
-        submit(schedule.server, None, schedule.command, via="schedule", detail={"schedule": str(schedule)})
+        submit(
+            schedule.server,
+            user,
+            schedule.command,
+            request=request,
+            via=via,
+            detail={"schedule": str(schedule)},
+        )
     except Refused as refused:
         return f"Not sent: {refused.reason}"
     return f"Sent to the console: {schedule.command}"

@@ -7,21 +7,38 @@ from servers.access import servers_with_perm
 from servers.models import Server
 
 from .models import Schedule, Webhook, WebhookEvent
-from .validators import time_zones
+from .validators import place_zones, time_zones
 
 
 class ScheduleForm(forms.ModelForm):
-    timezone = forms.ChoiceField(label="Time zone", choices=())
+    # Typed with suggestions (a datalist of place_zones(), static/js/schedules.js); a new
+    # schedule starts in the browser's zone.
+    timezone = forms.CharField(
+        label="Time zone",
+        max_length=64,
+        help_text="A place, e.g. Europe/Berlin or America/New_York (daylight saving included), or UTC.",
+        widget=forms.TextInput(
+            attrs={"list": "time-zones", "autocomplete": "off", "spellcheck": "false", "class": "tz"}
+        ),
+    )
 
     class Meta:
         model = Schedule
-        fields = ["name", "cron", "timezone", "action", "command", "enabled"]
+        fields = ["name", "action", "command", "cron", "timezone", "enabled"]
         widgets = {"cron": forms.TextInput(attrs={"placeholder": "0 5 * * *", "spellcheck": "false"})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["timezone"].choices = [(name, name) for name in sorted(time_zones())]
         self.fields["timezone"].initial = settings.TIME_ZONE  # the panel's own zone, UTC unless set
+
+    def clean_timezone(self):
+        zone = self.cleaned_data["timezone"].strip()
+        # A zone saved before the list was narrowed stays as it is (kept, not lost).
+        if zone in place_zones() or (zone == self.instance.timezone and zone in time_zones()):
+            return zone
+        raise forms.ValidationError(
+            f"“{zone}” is not a time zone of a place: pick one from the list (e.g. Europe/Berlin) or UTC."
+        )
 
     def clean_cron(self):
         # "0  5 * * *" and "0 5 * * *" are one schedule: keep the tidy spelling.

@@ -11,7 +11,13 @@ urlpatterns = [
     path("webhooks/<id:webhook_id>/test", webhooks.webhook_test, name="webhook_test"),
     path("webhooks/<id:webhook_id>/delete", webhooks.webhook_delete, name="webhook_delete"),
     path("servers/<id:server_id>/schedules", schedules.schedule_list, name="schedules"),
+    path("servers/<id:server_id>/schedules/preview", schedules.schedule_preview, name="schedule_preview"),
     path("servers/<id:server_id>/schedules/<id:schedule_id>", schedules.schedule_detail, name="schedule"),
+    path(
+        "servers/<id:server_id>/schedules/<id:schedule_id>/run",
+        schedules.schedule_run_now,
+        name="schedule_run_now",
+    ),
     path(
         "servers/<id:server_id>/schedules/<id:schedule_id>/toggle",
         schedules.schedule_toggle,

@@ -30,6 +30,22 @@ def time_zones():
     return frozenset(zoneinfo.available_timezones())
 
 
+# The regions of the tz database's geographic zones ("Europe/Berlin"). Left out: "Etc/*"
+# (fixed offsets, signs inverted), old country aliases ("US/Eastern", "GB"), "Factory",
+# "localtime", "posixrules" and the like, which nobody means when they pick a place.
+REGIONS = (
+    *("Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic"),
+    *("Australia", "Europe", "Indian", "Pacific"),
+)
+
+
+@cache
+def place_zones():
+    """The zones a person picks from, sorted: the geographic ones, and UTC."""
+    places = {name for name in time_zones() if name.split("/", 1)[0] in REGIONS and "/" in name}
+    return sorted(places) + ["UTC"]
+
+
 def validate_time_zone(name):
     if name not in time_zones():
         raise ValidationError(f"“{name}” is not a known time zone (use a name like Europe/Berlin or UTC).")

@@ -66,8 +66,6 @@ def admin_jobs(request):
     # The same filters on the changelist: where the admin sends staff back after an action.
     as_changelist = {name: chosen[field] for name, field in CHANGELIST_FILTERS.items() if field in chosen}
     context = {
-        **admin.site.each_context(request),
-        "title": "Jobs",
         "page": page,
         "states": JobState.choices,
         "kinds": JobKind.choices,

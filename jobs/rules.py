@@ -3,7 +3,7 @@ the kind, a re-run and the API all follow, so none of them can do what another r
 
 from servers.models import ActualState, DesiredState
 
-from .models import JobKind
+from .models import JobKind, JobState
 
 LIVE_STATES = (ActualState.RUNNING, ActualState.UNRESPONSIVE)
 # The kinds whose job warns a running server's players before taking it down (hostctl).
@@ -25,6 +25,8 @@ def why_not(kind, server):
         return "Install it first."
     if kind == JobKind.START and live:
         return "It is already running."
+    if kind == JobKind.START and install_unfinished(server):
+        return "The last install did not finish, so its files may be incomplete: run Install again."
     if kind == JobKind.STOP and state == ActualState.STOPPED and desired == DesiredState.STOPPED:
         return "It is not running."
     return ""
@@ -34,3 +36,17 @@ def refusal(kind, server):
     """The sentence a 409 answers with when `kind` makes no sense now, else ""."""
     why = why_not(kind, server)
     return f"{JobKind(kind).label} of {server.name} is not possible now: {why}" if why else ""
+
+
+def install_unfinished(server):
+    """Whether the server's latest install (or update) job that ran was an install that failed or
+    was cancelled: steamcmd may have left the files half checked, whatever build they claim."""
+    last = (
+        server.jobs.filter(kind__in=(JobKind.INSTALL, JobKind.UPDATE))
+        .exclude(state=JobState.QUEUED)
+        .order_by("-id")
+        .values_list("kind", "state")
+        .first()
+    )
+    unfinished = (JobKind.INSTALL, JobState.FAILED), (JobKind.INSTALL, JobState.CANCELLED)
+    return last in unfinished

@@ -137,6 +137,8 @@ def _enqueue_and_show(request, server, kind, *, parent=None):
     if refused := _refused(request, server, kind, back):
         return refused
     how = {"trigger": JobTrigger.RETRY, "parent": parent} if parent else {}
+    if kind == JobKind.RESTART and request.POST.get("apply") == "1":
+        how["detail"] = {"reason": "to apply the saved settings"}  # Apply now, on the server page
     try:
         job = Job.enqueue(server, kind, request.user, request=request, **how)
     except QueueFull as exc:

@@ -2,20 +2,29 @@
 
 Drawn on the server (numbers into a template's <svg>), so the page needs no chart
 library, no CDN and no script. One indexed range read of ServerSample per page;
-samples are grouped into BUCKETS columns, and a column without samples leaves a
-gap in the line (the server was not running).
+samples are grouped into columns, and a column without samples leaves a gap in the
+line (the server was not running). A server with only minutes of history gets a
+shorter window (15 min, 1 h, 6 h), so those minutes fill the chart instead of a sliver at its edge.
 """
 
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from .models import ServerSample
 
 SPAN = timedelta(hours=24)
-BUCKETS = 288  # 5 minutes each
-WIDTH, HEIGHT = BUCKETS, 60  # the SVG's viewBox
+BUCKETS = 288  # columns at most (5 minutes each over 24 h)
+# The windows shown, shortest first: the first that holds the oldest sample of the last SPAN.
+WINDOWS = (
+    (timedelta(minutes=15), "15 min"),
+    (timedelta(hours=1), "1 h"),
+    (timedelta(hours=6), "6 h"),
+    (SPAN, "24 h"),
+)
+HEIGHT = 60  # the SVG's viewBox height; its width is the number of columns
 
 
 @dataclass(frozen=True)
@@ -25,8 +34,9 @@ class Chart:
     lines: list  # polyline "points" strings, one per unbroken run
     latest: str  # the last value, for people
     top: str  # what the top edge stands for
+    width: int = BUCKETS  # columns
+    since: str = "24 h"  # how far back the left edge is
 
-    width = WIDTH
     height = HEIGHT
 
     @property
@@ -35,17 +45,21 @@ class Chart:
 
 
 def history(server, now=None):
-    """The three charts of `server` for the last SPAN."""
+    """The three charts of `server`: the last SPAN, or a shorter window if its history is short."""
     now = now or timezone.now()
-    start = now - SPAN
     rows = list(
-        ServerSample.objects.filter(server=server, at__gte=start, at__lte=now)
+        ServerSample.objects.filter(server=server, at__gte=now - SPAN, at__lte=now)
         .order_by("at")
         .values_list("at", "players", "cpu", "memory")
     )
-    players, cpu, memory = ([None] * BUCKETS for _ in range(3))
+    # Nothing yet: the whole day, empty, rather than a quarter of an hour.
+    window, since = next((w, label) for w, label in WINDOWS if rows and rows[0][0] >= now - w or w == SPAN)
+    # At least two samples a column, so a sample arriving a little late leaves no false gap.
+    buckets = max(1, min(BUCKETS, int(window.total_seconds() / (2 * settings.SAMPLE_SECONDS))))
+    start = now - window
+    players, cpu, memory = ([None] * buckets for _ in range(3))
     for at, n_players, cpu_percent, rss in rows:
-        i = min(BUCKETS - 1, int((at - start) / SPAN * BUCKETS))
+        i = min(buckets - 1, int((at - start) / window * buckets))
         # The busiest moment of each column: a short spike stays visible.
         players[i] = _max(players[i], n_players)
         cpu[i] = _max(cpu[i], cpu_percent)
@@ -53,15 +67,24 @@ def history(server, now=None):
     slots = max([server.max_players, *filter(None, players)])
     peak_cpu = max([100.0, *filter(None, cpu)])
     peak_memory = max([1, *filter(None, memory)]) * 1.2
+    shape = {"width": buckets, "since": since}
     return [
-        Chart("players", "Players", _lines(players, slots), _last(players, str), f"{slots}"),
-        Chart("cpu", "CPU", _lines(cpu, peak_cpu), _last(cpu, lambda v: f"{v:.0f} %"), f"{peak_cpu:.0f} %"),
+        Chart("players", "Players", _lines(players, slots), _last(players, str), f"{slots}", **shape),
+        Chart(
+            "cpu",
+            "CPU",
+            _lines(cpu, peak_cpu),
+            _last(cpu, lambda v: f"{v:.0f} %"),
+            f"{peak_cpu:.0f} %",
+            **shape,
+        ),
         Chart(
             "memory",
             "Memory",
             _lines(memory, peak_memory),
             _last(memory, _mb),
             _mb(peak_memory) if rows else "—",
+            **shape,
         ),
     ]
 

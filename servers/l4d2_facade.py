@@ -4,6 +4,8 @@ Maps a `Server` row to a plain `ServerSpec`, the settings to a `HostConfig`, and
 job kind to the hostctl call. hostctl itself never sees Django.
 """
 
+import time
+
 from django.conf import settings
 from django.utils import timezone
 
@@ -11,6 +13,7 @@ from hostctl import a2s, builds, console, crash, cvars, files, l4d2, logspace, m
 from hostctl.config import HostConfig
 from hostctl.lines import hide_home
 
+from . import applied
 from .live import notify_server
 from .models import ActualState, Server
 
@@ -43,12 +46,13 @@ def console_log_max_bytes():
     return int(settings.L4D2_CONSOLE_LOG_MAX_MB * 1024 * 1024)
 
 
-def spec_for(server):
+def spec_for(server, *, map_name=None):
+    """The server as hostctl sees it; `map_name` overrides the map setting (applied.start_map)."""
     return l4d2.ServerSpec(
         id=server.id,
         install_dir=_install_dir(server.id),
         port=server.port,
-        map=server.map,
+        map=map_name or server.map,
         max_players=server.max_players,
         name=server.name,
         rcon_password=server.rcon_password,
@@ -124,7 +128,20 @@ def run(kind, server, sink, cancel=None, hurry=None, params=None):
     extra = {"hurry": hurry} if kind in WARNED else {}
     if kind in TAKES_PARAMS:
         extra["params"] = params or {}
-    return OPERATIONS[kind](spec_for(server), sink, cancel, config=host_config(), **extra)
+    spec = spec_for(server, map_name=applied.start_map(server, kind))
+    settings_now = applied.snapshot(server)  # taken before the start: a save meanwhile stays pending
+    began = time.time()
+    code = OPERATIONS[kind](spec, sink, cancel, config=host_config(), **extra)
+    if code == 0 and _started_since(spec, began):
+        applied.record_start(server.id, settings_now)
+    return code
+
+
+def _started_since(spec, began):
+    """Whether the server's process now running was launched after `began` (by this operation)."""
+    check = monitor.check(spec)
+    # Creation times are rounded by the kernel's clock ticks: a second of slack.
+    return check.state == monitor.ALIVE and check.started is not None and check.started >= began - 1
 
 
 def kill_strays(server, mark):

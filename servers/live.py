@@ -81,6 +81,8 @@ def state_frame(server_id):
         .first()
     )
     crash = ServerCrash.objects.filter(server_id=server_id).values("at", "reason", "detail", "action").first()
+    if crash and crash["action"] == CrashAction.RESTARTED:
+        crash["restart"] = _restart_after(server_id, crash["at"])
     return {
         "state": row["actual_state"],
         "desired_state": row["desired_state"],
@@ -124,13 +126,34 @@ def _live_fields(row):
     }
 
 
+# What became of the restart a crash queued, by its job's state ("Restart queued" until it runs).
+RESTART_WORDS = {
+    "running": "Restarting",
+    "cancelling": "Restart being cancelled",
+    "succeeded": "Restarted",
+    "failed": "The restart failed",
+    "cancelled": "The restart was cancelled",
+}
+
+
+def _restart_after(server_id, at):
+    """The state of the monitor's restart job queued for the crash at `at` (None if there is none)."""
+    return (
+        Server.objects.filter(pk=server_id, jobs__trigger="monitor", jobs__created_at__gte=at)
+        .order_by("jobs__id")
+        .values_list("jobs__state", flat=True)
+        .first()
+    )
+
+
 def _crash(row):
+    action = CrashAction(row["action"]).label
     return {
         "at": _iso(row["at"]),
         "reason": row["reason"],
         "reason_label": CrashReason(row["reason"]).label,
         "detail": row["detail"],
-        "action": CrashAction(row["action"]).label,
+        "action": RESTART_WORDS.get(row.get("restart"), action),
     }
 
 

@@ -139,6 +139,9 @@ class Supervisor(WorkerLoop):
             fields.update(
                 map_seen=reading.map, player_count=reading.player_count, max_players_seen=reading.max_players
             )
+            if reading.map and reading.map != server.last_map:
+                # Kept while it is down: a restart goes back to it (applied.start_map).
+                fields.update(last_map=reading.map, last_map_at=timezone.now())
             if reading.players is not None:
                 fields["players"] = merge_players(server.players, reading.players)
         return fields

@@ -24,6 +24,7 @@ urlpatterns = [
     path("<id:server_id>/files/rename", files_views.rename, name="file_rename"),
     path("<id:server_id>/files/delete", files_views.delete, name="file_delete"),
     path("<id:server_id>/settings", cfg_views.server_settings, name="settings"),
+    path("<id:server_id>/settings/keep-map", cfg_views.keep_map, name="keep_map"),
     path("<id:server_id>/rcon/reveal", cfg_views.rcon_reveal, name="rcon_reveal"),
     path("<id:server_id>/rcon/rotate", cfg_views.rcon_rotate, name="rcon_rotate"),
     path("<id:server_id>/members", team_views.members, name="members"),

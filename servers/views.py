@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 import activity
 
-from . import charts
+from . import applied, charts
 from .access import permissions_of, server_for_user
 from .live import list_frame, notify_server, state_frame
 from .models import Server, ServerMember
@@ -41,6 +41,7 @@ def server_detail(request, server_id):
     server = server_for_user(request.user, server_id)
     part = PARTS.get(request.htmx.target) if request.htmx else None
     context = {"server": server, "perms": permissions_of(request.user, server)}
+    context["pending"] = applied.pending(server)
     if part is None or part == PARTS["server-charts"]:
         history = charts.history(server)
         context.update(charts=history, charts_empty=all(c.empty for c in history))

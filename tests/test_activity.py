@@ -92,6 +92,9 @@ def test_a_refused_command_changes_nothing_and_is_no_event(owner, server):
 
 def test_a_settings_change_names_the_changed_fields_and_values_but_never_a_password_or_the_cfg(owner, server):
     form = {
+        "name": server.name,
+        "map": server.map,
+        "max_players": server.max_players,
         "sv_password": "letmein",
         "mp_gamemode": "versus",
         "z_difficulty": server.z_difficulty,

@@ -216,3 +216,24 @@ def test_403_and_500_pages_render_in_the_panels_look():
     assert "Staff only" in forbidden and "For staff." in forbidden
     broken = render_to_string("500.html")  # as Django renders it: no request, no user
     assert "Something went wrong" in broken and 'href="/servers/"' in broken
+
+
+# --- an install that did not finish ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("ended", [JobState.CANCELLED, JobState.FAILED])
+def test_after_an_unfinished_install_start_is_off_until_an_install_finishes(
+    owner_client, owner, server, ended
+):
+    from servers.models import ActualState, Server
+
+    Server.objects.filter(pk=server.pk).update(actual_state=ActualState.STOPPED, installed_build="9143")
+    install = Job.enqueue(server, JobKind.INSTALL, owner)
+    Job.objects.filter(pk=install.pk).update(state=ended, exit_code=1)
+    page = owner_client.get(f"/servers/{server.id}").content.decode()
+    assert "The last install did not finish, so its files may be incomplete: run Install again." in page
+    refused = owner_client.post(f"/servers/{server.id}/jobs", {"kind": "start"})
+    assert refused.status_code == 409 and "run Install again" in refused.content.decode()
+    again = Job.enqueue(server, JobKind.INSTALL, owner)
+    Job.objects.filter(pk=again.pk).update(state=JobState.SUCCEEDED, exit_code=0)
+    assert owner_client.post(f"/servers/{server.id}/jobs", {"kind": "start"}).status_code == 302

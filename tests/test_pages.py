@@ -104,6 +104,12 @@ def test_admin_jobs_filters_by_state_kind_and_server(staff_client, owner, server
     assert listed("?trigger=schedule") == [install.id]
 
 
+def test_admin_jobs_keeps_the_panels_look_and_nav(staff_client, job):
+    page = staff_client.get("/admin/jobs").content.decode()
+    assert '<header class="topbar">' in page and 'href="/webhooks/"' in page  # the panel's nav
+    assert "<h1>All jobs</h1>" in page and 'id="header"' not in page  # not the Django admin's frame
+
+
 def test_admin_jobs_sends_anonymous_to_the_login_page(anon_client):
     response = anon_client.get("/admin/jobs")
     assert response.status_code == 302
@@ -163,8 +169,9 @@ def test_list_pages_cost_a_fixed_number_of_queries(
     with django_assert_max_num_queries(6):
         assert owner_client.get(f"/servers/{server.id}/jobs").status_code == 200
     # The server page also reads its live state (server, last pass, job in progress, last crash)
-    # and its 24 h of samples: a few queries more, still the same for any history.
-    with django_assert_max_num_queries(10):
+    # and its 24 h of samples, and whether its last install finished (Start's rule): a few
+    # queries more, still the same for any history.
+    with django_assert_max_num_queries(11):
         assert owner_client.get(f"/servers/{server.id}").status_code == 200
     with django_assert_max_num_queries(5):
         assert owner_client.get("/servers/").status_code == 200

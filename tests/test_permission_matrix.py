@@ -47,6 +47,7 @@ HTTP = {
     "servers:file_mkdir": [("POST", "files.update")],
     "servers:file_rename": [("POST", "files.update")],
     "servers:file_delete": [("POST", "files.update")],
+    "servers:keep_map": [("POST", "settings.update")],
     "servers:rcon_reveal": [("POST", "rcon.reveal")],
     "servers:rcon_rotate": [("POST", "rcon.reveal")],
     "servers:members": [("GET", "members.read"), ("POST", "members.update")],
@@ -68,6 +69,8 @@ HTTP = {
     "automation:schedules": [("GET", "schedules.read"), ("POST", "schedules.update")],
     "automation:schedule": [("GET", "schedules.read"), ("POST", "schedules.update")],
     "automation:schedule_toggle": [("POST", "schedules.update")],
+    "automation:schedule_preview": [("GET", "schedules.read")],
+    "automation:schedule_run_now": [("POST", "schedules.update")],
     "automation:schedule_delete": [("POST", "schedules.update")],
     "automation:update_policy": [("POST", "settings.update")],
     "automation:webhooks": [("GET", "login")],
@@ -298,6 +301,8 @@ def test_http_matrix(django_user_model, name, method, who, role):
     url = reverse(name, kwargs=world.kwargs(route))
     if name == "jobs:search":
         url += "?q=hello"
+    if name == "automation:schedule_preview":
+        url += "?cron=0+5+*+*+*&timezone=UTC"
     client = world.client(role)
     response = client.post(url, POST_DATA.get(name, {})) if method == "POST" else client.get(url)
     want = expected(who, role, name)

@@ -67,7 +67,9 @@ def test_owner_creates_a_nightly_restart_and_sees_its_description_and_next_run(o
         ({"cron": "0 5 * *"}, "Use five fields"),
         ({"cron": "0 0 5 * * *"}, "Use five fields"),
         ({"cron": "61 5 * * *"}, "not a valid cron expression"),
-        ({"timezone": "Mars/Olympus"}, "Select a valid choice"),
+        ({"timezone": "Mars/Olympus"}, "“Mars/Olympus” is not a time zone of a place"),
+        ({"timezone": "Factory"}, "“Factory” is not a time zone of a place"),
+        ({"timezone": "Etc/GMT+5"}, "“Etc/GMT+5” is not a time zone of a place"),
         ({"action": "command", "command": ""}, "Type the console command"),
         ({"action": "command", "command": "say a\nquit"}, "one line, without control characters"),
         ({"action": "command", "command": "say " + "é" * 300}, "at most 512 bytes; this one is 604"),
@@ -357,3 +359,108 @@ def test_a_scheduled_console_command_reaches_the_running_server(owner, make_serv
         )
         stop = Job.enqueue(server, JobKind.STOP, owner)
         wait_until(lambda: Job.objects.get(pk=stop.pk).is_finished, timeout=60)
+
+
+# --- presets' helpers: the list of zones, the preview while typing, Run now ------------------------
+
+
+def test_the_form_offers_the_zones_of_places_only(owner_client, server):
+    page = owner_client.get(f"/servers/{server.id}/schedules").content.decode()
+    zones = page.split('<datalist id="time-zones">')[1].split("</datalist>")[0]
+    for name in ("Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC"):
+        assert f'<option value="{name}">' in zones
+    for junk in ("Factory", "localtime", "posixrules", "Etc/GMT+5", "US/Eastern", "EST5EDT"):
+        assert f'<option value="{junk}">' not in zones
+    assert 'list="time-zones"' in page and "schedules.js" in page
+
+
+def test_a_zone_saved_before_the_list_narrowed_stays_when_the_schedule_is_edited(owner_client, server):
+    schedule = schedule_for(server, timezone="US/Eastern")
+    data = {"cron": "0 6 * * *", "timezone": "US/Eastern", "action": "stop", "enabled": "on"}
+    assert owner_client.post(f"/servers/{server.id}/schedules/{schedule.id}", data).status_code == 302
+    assert Schedule.objects.get(pk=schedule.pk).cron == "0 6 * * *"
+
+
+def preview(client, server, **query):
+    return client.get(f"/servers/{server.id}/schedules/preview", query)
+
+
+def test_the_preview_says_the_expression_in_words_and_its_next_three_runs_in_the_zone(owner_client, server):
+    answer = preview(owner_client, server, cron="0  5 * * 1", timezone="America/New_York")
+    assert answer.status_code == 200
+    data = answer.json()
+    assert data["description"] == "At 05:00 AM, only on Monday" and data["timezone"] == "America/New_York"
+    assert len(data["next"]) == 3
+    runs = [datetime.fromisoformat(run["at"]) for run in data["next"]]
+    assert all(run.weekday() == 0 and (run.hour, run.minute) == (5, 0) for run in runs)
+    assert [(b - a).days for a, b in zip(runs, runs[1:], strict=False)] == [7, 7]
+    new_york = runs[0].astimezone(ZoneInfo("America/New_York"))
+    assert data["next"][0]["text"] == new_york.strftime("%a %Y-%m-%d 05:00 %Z")  # EST or EDT
+    assert runs[0] > timezone.now()
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ({"cron": "0 5 * *", "timezone": "UTC"}, "Use five fields"),
+        ({"cron": "61 5 * * *", "timezone": "UTC"}, "not a valid cron expression"),
+        ({"cron": "0 5 * * *", "timezone": "Mars/Olympus"}, "is not a known time zone"),
+    ],
+)
+def test_a_preview_of_bad_input_answers_400_with_the_reason(owner_client, server, query, message):
+    answer = preview(owner_client, server, **query)
+    assert answer.status_code == 400 and message in answer.json()["detail"]
+
+
+def test_the_preview_is_for_members_who_may_read_schedules(other_client, anon_client, server):
+    assert preview(other_client, server, cron="0 5 * * *").status_code == 404
+    assert preview(anon_client, server, cron="0 5 * * *").status_code == 302
+
+
+def test_run_now_queues_the_action_once_as_the_person_and_keeps_the_slots(owner_client, owner, server):
+    from activity.models import Event
+
+    Server.objects.filter(pk=server.pk).update(
+        actual_state=ActualState.RUNNING, desired_state=DesiredState.RUNNING
+    )
+    schedule = schedule_for(server, action=ScheduleAction.RESTART, name="Nightly")
+    next_run = schedule.next_run_at
+    response = owner_client.post(f"/servers/{server.id}/schedules/{schedule.id}/run")
+    job = Job.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/jobs/{job.id}"
+    assert (job.kind, job.requested_by, job.trigger) == (JobKind.RESTART, owner, JobTrigger.USER)
+    run = ScheduleRun.objects.get()
+    assert run.job == job and run.outcome == f"Queued as job #{job.id}."
+    assert Schedule.objects.get(pk=schedule.pk).next_run_at == next_run
+    event = Event.objects.get(action="schedule.run")
+    assert event.actor == owner and event.detail["outcome"] == f"Queued as job #{job.id}."
+
+
+def test_run_now_of_a_console_command_sends_it_and_shows_the_console(owner_client, owner, server):
+    Server.objects.filter(pk=server.pk).update(actual_state=ActualState.RUNNING)
+    schedule = schedule_for(server, action=ScheduleAction.COMMAND, command="say hello")
+    response = owner_client.post(f"/servers/{server.id}/schedules/{schedule.id}/run")
+    assert response.status_code == 302 and response["Location"] == f"/servers/{server.id}/console"
+    assert ConsoleCommand.objects.get().user == owner
+
+
+def test_run_now_follows_the_buttons_rules_and_needs_schedules_update(
+    owner_client, server, other_client, django_user_model
+):
+    from servers import permissions
+    from servers.models import ServerMember
+
+    Server.objects.filter(pk=server.pk).update(actual_state=ActualState.RUNNING)
+    schedule = schedule_for(server, action=ScheduleAction.START)
+    url = f"/servers/{server.id}/schedules/{schedule.id}/run"
+    refused = owner_client.post(url)
+    assert refused.status_code == 409 and "It is already running." in refused.content.decode()
+    reader = django_user_model.objects.create_user("reader", password="pw")
+    ServerMember.objects.create(server=server, user=reader, permissions=permissions.clean(["schedules.read"]))
+    client = Client()
+    client.force_login(reader)
+    assert "Run now" not in client.get(f"/servers/{server.id}/schedules").content.decode()
+    assert client.post(url).status_code == 403
+    assert other_client.post(url).status_code == 404
+    assert owner_client.get(url).status_code == 405
+    assert not Job.objects.exists() and not ScheduleRun.objects.exists()

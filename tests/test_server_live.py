@@ -117,6 +117,24 @@ def test_the_last_crash_and_a_paused_auto_restart_are_explained(owner_client, se
 
 
 @pytest.mark.parametrize(
+    "job_state, words",
+    [
+        ("queued", "Restart queued"),
+        ("running", "Restarting"),
+        ("succeeded", "Restarted"),
+        ("failed", "The restart failed"),
+    ],
+)
+def test_the_crash_card_says_what_became_of_its_restart(server, job_state, words):
+    from jobs.models import Job, JobKind, JobTrigger
+    from servers.live import state_frame
+
+    ServerCrash.objects.create(server=server, reason="segfault", detail="segfault", action="restarted")
+    Job.objects.create(server=server, kind=JobKind.RESTART, trigger=JobTrigger.MONITOR, state=job_state)
+    assert state_frame(server.id)["crash"]["action"] == words
+
+
+@pytest.mark.parametrize(
     "state, desired, disabled",
     [
         (
@@ -148,7 +166,7 @@ def test_actions_that_make_no_sense_are_disabled_and_say_why(owner_client, serve
 def test_htmx_gets_the_parts_it_refreshes(owner_client, server):
     headers = {"HX-Request": "true"}
     actions = owner_client.get(f"/servers/{server.id}", headers={**headers, "HX-Target": "server-actions"})
-    assert actions.content.decode().lstrip().startswith('<div class="actions" id="server-actions">')
+    assert actions.content.decode().lstrip().startswith('<div id="server-actions" class="server-actions">')
     jobs = owner_client.get(f"/servers/{server.id}", headers={**headers, "HX-Target": "recent-jobs"})
     assert jobs.content.decode().startswith('<div id="recent-jobs">')
     charts = owner_client.get(f"/servers/{server.id}", headers={**headers, "HX-Target": "server-charts"})
@@ -261,6 +279,21 @@ def test_charts_draw_the_last_day_with_gaps_where_it_was_not_running(server):
     assert players.latest == "3" and cpu.latest == "50 %" and memory.latest == "1024 MB"
     xs = [float(point.split(",")[0]) for line in players.lines for point in line.split()]
     assert 0 <= min(xs) and max(xs) <= BUCKETS
+
+
+def test_minutes_of_history_fill_a_shorter_window_instead_of_a_sliver_of_the_day(owner_client, server):
+    now = timezone.now()
+    ServerSample.objects.bulk_create(
+        ServerSample(server=server, at=now - timedelta(seconds=30 * n), players=2, cpu=20.0, memory=2**28)
+        for n in range(16)  # eight minutes, a sample every 30 s
+    )
+    players, _cpu, _memory = history(server, now)
+    assert (players.since, players.width) == ("15 min", 15)
+    assert len(players.lines) == 1  # no false gaps between samples
+    xs = [float(point.split(",")[0]) for point in players.lines[0].split()]
+    assert min(xs) <= players.width / 2  # from mid-chart on, not a few pixels at its edge
+    page = owner_client.get(f"/servers/{server.id}").content.decode()
+    assert "<span>15 min ago</span>" in page and 'viewBox="0 0 15 60"' in page
 
 
 def test_the_page_draws_the_charts_as_inline_svg(owner_client, server):

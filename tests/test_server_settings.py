@@ -13,6 +13,9 @@ from .processes import free_game_port, kill_leftovers
 pytestmark = pytest.mark.django_db
 
 VALID = {
+    "name": "Owner's server",
+    "map": "c1m1_hotel",
+    "max_players": "8",
     "sv_password": "letmein",
     "mp_gamemode": "versus",
     "z_difficulty": "Hard",
@@ -68,6 +71,13 @@ def test_saving_valid_settings_stores_them_and_the_file_shows_them(owner_client,
         ("extra_cfg", "sv_cheats 1 // ; rcon_password x", "Line 1: one command per line: ';' is not allowed"),
         ("extra_cfg", "ent_fire point_servercommand command quit", "Line 1: ent_fire is not allowed here"),
         ("extra_cfg", "sm_cvar rcon_password x", "Line 1: rcon_password is not allowed here"),
+        ("map", "c99m1_nowhere", "Select a valid choice. c99m1_nowhere is not one of the available choices."),
+        ("map", 'c1m1_hotel" +rcon_password "x', "is not one of the available choices"),
+        ("max_players", "0", "greater than or equal to 1"),
+        ("max_players", "33", "less than or equal to 32"),
+        ("max_players", "eight", "Enter a whole number."),
+        ("name", 'x" ; rcon_password "y', "without double quotes, semicolons or line breaks"),
+        ("name", "", "This field is required."),
     ],
 )
 def test_bad_input_shows_the_error_at_its_field_and_saves_nothing(

@@ -472,3 +472,36 @@ def test_a_hung_server_becomes_unresponsive_under_a_real_worker(game, owner, wor
 
 def test_the_supervisor_is_one_of_the_workers_loops(settings):
     assert "servers.supervisor.Supervisor" in settings.WORKER_LOOPS
+
+
+# --- the live map across restarts (servers/applied.py) -------------------------------------
+
+
+def test_a_changelevel_survives_an_automatic_restart(game, owner, supervisor):
+    start(game, owner)
+    console(game, "changelevel c2m1_highway")
+    wait_until(lambda: supervisor.supervise(full=True) or fresh(game).map_seen == "c2m1_highway", timeout=15)
+    kill_and_hear(supervisor, game)
+    supervisor.run_once()
+    assert fresh(game).map_seen == ""  # down: A2S says nothing, the map it was on is kept apart
+    restart = Job.objects.get(trigger=JobTrigger.MONITOR)
+    run_jobs()
+    assert Job.objects.get(pk=restart.pk).state == JobState.SUCCEEDED, log_of(restart)
+    assert any(line.startswith("$ ") and "+map c2m1_highway" in line for _, line in log_of(restart))
+    supervisor.supervise(full=True)
+    assert (fresh(game).actual_state, fresh(game).map_seen) == (ActualState.RUNNING, "c2m1_highway")
+    assert fresh(game).map == "c1m1_hotel"  # the setting is untouched: "keep this map" is the owner's
+
+
+def test_a_map_set_after_the_changelevel_wins_at_the_restart(game, owner, supervisor, client):
+    start(game, owner)
+    console(game, "changelevel c2m1_highway")
+    wait_until(lambda: supervisor.supervise(full=True) or fresh(game).map_seen == "c2m1_highway", timeout=15)
+    client.force_login(owner)
+    form = {"name": game.name, "map": "c5m1_waterfront", "max_players": "8", "mp_gamemode": "coop"}
+    form.update(z_difficulty="Normal", sv_region="-1", motd_enabled="on")
+    assert client.post(f"/servers/{game.id}/settings", form).status_code == 302
+    Job.enqueue(game, JobKind.RESTART, owner)
+    run_jobs()
+    supervisor.supervise(full=True)
+    assert fresh(game).map_seen == "c5m1_waterfront"

@@ -105,6 +105,14 @@ class Schedule(models.Model):
         zone = ZoneInfo(self.timezone)
         return croniter(self.cron, moment.astimezone(zone)).get_next(datetime)
 
+    def next_runs(self, count, now=None):
+        """The next `count` slots after now, in the schedule's time zone."""
+        runs, moment = [], now or current_time()
+        for _ in range(count):
+            moment = self.next_after(moment)
+            runs.append(moment)
+        return runs
+
     def reschedule(self, now=None):
         """Set next_run_at from now: the next slot, or None while disabled. (Caller saves.)"""
         self.next_run_at = self.next_after(now or current_time()) if self.enabled else None

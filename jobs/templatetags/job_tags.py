@@ -92,6 +92,12 @@ DISRUPTS = {
 }
 
 
+@register.simple_tag
+def confirm_question(kind, server):
+    """What a button doing `kind` asks before it submits ("" when nobody is on)."""
+    return _confirm(kind, server)
+
+
 def _confirm(kind, server):
     """The question the button asks before it submits when players are on ("" otherwise)."""
     players = server.player_count or 0

@@ -4,14 +4,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 import activity
 
-from .. import l4d2_facade
-from ..access import server_for_user
+from .. import applied, l4d2_facade
+from ..access import permissions_of, server_for_user
 from ..console.commands import Refused, submit_rcon_password
 from ..models import Server, new_rcon_password
 from .forms import ServerSettingsForm
@@ -31,12 +32,36 @@ def server_settings(request, server_id):
     form = ServerSettingsForm(request.POST or None, instance=server)
     if request.method == "POST":
         if form.is_valid():
-            form.save_and_record(request)
-            messages.success(request, "Settings saved: the server gets them at its next start.")
+            server = form.save_and_record(request)
+            messages.success(request, saved_message(server))
             return redirect("servers:settings", server.id)
     status = 400 if form.errors else 200
     context = {"server": server, "form": form, "cfg": cfg, "cfg_error": cfg_error}
+    context.update(live_map=applied.live_map(server), live_map_kept=applied.live_map_wins(server))
+    context["perms"] = permissions_of(request.user, server)
     return render(request, "servers/settings.html", context, status=status)
+
+
+def saved_message(server):
+    if applied.pending(server):
+        return "Settings saved. The running server gets them at its next start (Apply now on its page)."
+    return "Settings saved: the server gets them at its next start."
+
+
+@require_POST
+@login_required
+def keep_map(request, server_id):
+    """The map setting becomes the map the server is on (changed in the game): it stays after restarts."""
+    server = server_for_user(request.user, server_id, "settings.update")
+    live = applied.live_map(server)
+    if not live:
+        message = "The server is on its configured map (or on none): there is no other map to keep."
+        back = reverse("servers:settings", args=[server.id])
+        context = {"title": "Nothing to keep", "message": message, "back": back}
+        return render(request, "error.html", context, status=409)
+    applied.keep_live_map(server, request=request)
+    messages.success(request, f"{live} is now the map it starts on.")
+    return redirect("servers:settings", server.id)
 
 
 def _cfg_preview(server):

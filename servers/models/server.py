@@ -145,15 +145,18 @@ NODE_HELP = "The game host it lives on. Empty: the panel's own host (its worker 
 class Server(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="servers")
     node = optional_fk(Node, on_delete=models.PROTECT, related_name="servers", help_text=NODE_HELP)
-    name = models.CharField(max_length=64, validators=[validate_server_name])
+    name = models.CharField("Server name", max_length=64, validators=[validate_server_name])
     port = models.PositiveIntegerField(
         unique=True,
         validators=[MinValueValidator(1024), MaxValueValidator(65535)],
         help_text="UDP game port (1024-65535).",
     )
-    map = models.CharField(max_length=64, default="c1m1_hotel", validators=[validate_map_name])
+    map = models.CharField("Map", max_length=64, default="c1m1_hotel", validators=[validate_map_name])
     max_players = models.PositiveSmallIntegerField(
-        default=8, validators=[MinValueValidator(1), MaxValueValidator(32)]
+        "Max players",
+        default=8,
+        validators=[MinValueValidator(1), MaxValueValidator(32)],
+        help_text="Player slots (1-32; L4D2 plays 4 survivors, 8 in versus).",
     )
     desired_state = models.CharField(
         max_length=16, choices=DesiredState.choices, default=DesiredState.STOPPED
@@ -168,8 +171,18 @@ class Server(models.Model):
     # Set when it crashed too often (servers/crashes.py); a person starting it clears it.
     autorestart_paused_at = models.DateTimeField(null=True, blank=True)
     rcon_password = models.CharField(max_length=64, default=new_rcon_password, editable=False)
+    # When the map setting last changed (settings page, "keep this map", admin): a live map
+    # seen after it is kept across restarts, one seen before it gives way (servers/applied.py).
+    map_changed_at = models.DateTimeField(null=True, blank=True)
     # What A2S last said (the supervisor keeps these true while the server runs).
     map_seen = models.CharField(max_length=64, blank=True, default="")
+    # The map it was last seen on and since when; unlike map_seen, kept while it is down,
+    # so a restart after a crash goes back to it.
+    last_map = models.CharField(max_length=64, blank=True, default="")
+    last_map_at = models.DateTimeField(null=True, blank=True)
+    # The settings its running process was started with (servers/applied.py): what a saved
+    # change has not reached yet is "pending" on the server page.
+    started_with = models.JSONField(default=dict, blank=True)
     player_count = models.PositiveSmallIntegerField(null=True, blank=True)
     max_players_seen = models.PositiveSmallIntegerField(null=True, blank=True)
     players = models.JSONField(

@@ -127,8 +127,11 @@ def new_page(browser, live_server_url, transactional_db):
     """
     contexts, errors = [], []
 
-    def make(viewport=VIEWPORT, enforce_csp=False):
-        context = browser.new_context(base_url=live_server_url, viewport=viewport, bypass_csp=not enforce_csp)
+    def make(viewport=VIEWPORT, enforce_csp=False, timezone_id=None):
+        options = {"timezone_id": timezone_id} if timezone_id else {}
+        context = browser.new_context(
+            base_url=live_server_url, viewport=viewport, bypass_csp=not enforce_csp, **options
+        )
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()

@@ -14,10 +14,15 @@ VIEWPORTS = {"argnames": "viewport", "argvalues": [DESKTOP, PHONE], "ids": ["des
 
 
 def screenshot(page, name):
-    """Refresh a picture in docs/ for the README, only when asked (UPDATE_SCREENSHOTS=1)."""
+    """Refresh a picture in docs/ for the README, only when asked (UPDATE_SCREENSHOTS=1,
+    scripts/screenshots.sh): at a phone's width as the test has it, else at 1366 px."""
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         DOCS.mkdir(exist_ok=True)
+        size = page.viewport_size
+        if size["width"] > PHONE["width"]:
+            page.set_viewport_size({"width": DESKTOP["width"], "height": size["height"]})
         page.screenshot(path=str(DOCS / name), full_page=True)
+        page.set_viewport_size(size)
 
 
 def log_in(page, user):
