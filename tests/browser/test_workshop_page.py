@@ -1,8 +1,5 @@
-"""Workshop items in a real browser: add an item, watch its job, play one of its maps.
-
-The settings page's map field is another branch's (daily loop) and not on main yet: the
-map is checked in the addons page's list, and chosen for the server through its row.
-"""
+"""Workshop items in a real browser: add an item, watch its job, pick one of its maps on the
+settings page, start the server on it."""
 
 import re
 
@@ -48,7 +45,13 @@ def test_add_a_workshop_campaign_watch_its_job_and_start_the_server_on_its_map(
     assert row.locator("td").first.inner_text().startswith("Sim Campaign One")
     assert row.locator(".workshop-maps").inner_text().strip() == "Sim Campaign One: simone_m1, simone_m2"
 
-    Server.objects.filter(pk=server.pk).update(map="simone_m1")  # the settings' map field: see above
+    page.goto(f"/servers/{server.id}/settings")
+    campaign = page.locator("#id_map optgroup[label='Workshop: Sim Campaign One'] option")
+    assert campaign.count() == 2  # its two chapters, after the stock campaigns
+    page.get_by_label("Map").select_option("simone_m1")
+    page.get_by_role("button", name="Save settings").click()
+    page.wait_for_url(f"**/servers/{server.id}/settings")
+    assert Server.objects.get(pk=server.pk).map == "simone_m1"
     page.goto(f"/servers/{server.id}")
     page.get_by_role("button", name="Start", exact=True).click()
     page.wait_for_url(re.compile(r"/jobs/\d+$"))
