@@ -2,7 +2,7 @@
 
 from backups.models import Backup
 
-from .helpers import log_in, make_server, wait_for_state
+from .helpers import log_in, make_server, screenshot, wait_for_state
 
 
 def test_owner_backs_up_browses_the_backup_and_restores_one_file(new_page, worker, owner, hostctl_root):
@@ -24,6 +24,7 @@ def test_owner_backs_up_browses_the_backup_and_restores_one_file(new_page, worke
     page.goto(f"/servers/{server.id}/backups")
     row = page.locator(f"#backup-{backup.id}")
     assert backup.sha256[:12] in row.inner_text() and "Ready" in row.inner_text()
+    screenshot(page, "screenshot-backups.png")
     row.get_by_role("link", name=backup.name).click()
     page.get_by_role("link", name="left4dead2/").click()
     page.get_by_role("link", name="cfg/").click()
