@@ -11,7 +11,6 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.core.signals import request_finished  # noqa: E402
 
-from l4d2site import listen_backlog  # noqa: E402
 from l4d2site.db import release_connections  # noqa: E402
 from l4d2site.routing import websocket_urlpatterns  # noqa: E402
 from l4d2site.socket_budget import SocketBudget  # noqa: E402
@@ -29,4 +28,3 @@ application = ProtocolTypeRouter(
 )
 
 request_finished.connect(release_connections, dispatch_uid="l4d2site.release_connections")
-listen_backlog.raise_when_listening()
