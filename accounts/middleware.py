@@ -1,5 +1,8 @@
 """The gate in front of every page for a session that owes a second factor."""
 
+from channels.db import database_sync_to_async
+from channels.middleware import BaseMiddleware
+from django.contrib.auth.models import AnonymousUser
 from django.shortcuts import redirect
 
 from . import two_factor
@@ -23,3 +26,19 @@ def two_factor_gate(get_response):
         return get_response(request)
 
     return middleware
+
+
+class TwoFactorWebSocketGate(BaseMiddleware):
+    """Under Channels' AuthMiddlewareStack: a session still owing its code (or its setup)
+    is nobody yet on a WebSocket, as on pages."""
+
+    async def __call__(self, scope, receive, send):
+        user = scope["user"]
+        if user.is_authenticated and not await _may_pass(scope["session"], user):
+            scope = {**scope, "user": AnonymousUser()}
+        return await super().__call__(scope, receive, send)
+
+
+@database_sync_to_async
+def _may_pass(session, user):
+    return two_factor.session_may_pass(session, user)

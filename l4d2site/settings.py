@@ -386,6 +386,7 @@ L4D2_CONSOLE_KEEP_LINES = int(os.environ.get("L4D2_CONSOLE_KEEP_LINES", 50_000))
 # releases what it has stored (hostctl/logspace.py); a bigger file is rotated at a start.
 L4D2_CONSOLE_LOG_MAX_MB = float(os.environ.get("L4D2_CONSOLE_LOG_MAX_MB", 64))
 
+LOGGING_PACKAGES = "accounts activity api automation hostctl jobs l4d2site servers streams".split()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -393,9 +394,9 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every package of the panel that logs, at L4D2_LOG_LEVEL (a test lists them).
     "loggers": {
-        "jobs": {"handlers": ["stderr"], "level": os.environ.get("L4D2_LOG_LEVEL", "INFO")},
-        "servers": {"handlers": ["stderr"], "level": os.environ.get("L4D2_LOG_LEVEL", "INFO")},
-        "automation": {"handlers": ["stderr"], "level": os.environ.get("L4D2_LOG_LEVEL", "INFO")},
+        package: {"handlers": ["stderr"], "level": os.environ.get("L4D2_LOG_LEVEL", "INFO")}
+        for package in LOGGING_PACKAGES
     },
 }

@@ -11,7 +11,9 @@ from django.utils import timezone
 
 from jobs.models import Job, JobLog, JobState
 from l4d2site.asgi import application
-from streams import tail
+from streams import source, tail
+from streams.events import Ping, State
+from streams.viewer import Viewer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -164,7 +166,7 @@ async def test_long_replays_come_in_batches(owner, job):
     await comm.connect()
     messages = await receive_until_end(comm)
     assert seqs(messages) == list(range(1, 2501))
-    assert max(len(m["lines"]) for m in messages if m["type"] == "lines") <= tail.BATCH
+    assert max(len(m["lines"]) for m in messages if m["type"] == "lines") <= source.BATCH
     await comm.disconnect()
 
 
@@ -214,9 +216,8 @@ async def test_a_session_that_ended_is_closed_with_4403(owner, job, stale_cookie
     assert await comm.receive_output() == {"type": "websocket.close", "code": 4403}
 
 
-async def test_a_crowd_of_one_users_tabs_reads_the_session_and_checks_the_job_once(owner, job, monkeypatch):
+async def test_a_crowd_of_one_users_tabs_checks_the_job_once(owner, job, monkeypatch):
     from jobs import consumers
-    from l4d2site import websocket_auth
 
     calls = []
 
@@ -227,9 +228,6 @@ async def test_a_crowd_of_one_users_tabs_reads_the_session_and_checks_the_job_on
 
         return wrapper
 
-    monkeypatch.setattr(
-        websocket_auth, "_user_of_session", counted("session", websocket_auth._user_of_session)
-    )
     monkeypatch.setattr(consumers, "_check_job_visible", counted("job", consumers._check_job_visible))
     await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
     comms = [await communicator(job.id, owner) for _ in range(20)]
@@ -239,13 +237,13 @@ async def test_a_crowd_of_one_users_tabs_reads_the_session_and_checks_the_job_on
     await asyncio.gather(*(comm.connect() for comm in comms))
     for comm in comms:
         assert (await comm.receive_json_from(timeout=5))["state"] == "running"
-    assert calls == ["session", "job"]
+    assert calls == ["job"]
     # Nothing is kept once the crowd is in: the next tab asks again.
     late = await communicator(job.id, owner)
     late.scope["headers"] = comms[0].scope["headers"]
     await late.connect()
     assert (await late.receive_json_from(timeout=5))["state"] == "running"
-    assert calls == ["session", "job", "session", "job"]
+    assert calls == ["job", "job"]
     for comm in [*comms, late]:
         await comm.disconnect()
 
@@ -348,35 +346,21 @@ async def test_a_viewer_that_fell_behind_catches_up_in_one_frame_without_gaps_or
     from jobs.source import JobSource
 
     await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
-    events = tail.follow(JobSource(job.id))
-    assert (await anext(events))[0] == "state"
+    events = aiter(Viewer(JobSource(job.id)))
+    assert isinstance(await anext(events), State)
     poller = tail._tails()[f"job.{job.id}"]
     await sync_to_async(add_lines)(job, "replayed")
     await wait_for_poller(poller, 1)
     (queue,) = poller.viewers
     while not queue.empty():  # what the poller sent so far is in the replay
         queue.get_nowait()
-    assert [row["seq"] for row in (await anext(events))[1]] == [1]
+    assert [row["seq"] for row in (await anext(events)).rows] == [1]
     for batch in range(3):  # three writes, each published on its own while the viewer reads nothing
         await sync_to_async(add_lines)(job, f"batch {batch} a", f"batch {batch} b")
         await wait_for_poller(poller, 1 + 2 * (batch + 1))
-    kind, rows, *_ = await anext(events)
-    assert kind == "lines"
-    assert [row["seq"] for row in rows] == [2, 3, 4, 5, 6, 7]
+    lines = await anext(events)
+    assert [row["seq"] for row in lines.rows] == [2, 3, 4, 5, 6, 7]
     await events.aclose()
-
-
-async def test_viewers_coming_and_going_never_wait_for_djangos_one_thread_sensitive_thread(
-    owner, job, count_thread_sensitive_hops
-):
-    """Channels hops through that one thread around every handler: a crowd would queue there."""
-    await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
-    comm = await communicator(job.id, owner)  # its session cookie is made before counting
-    hops = count_thread_sensitive_hops()
-    await comm.connect()
-    assert (await comm.receive_json_from(timeout=5))["state"] == "running"
-    await comm.disconnect()
-    assert hops == []
 
 
 async def test_a_crowd_arriving_with_the_poller_takes_the_pollers_state_not_one_read_each(
@@ -434,10 +418,10 @@ async def test_a_quiet_stream_sends_every_viewer_a_keepalive(owner, job, monkeyp
 
     monkeypatch.setattr(tail, "KEEPALIVE_SECONDS", 0.2)
     await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
-    viewers = [tail.follow(JobSource(job.id)) for _ in range(2)]
+    viewers = [aiter(Viewer(JobSource(job.id))) for _ in range(2)]
     for events in viewers:
-        assert (await anext(events))[0] == "state"
-        assert await asyncio.wait_for(anext(events), 5) == ("ping",)
+        assert isinstance(await anext(events), State)
+        assert await asyncio.wait_for(anext(events), 5) == Ping()
         await events.aclose()
 
 

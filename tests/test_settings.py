@@ -90,3 +90,18 @@ def test_the_data_dir_and_its_secrets_are_private_whatever_the_umask(tmp_path):
     password = (data / "admin-password.txt").read_text().split("password: ")[1].strip()
     # Printed by the run that created the account, never again.
     assert password in outputs[1] and password not in outputs[2]
+
+
+def test_every_package_that_logs_has_its_logger_configured():
+    """A package's `getLogger(__name__)` with no configured ancestor logs warnings only, through
+    Python's last-resort handler (streams, hostctl and l4d2site once had none)."""
+    from django.conf import settings
+
+    logging_packages = {
+        path.relative_to(ROOT).parts[0]
+        for path in ROOT.glob("*/**/*.py")
+        if path.parts[len(ROOT.parts)] not in {".venv", "tests", "bench", "support"}
+        and "getLogger(__name__)" in path.read_text()
+    }
+    assert {"streams", "hostctl", "l4d2site", "jobs"} <= logging_packages
+    assert logging_packages <= set(settings.LOGGING["loggers"])
