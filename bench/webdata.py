@@ -39,11 +39,10 @@ def fill(common):
     jobs = []
     for i in range(JOBS):
         created = now - timedelta(minutes=10 * (JOBS - i))
-        state = STATES[i % len(STATES)]
-        jobs.append(
-            (server.id, KINDS[i % len(KINDS)], state, owner.id, stamp(created), stamp(created))
-            + (stamp(created + timedelta(seconds=40)), stamp(created), int(state != "succeeded"), "user", "", "{}")
-        )
+        state, ended = STATES[i % len(STATES)], stamp(created + timedelta(seconds=40))
+        exit_code = int(state != "succeeded")
+        times = (stamp(created), stamp(created), ended, ended)
+        jobs.append((server.id, KINDS[i % len(KINDS)], state, owner.id, *times, exit_code, "user", "", "{}"))
     db.executemany(
         "INSERT INTO jobs_job (server_id, kind, state, requested_by_id, created_at, started_at, finished_at, "
         "updated_at, exit_code, trigger, claimed_by, params) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -53,7 +52,7 @@ def fill(common):
     db.executemany(
         "INSERT INTO jobs_joblog (job_id, seq, stream, line, created_at) VALUES (?, ?, ?, ?, ?)",
         [
-            (newest, seq, "stdout", f"Update state (0x61) downloading, progress: {seq / 20:.2f} ({seq} / 2000)", stamp(now))
+            (newest, seq, "stdout", f"Update state (0x61) downloading, progress: {seq / 20:.2f}", stamp(now))
             for seq in range(1, LOG_LINES + 1)
         ],
     )
@@ -62,11 +61,16 @@ def fill(common):
         db.executemany(
             "INSERT INTO servers_serversample (server_id, at, players, cpu, memory) VALUES (?, ?, ?, ?, ?)",
             [
-                (each.id, stamp(now - i * SAMPLE_EVERY), rng.randrange(9), rng.uniform(5, 60), rng.randrange(4, 8) << 28)
+                (
+                    each.id,
+                    stamp(now - i * SAMPLE_EVERY),
+                    rng.randrange(9),
+                    rng.uniform(5, 60),
+                    rng.randrange(1, 4) << 29,
+                )
                 for i in range(count)
             ],
         )
-    db.execute("UPDATE servers_server SET actual_state = 'running', desired_state = 'running'")
     db.commit()
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
