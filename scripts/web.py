@@ -14,6 +14,7 @@ part (deploy/l4d2-web.socket).
 """
 
 import argparse
+import ctypes
 import os
 import signal
 import socket
@@ -24,6 +25,7 @@ import time
 BACKLOG = 1024
 APPLICATION = "l4d2site.asgi:application"
 RESTART_SECONDS = 1.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def process_count():
@@ -52,6 +54,12 @@ def listen(host, port):
     return sock
 
 
+def _die_with_parent():
+    """In the child: SIGTERM when the launcher dies, even by SIGKILL, so no Daphne outlives it
+    holding the port (Linux's PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class Launcher:
     def __init__(self, sock, count, daphne_args):
         self.argv = [sys.executable, "-m", "daphne", "--fd", str(sock.fileno()), *daphne_args, APPLICATION]
@@ -61,7 +69,7 @@ class Launcher:
         self.stopping = False
 
     def start(self, slot):
-        self.children[slot] = subprocess.Popen(self.argv, pass_fds=(self.fd,))
+        self.children[slot] = subprocess.Popen(self.argv, pass_fds=(self.fd,), preexec_fn=_die_with_parent)
 
     def stop(self, signum, _frame=None):
         self.stopping = True
