@@ -70,6 +70,9 @@ def base_env(data_dir: Path, **extra) -> dict:
         HOSTCTL_STOP_GRACE="1",
         PYTHONUNBUFFERED="1",
         L4D2_LOG_LEVEL="WARNING",
+        # A bench's hundreds of viewers stand for hundreds of people, logged in as one
+        # owner: the per-user cap on live connections (socket_budget.py) would refuse them.
+        L4D2_MAX_SOCKETS_PER_USER="0",
     )
     env.update({k: str(v) for k, v in extra.items() if v is not None})
     return env

@@ -248,7 +248,7 @@ def main():
     seconds = float(opt("--seconds", 10))
     modes = opt("--modes", "sqlite,redis").split(",")
     res, user, cookie = common.setup_with_owner("live")
-    from streams import tail as tail_module
+    from streams import source as tail_module
 
     t_start = time.monotonic()
     game_port = 27200

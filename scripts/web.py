@@ -30,12 +30,11 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 def process_count():
     value = os.environ.get("L4D2_WEB_PROCESSES", "").strip()
-    if value:
-        count = int(value)
-        if count < 1:
-            raise SystemExit(f"L4D2_WEB_PROCESSES must be at least 1, not {value!r}")
-        return count
-    return len(os.sched_getaffinity(0))  # the cores this process may run on
+    if not value:
+        return len(os.sched_getaffinity(0))  # the cores this process may run on
+    if not value.isdigit() or int(value) < 1:
+        raise SystemExit(f"L4D2_WEB_PROCESSES must be a whole number of at least 1, not {value!r}")
+    return int(value)
 
 
 def listen(host, port):
@@ -48,7 +47,10 @@ def listen(host, port):
         raise SystemExit(f"--host must be an IPv4 address or a name with one, not {host!r}: {exc}") from None
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(address)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.listen(BACKLOG)  # the kernel caps it at net.core.somaxconn
     sock.set_inheritable(True)
     return sock
@@ -86,7 +88,8 @@ class Launcher:
                 if child is not None and child.pid == pid:
                     child.returncode = os.waitstatus_to_exitcode(status)
                     if not self.stopping:
-                        print(f"web: daphne {pid} exited ({child.returncode}); again", file=sys.stderr)
+                        exited = f"web: daphne {pid} exited ({child.returncode}), starting another"
+                        print(exited, file=sys.stderr)
                         time.sleep(RESTART_SECONDS)
                         self.start(slot)
         for child in self.children:

@@ -2,8 +2,10 @@
 processes accepting from one listening socket, every one of them reached by the wake-ups."""
 
 import json
+import os
 import socket
 import subprocess
+import sys
 from contextlib import ExitStack
 
 import psutil
@@ -14,7 +16,7 @@ from websockets.sync.client import connect
 from jobs.models import JobState
 from streams import wake
 
-from .processes import free_port, running, start_web, wait_until
+from .processes import ROOT, free_port, running, start_web, wait_until
 from .test_job_logs import add_lines, session_cookie, set_state
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -90,6 +92,35 @@ def test_two_daphne_processes_answer_on_one_port():
         assert [conn.status for conn in answered.values()] == [200, 200]
 
 
+def test_a_daphne_that_dies_is_replaced_and_sigterm_stops_them_all():
+    port = free_port()
+    web = start_web(port, processes=2)
+    with running(web):
+        launcher = psutil.Process(web.pid)
+        first = wait_until(lambda: len(launcher.children()) == 2 and launcher.children())
+        first[0].kill()
+        wait_until(lambda: len(kids := launcher.children()) == 2 and first[0] not in kids)
+        daphnes = launcher.children()
+        with HttpConnection(port) as conn:
+            assert conn.status == 200
+        web.terminate()
+        assert web.wait(30) == 0
+    assert not any(daphne.is_running() for daphne in daphnes)
+
+
+def test_a_bad_process_count_is_refused_with_a_reason():
+    out = subprocess.run(
+        [sys.executable, "scripts/web.py", "--port", str(free_port())],
+        cwd=ROOT,
+        env={**os.environ, "L4D2_WEB_PROCESSES": "two"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 1
+    assert "L4D2_WEB_PROCESSES must be a whole number of at least 1, not 'two'" in out.stderr
+
+
 @pytest.mark.parametrize("local_wakeups", ["1", "0"], ids=["woken", "wake-up lost: the poll"])
 def test_a_line_reaches_a_viewer_on_either_process(owner, job, local_wakeups):
     """The worker's wake-up reaches every web process (each binds its own socket on the
@@ -103,12 +134,12 @@ def test_a_line_reaches_a_viewer_on_either_process(owner, job, local_wakeups):
         wait_until(lambda: len(psutil.Process(web.pid).children()) == 2, timeout=10)
         viewers = until_each_process_has_one(web, lambda: connect(url, additional_headers=headers), keep)
         for viewer in viewers.values():
-            assert json.loads(viewer.recv(10))["state"] == "running"
+            assert json.loads(viewer.recv(30))["state"] == "running"
         if local_wakeups == "1":
             listening = {path.name for path in wake.wake_dir().iterdir()}
             assert {f"{pid}.sock" for pid in viewers} <= listening
         add_lines(job, "from the worker")
         wake.bus.publish(f"job.{job.id}", 1)  # as the worker's sink does after its commit
         for viewer in viewers.values():
-            frame = json.loads(viewer.recv(10))
+            frame = json.loads(viewer.recv(30))
             assert frame["type"] == "lines" and frame["lines"][0]["line"] == "from the worker"
