@@ -16,12 +16,12 @@ class Viewer:
         self.source = source
         self.last = after  # the last seq this viewer was given
         self.state = None
-        self.tail = tail_for(source)
-        self.queue = None
+        self.tail = self.queue = None
         self.held = None  # an event the merging of lines took from the queue: next in line
 
     async def __aiter__(self):
         # Subscribed before the replay, so nothing written meanwhile is missed.
+        self.tail = tail_for(self.source)  # the poller of the loop this viewer runs in
         self.queue = await self.tail.subscribe()
         try:
             # The poller's last look is at most a poll old, and any change after it reaches

@@ -1,6 +1,8 @@
 """The live log stream (DESIGN.md §4) over WebSocket and SSE, sharing one tail."""
 
 import asyncio
+import hashlib
+import inspect
 import json
 
 import pytest
@@ -216,7 +218,8 @@ async def test_a_session_that_ended_is_closed_with_4403(owner, job, stale_cookie
     assert await comm.receive_output() == {"type": "websocket.close", "code": 4403}
 
 
-async def test_a_crowd_of_one_users_tabs_checks_the_job_once(owner, job, monkeypatch):
+async def test_a_crowd_of_one_users_tabs_reads_the_session_and_checks_the_job_once(owner, job, monkeypatch):
+    from accounts import middleware
     from jobs import consumers
 
     calls = []
@@ -228,6 +231,7 @@ async def test_a_crowd_of_one_users_tabs_checks_the_job_once(owner, job, monkeyp
 
         return wrapper
 
+    monkeypatch.setattr(middleware, "_session_user", counted("session", middleware._session_user))
     monkeypatch.setattr(consumers, "_check_job_visible", counted("job", consumers._check_job_visible))
     await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
     comms = [await communicator(job.id, owner) for _ in range(20)]
@@ -237,15 +241,25 @@ async def test_a_crowd_of_one_users_tabs_checks_the_job_once(owner, job, monkeyp
     await asyncio.gather(*(comm.connect() for comm in comms))
     for comm in comms:
         assert (await comm.receive_json_from(timeout=5))["state"] == "running"
-    assert calls == ["job"]
+    assert calls == ["session", "job"]
     # Nothing is kept once the crowd is in: the next tab asks again.
     late = await communicator(job.id, owner)
     late.scope["headers"] = comms[0].scope["headers"]
     await late.connect()
     assert (await late.receive_json_from(timeout=5))["state"] == "running"
-    assert calls == ["job", "job"]
+    assert calls == ["session", "job", "session", "job"]
     for comm in [*comms, late]:
         await comm.disconnect()
+
+
+def test_the_websocket_user_replaces_the_channels_resolve_scope_it_was_written_against():
+    """accounts.middleware.WebSocketUser overrides Channels' AuthMiddleware.resolve_scope (off
+    the thread-sensitive thread, shared by a crowd). When Channels changes it, this fails:
+    read the new version and carry over whatever it now does."""
+    from channels.auth import AuthMiddleware
+
+    source = inspect.getsource(AuthMiddleware.resolve_scope)
+    assert hashlib.sha256(source.encode()).hexdigest()[:16] == "e4d45bbcc94f96a2"
 
 
 async def test_staff_may_follow_any_job(staff, job):
