@@ -1,9 +1,6 @@
-"""What a stream tells its viewers, and how each thing looks on the wire (DESIGN.md §4).
-
-The poller (tail.py) publishes these events to every viewer's queue and a viewer
-(viewer.py) yields them; the WebSocket consumer sends `websocket_texts()` and the SSE
-view `sse_text()`. `Resync` and `Failed` stay between the poller and its viewers.
-"""
+"""What a stream tells its viewers (tail.py publishes, viewer.py yields), and its wire formats:
+WebSocket frames and Server-Sent Events (DESIGN.md §4). `Resync` and `Failed` stay between the
+poller and its viewers."""
 
 from dataclasses import dataclass, field
 
@@ -38,9 +35,6 @@ class Lines:
             self._texts = [dumps({"type": "lines", "lines": batch}) for batch in split_lines(self.rows)]
         return self._texts
 
-    def sse_text(self):
-        return "".join(f"id: {row['seq']}\nevent: line\ndata: {dumps(row)}\n\n" for row in self.rows)
-
 
 @dataclass(frozen=True)
 class State:
@@ -51,9 +45,6 @@ class State:
     def websocket_texts(self):
         return [dumps({"type": "state", **self.state})]
 
-    def sse_text(self):
-        return f"event: state\ndata: {dumps(self.state)}\n\n"
-
 
 @dataclass(frozen=True)
 class End:
@@ -62,9 +53,6 @@ class End:
     def websocket_texts(self):
         return [dumps({"type": "end"})]
 
-    def sse_text(self):
-        return "event: end\ndata: {}\n\n"
-
 
 @dataclass(frozen=True)
 class Ping:
@@ -72,9 +60,6 @@ class Ping:
 
     def websocket_texts(self):
         return []  # WebSocket has its own keep-alive
-
-    def sse_text(self):
-        return ": keep-alive\n\n"
 
 
 @dataclass(frozen=True)
@@ -113,4 +98,9 @@ async def sse_text(events):
     """A viewer's events as Server-Sent Events text; `id:` is the seq, for Last-Event-ID."""
     yield "retry: 2000\n\n"
     async for event in events:
-        yield event.sse_text()
+        if isinstance(event, Lines):
+            yield "".join(f"id: {row['seq']}\nevent: line\ndata: {dumps(row)}\n\n" for row in event.rows)
+        elif isinstance(event, State):
+            yield f"event: state\ndata: {dumps(event.state)}\n\n"
+        else:
+            yield ": keep-alive\n\n" if isinstance(event, Ping) else "event: end\ndata: {}\n\n"

@@ -1,9 +1,5 @@
-"""What a stream is: its rows and its owner's state, read (sync) from the database.
-
-`LineSource` is every stream of numbered lines (a job's log, a server's console: any
-`numbered.NumberedLine` model); a plain `Source` is one of state frames alone (a
-server's live state, the server list).
-"""
+"""What a stream is: its rows and its owner's state, read (sync) from the database. `LineSource`:
+any `numbered.NumberedLine` model's (job logs, consoles); a plain `Source`: state frames alone."""
 
 POLL_SECONDS = 0.1
 BATCH = 1000  # rows per read

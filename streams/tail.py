@@ -30,10 +30,8 @@ KEEPALIVE_SECONDS = 15
 
 
 def db(fn):
-    """Run a read in a pooled thread (not Django's one thread-sensitive thread). Channels'
-    wrapper cleans up the thread's connection before and after: a broken one is dropped,
-    and on PostgreSQL it goes back to the pool between polls instead of being held by an
-    idle thread."""
+    """A read in a pooled thread, not Django's one thread-sensitive thread; Channels' wrapper
+    drops a broken connection and gives PostgreSQL's back to the pool between polls."""
     return DatabaseSyncToAsync(fn, thread_sensitive=False)
 
 
@@ -84,12 +82,8 @@ class Tail:
         self.published_at = time.monotonic()  # when viewers were last sent anything
 
     async def subscribe(self):
-        """Join; returns the viewer's queue once the poller knows where it starts.
-
-        The poller starts at the max seq read *before* the new viewer replays, so
-        every row is either in that replay or published by the poller (or both:
-        the viewer drops repeats by seq).
-        """
+        """Join; the viewer's queue, once the poller knows where it starts: at the max seq read
+        *before* the viewer replays, so every row is in the replay or published (or both)."""
         queue = asyncio.Queue(VIEWER_QUEUE)
         self.viewers.add(queue)
         if self.task is None or self.task.done():

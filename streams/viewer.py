@@ -1,11 +1,7 @@
-"""One viewer of a stream: what it has not seen, then what the stream's poller publishes.
-
-`Viewer(source, after)` is an async iterable of events (events.py): a `State` first,
-then `Lines` in seq order from `after` + 1 with no gap and no repeat, `State` on every
-change, `Ping` now and then, and `End` once the stream is finished. It keeps its own
-last seq: a repeat from the poller is dropped, a gap (a late join, a dropped batch)
-is filled from the poller's memory or the database.
-"""
+"""One viewer of a stream: `Viewer(source, after)` iterates its events (events.py): a `State`,
+then `Lines` from seq `after` + 1 in order, `State` on every change, `Ping` now and then, `End`
+once finished. It keeps its own last seq: a repeat from the poller is dropped, a gap (a late
+join, a dropped batch) is filled from the poller's memory or the database."""
 
 from .events import End, Failed, Lines, Ping, Resync, State
 from .tail import db, iter_chunks, tail_for
