@@ -120,3 +120,24 @@ def django_db_setup(django_db_setup, django_db_blocker):
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
+
+
+@pytest.fixture
+def count_thread_sensitive_hops(monkeypatch):
+    """Call it to start counting calls run in Django's one thread-sensitive thread; it
+    returns the list they are added to (a crowd's handshakes would queue there)."""
+    from asgiref.sync import SyncToAsync
+
+    def start():
+        hops = []
+        real_call = SyncToAsync.__call__
+
+        def counted(self, *args, **kwargs):
+            if self._thread_sensitive:
+                hops.append(self.func)
+            return real_call(self, *args, **kwargs)
+
+        monkeypatch.setattr(SyncToAsync, "__call__", counted)
+        return hops
+
+    return start

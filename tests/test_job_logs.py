@@ -1,7 +1,9 @@
 """The live log stream (DESIGN.md §4) over WebSocket and SSE, sharing one tail."""
 
 import asyncio
+import functools
 import hashlib
+import importlib
 import inspect
 import json
 
@@ -252,14 +254,21 @@ async def test_a_crowd_of_one_users_tabs_reads_the_session_and_checks_the_job_on
         await comm.disconnect()
 
 
-def test_the_websocket_user_replaces_the_channels_resolve_scope_it_was_written_against():
-    """accounts.middleware.WebSocketUser overrides Channels' AuthMiddleware.resolve_scope (off
-    the thread-sensitive thread, shared by a crowd). When Channels changes it, this fails:
-    read the new version and carry over whatever it now does."""
-    from channels.auth import AuthMiddleware
-
-    source = inspect.getsource(AuthMiddleware.resolve_scope)
-    assert hashlib.sha256(source.encode()).hexdigest()[:16] == "e4d45bbcc94f96a2"
+@pytest.mark.parametrize(
+    "replaced, checked",
+    [
+        ("channels.auth:AuthMiddleware.resolve_scope", "e4d45bbcc94f96a2"),  # accounts.middleware
+        ("channels.consumer:AsyncConsumer.dispatch", "39f34e7d4fb0f655"),  # streams.consumers
+        ("channels.generic.websocket:AsyncWebsocketConsumer.websocket_disconnect", "10f38aa55fd51ff5"),
+    ],
+)
+def test_what_we_replace_of_channels_is_the_version_we_read(replaced, checked):
+    """WebSocketUser and StreamConsumer replace these methods of Channels' (to keep a crowd's
+    handshakes off Django's one thread-sensitive thread). When Channels changes one, this
+    fails: read the new version and carry over whatever it now does, then update the hash."""
+    module, _, name = replaced.partition(":")
+    method = functools.reduce(getattr, name.split("."), importlib.import_module(module))
+    assert hashlib.sha256(inspect.getsource(method).encode()).hexdigest()[:16] == checked
 
 
 async def test_staff_may_follow_any_job(staff, job):
@@ -375,6 +384,19 @@ async def test_a_viewer_that_fell_behind_catches_up_in_one_frame_without_gaps_or
     lines = await anext(events)
     assert [row["seq"] for row in lines.rows] == [2, 3, 4, 5, 6, 7]
     await events.aclose()
+
+
+async def test_viewers_coming_and_going_never_wait_for_djangos_one_thread_sensitive_thread(
+    owner, job, count_thread_sensitive_hops
+):
+    """Channels hops through that one thread around every handler: a crowd would queue there."""
+    await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
+    comm = await communicator(job.id, owner)  # its session cookie is made before counting
+    hops = count_thread_sensitive_hops()
+    await comm.connect()
+    assert (await comm.receive_json_from(timeout=5))["state"] == "running"
+    await comm.disconnect()
+    assert hops == []
 
 
 async def test_a_crowd_arriving_with_the_poller_takes_the_pollers_state_not_one_read_each(

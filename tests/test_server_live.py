@@ -51,6 +51,20 @@ async def connect(path, user=None):
     return comm
 
 
+@pytest.mark.parametrize("stream", ["state", "console"])
+async def test_server_page_viewers_never_wait_for_djangos_one_thread_sensitive_thread(
+    owner, server, stream, count_thread_sensitive_hops
+):
+    headers = [(b"host", b"localhost"), (b"origin", b"http://localhost")]
+    headers.append((b"cookie", await sync_to_async(session_cookie)(owner)))
+    comm = WebsocketCommunicator(application, f"/ws/servers/{server.id}/{stream}", headers=headers)
+    hops = count_thread_sensitive_hops()
+    await comm.connect()
+    assert (await comm.receive_json_from(timeout=5))["type"] == "state"
+    await comm.disconnect()
+    assert hops == []
+
+
 async def assert_refused(comm):
     assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
 
