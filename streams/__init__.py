@@ -1,7 +1,5 @@
-"""The live-stream machinery shared by job logs, server consoles and live state.
-
-It knows nothing of jobs or servers: a source (source.py) says how to read one
-stream's rows and state, and everything else is here:
+"""The live-stream machinery shared by job logs, server consoles and live state; it knows
+nothing of jobs or servers: a source (source.py) says how to read one stream.
 
 - numbered: the abstract model of a numbered line; sink: writing them by group commit
 - layer, wake: the nudges (same host: datagrams; other hosts: the Redis channel layer)

@@ -38,11 +38,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     watched = None  # the key this stream is watched under for revocation (revocation.py)
 
     async def dispatch(self, message):
-        """Channels' AsyncConsumer.dispatch without its `aclose_old_connections()` hop through
-        Django's one thread-sensitive thread, where a crowd's handshakes queued one behind the
-        other (bench/storm.py, one owner's 200 tabs: p99 545-665 ms with it, against 274-345).
-        Handlers here reach the database only through pooled threads that clean up their own
-        connection. A test fails when Channels' version changes (tests/test_job_logs.py)."""
+        """Channels' AsyncConsumer.dispatch minus its `aclose_old_connections()` hop through the
+        one thread-sensitive thread, where a crowd's handshakes queue (bench/README.md, "Web
+        tier"). Handlers here use pooled threads that clean up their own connections."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")

@@ -1,12 +1,7 @@
-"""Cross-process nudges, best effort: local datagrams (streams.wake) and the Redis channel layer.
-
-The database is the source of truth: every reader also polls it, so a lost or
-impossible nudge (no Redis, Redis down, a full socket) only costs latency, never a
-line. `publish` wakes listeners on this host at once through the local bus and,
-where Redis is configured, on every host through the channel layer. Redis sends
-are fire-and-forget on one background event loop per process, so a hot path (a
-log flush) never waits on Redis.
-"""
+"""Cross-process nudges, best effort: local datagrams (streams.wake) and, where configured, the
+Redis channel layer, whose sends are fire-and-forget on one background event loop per process
+(a log flush never waits on Redis). Every reader also polls the database, so a lost nudge only
+costs latency, never a line."""
 
 import asyncio
 import json

@@ -31,13 +31,6 @@ class Source:
         last = self.last_seq()
         return self.read_lines(max(0, last - limit), limit) if last else []
 
-    def read_new(self, after):
-        """The state, then the rows after `after` (at most BATCH): one trip to the database thread.
-
-        State first: a finished state read before the rows means every row is in them.
-        """
-        return self.read_state(), self.read_lines(after, BATCH)
-
     def is_finished(self, state):
         """True once no line will ever be added (a job log after its job ended)."""
         return state is None

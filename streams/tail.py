@@ -161,7 +161,7 @@ class Tail:
         source = self.source
         self.state = await db(source.read_state)()
         self.recent.extend(await db(source.read_last)(RECENT))
-        self.last_seq = self.recent[-1]["seq"] if self.recent else await db(source.last_seq)()
+        self.last_seq = self.recent[-1]["seq"] if self.recent else 0  # read_last found none
         self.ready.set()
 
     async def _look(self):
@@ -169,7 +169,9 @@ class Tail:
         source = self.source
         if self.state_stale or self.state is None:
             self.state_stale = False
-            self.state, rows = await db(source.read_new)(self.last_seq)
+            # State first, then the rows, in one trip: a finished state means they are all in.
+            after = self.last_seq
+            self.state, rows = await db(lambda: (source.read_state(), source.read_lines(after, BATCH)))()
         else:
             rows = await db(source.read_lines)(self.last_seq, BATCH)
         while rows:
