@@ -1,6 +1,13 @@
 """The gate in front of every page for a session that owes a second factor."""
 
+from functools import partial
+
+from channels.auth import AuthMiddleware, get_user
+from channels.db import DatabaseSyncToAsync
+from django.contrib.auth.models import AnonymousUser
 from django.shortcuts import redirect
+
+from l4d2site import singleflight
 
 from . import two_factor
 
@@ -23,3 +30,32 @@ def two_factor_gate(get_response):
         return get_response(request)
 
     return middleware
+
+
+class WebSocketUser(AuthMiddleware):
+    """Channels' AuthMiddleware (AuthMiddlewareStack is it under Channels' cookie and session
+    middlewares, as l4d2site/asgi.py stacks them), with its one look-up changed:
+
+    - run in the thread pool, not in Django's one thread-sensitive thread, where a crowd's
+      handshakes queued one behind the other (bench/storm.py: +200 ms at p99 with it);
+    - shared by the handshakes of one session that arrive together (one browser's tabs);
+    - a login still owing its second factor is nobody, as on pages.
+
+    A test fails when Channels' own `resolve_scope` changes (tests/test_job_logs.py).
+    """
+
+    async def resolve_scope(self, scope):
+        session = scope["session"]
+        if session.session_key is None:
+            scope["user"]._wrapped = AnonymousUser()
+            return
+        read = partial(_session_user, session)
+        scope["user"]._wrapped = await singleflight.shared(("session-user", session.session_key), read)
+
+
+def _read_user(session):
+    user = get_user.func({"session": session})  # Channels' own, run here
+    return user if two_factor.session_may_pass(session, user) else AnonymousUser()
+
+
+_session_user = DatabaseSyncToAsync(_read_user, thread_sensitive=False)

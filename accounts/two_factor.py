@@ -3,8 +3,8 @@
 Logging in is two steps. The password step (accounts.views.LoginView, throttled by axes)
 logs the user in as Django always did; django-otp's OTPMiddleware then tells whether the
 session also passed a second factor (`request.user.is_verified()`). A session that owes a
-step reaches nothing else (accounts/middleware.py for pages, l4d2site/websocket_auth.py for
-WebSockets):
+step reaches nothing else (accounts/middleware.py: the gate for pages, and its WebSocket
+twin under Channels' AuthMiddlewareStack):
 
 - CODE: the user has a confirmed device; the code step (/accounts/login/code/) takes a
   TOTP code or one of their recovery codes.

@@ -9,7 +9,7 @@ whole and the page adds those it does not show yet (static/js/activity.js).
 """
 
 from streams import layer
-from streams.tail import Source
+from streams.source import Source
 
 LIVE_EVENTS = 30
 
@@ -41,9 +41,3 @@ class ActivitySource(Source):
 
     def read_state(self):
         return frame(self.server_id)
-
-    def read_lines(self, after, limit):
-        return []
-
-    def last_seq(self):
-        return 0

@@ -40,10 +40,7 @@ def newer(latest, installed):
 
 def servers_of(node_name):
     """The servers this node's worker looks after whose builds are watched."""
-    mine = (
-        Server.objects.filter(node__name=node_name) if node_name else Server.objects.filter(node__isnull=True)
-    )
-    return mine.exclude(update_policy=UpdatePolicy.OFF)
+    return Server.objects.on_node(node_name).exclude(update_policy=UpdatePolicy.OFF)
 
 
 class UpdateWatcher(WorkerLoop):

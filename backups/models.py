@@ -7,6 +7,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from l4d2site.job_states import FINISHED_STATES
 from servers.models import Server
 
 
@@ -30,8 +31,6 @@ class BackupQuerySet(models.QuerySet):
     def settle(self):
         """Mark failed the backups still "being made" whose job ended without making them: cancelled
         while queued, or its worker died (jobs/recovery.py finishes such jobs, not their backups)."""
-        from jobs.models.job import FINISHED_STATES
-
         return self.filter(state=BackupState.CREATING, job__state__in=FINISHED_STATES).update(
             state=BackupState.FAILED, finished_at=timezone.now()
         )

@@ -139,7 +139,7 @@ def main():
     for mode in modes:
         redis = {"REDIS_URL": common.REDIS_URL} if mode == "redis" else {}
         port = common.free_port()
-        daphne = common.start_daphne(port, common.base_env(common.DATA, **redis), log_name=f"daphne-{mode}")
+        panel = common.start_web(port, common.base_env(common.DATA, **redis), log_name=f"web-{mode}")
         try:
             web = common.Http(port, sessionid)
             # A panel that has been up a while: the first POST of a fresh Daphne pays for
@@ -151,7 +151,7 @@ def main():
                 out = run_case(case, mode, n_jobs, user, servers, web, redis)
                 rows.append((mode, case, out))
         finally:
-            common.stop_proc(daphne)
+            common.stop_proc(panel)
 
     print(f"\nCancel latency: POST /jobs/<id>/cancel -> cancelled + process tree gone (grace {GRACE:g} s)\n")
     table = []

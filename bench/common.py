@@ -70,6 +70,9 @@ def base_env(data_dir: Path, **extra) -> dict:
         HOSTCTL_STOP_GRACE="1",
         PYTHONUNBUFFERED="1",
         L4D2_LOG_LEVEL="WARNING",
+        # A bench's hundreds of viewers stand for hundreds of people, logged in as one
+        # owner: the per-user cap on live connections (socket_budget.py) would refuse them.
+        L4D2_MAX_SOCKETS_PER_USER="0",
     )
     env.update({k: str(v) for k, v in extra.items() if v is not None})
     return env
@@ -184,6 +187,28 @@ def start_daphne(port: int, env: dict, log_name: str = "daphne", code: str | Non
         )
     )
     wait_for_port(port, proc)
+    return proc
+
+
+def start_web(port: int, env: dict, log_name: str = "web", processes: int | None = None) -> subprocess.Popen:
+    """The web tier as `make run` starts it: scripts/web.py, L4D2_WEB_PROCESSES Daphnes (default:
+    one per core) on one socket; returns once a page answers (the socket listens before them)."""
+    log = open(DATA / f"{log_name}.log", "ab")
+    if processes is not None:
+        env = {**env, "L4D2_WEB_PROCESSES": str(processes)}
+    argv = [PY, "scripts/web.py", "--host", "127.0.0.1", "--port", str(port)]
+    proc = _register(subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=log))
+    wait_for_port(port, proc)
+
+    def answers():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.request("GET", "/accounts/login/")
+            return conn.getresponse().status == 200
+        finally:
+            conn.close()
+
+    wait_until(answers, timeout=60, interval=0.1)
     return proc
 
 

@@ -248,7 +248,7 @@ def main():
     seconds = float(opt("--seconds", 10))
     modes = opt("--modes", "sqlite,redis").split(",")
     res, user, cookie = common.setup_with_owner("live")
-    from streams import tail as tail_module
+    from streams import source as tail_module
 
     t_start = time.monotonic()
     game_port = 27200
@@ -256,9 +256,7 @@ def main():
     for mode in modes:
         redis = {"REDIS_URL": common.REDIS_URL} if mode == "redis" else {}
         web_port = common.free_port()
-        daphne = common.start_daphne(
-            web_port, common.base_env(common.DATA, **redis), log_name=f"daphne-{mode}"
-        )
+        web = common.start_web(web_port, common.base_env(common.DATA, **redis), log_name=f"web-{mode}")
         worker_env = common.base_env(common.DATA, **job_behaviour(seconds), **redis)
         worker = common.start_worker(
             "--poll", "0.2", "--concurrency", "2", env=worker_env, log_name=f"worker-{mode}"
@@ -269,7 +267,7 @@ def main():
                 run = run_clients(web_port, user, cookie, n, seconds, game_port)
                 run["mode"] = mode
                 runs.append(run)
-            common.stop_proc(daphne)
+            common.stop_proc(web)
             for viewers in (1, max(client_counts)):
                 game_port += 1
                 result = tail_rate(
@@ -278,7 +276,7 @@ def main():
                 result.update(mode=mode, viewers=viewers)
                 tails.append(result)
         finally:
-            common.stop_proc(daphne)
+            common.stop_proc(web)
             common.stop_proc(worker)
 
     print(f"\nLive log latency: a line every {TICK_MS} ms for {seconds:g} s, real Daphne + real runworker\n")

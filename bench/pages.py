@@ -1,7 +1,13 @@
-"""Job list pages with 100 jobs and with 1,000,000: median time and query count, filtered and not.
+"""Pages: job lists at 100 and 1,000,000 jobs, then the web tier (bench/README.md, "Web tier").
 
-    .venv/bin/python bench/pages.py [--requests 40] [--big 1000000] [--json out.json]
+    .venv/bin/python bench/pages.py [--parts lists,web] [--requests 40] [--big 1000000]
+                                    [--seconds 10] [--clients 50] [--rate 50] [--viewers 200]
+                                    [--json out.json]
 
+Web tier (pages_web.py, in a child process with a database of its own): the server page,
+a job page and the server list, in-process and through the running panel.
+
+Job lists:
 In-process Django test Client (the whole middleware stack and templates, no
 network), SQLite. Two database files that differ only in history: the small one
 has 100 jobs on the measured server; the big one is a copy of it with --big - 100
@@ -17,10 +23,13 @@ counted with a connection wrapper.
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import sqlite3
+import subprocess
 import sys
+import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -110,6 +119,18 @@ def timed(client, url):
 
 
 def main():
+    parts = opt("--parts", "lists,web").split(",")
+    res = lists() if "lists" in parts else common.Results("pages")
+    if "web" in parts:
+        with tempfile.TemporaryDirectory() as tmp:
+            args = [a for a in sys.argv[1:] if a != "--json" and a != opt("--json", None)]
+            child = Path(__file__).with_name("pages_web.py")
+            subprocess.run([sys.executable, str(child), *args, "--json", f"{tmp}/web"], check=True)
+            res.rows.extend(json.loads(Path(f"{tmp}/web").read_text()))
+    res.dump()
+
+
+def lists():
     n, big = int(opt("--requests", 40)), int(opt("--big", 1_000_000))
     data = common.setup("pages")
     res = common.Results("pages")
@@ -206,7 +227,7 @@ def main():
         res.add(f"{name} ratio", round(ratio, 2), f"<= {RATIO_TARGET}", ratio <= RATIO_TARGET)
         res.add(f"{name} queries", f"{r['q_small']} / {r['q_big']}", "same", r["q_small"] == r["q_big"])
     res.print()
-    res.dump()
+    return res
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ BENCHES = {
     "live_latency": 300,
     "storm": 300,
     "cancel_latency": 240,
-    "pages": 480,
+    "pages": 1200,  # the job lists (a million jobs written), then the web tier
     "peers": 240,
     "automation": 180,
     "search": 900,

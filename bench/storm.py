@@ -166,9 +166,7 @@ def main():
         )
         web_port = common.free_port()
         name = mode.replace("+", "-")
-        daphne = common.start_daphne(
-            web_port, common.base_env(common.DATA, **redis), log_name=f"daphne-{name}"
-        )
+        web = common.start_web(web_port, common.base_env(common.DATA, **redis), log_name=f"web-{name}")
         behaviour = common.job_env(BENCH_WAIT_GO=1, BENCH_TICK_MS=TICK_MS, BENCH_TICK_SECONDS=SECONDS)
         worker = common.start_worker(
             env=common.base_env(common.DATA, **behaviour, **redis), log_name=f"worker-{name}"
@@ -176,7 +174,7 @@ def main():
         try:
             run = storm(web_port, user, cookies, viewers, 27300 + number, page)
         finally:
-            common.stop_proc(daphne)
+            common.stop_proc(web)
             common.stop_proc(worker)
         p99 = common.pct(run["during"], 99) * 1000
         res.add(

@@ -11,8 +11,9 @@ from l4d2site import socket_budget
 from l4d2site.db import release_connections
 from l4d2site.pagination import positive_id
 from streams.ansi import strip_ansi
-from streams.frames import parse_after, sse_text
-from streams.tail import follow, iter_chunks
+from streams.events import Lines, parse_after, sse_text
+from streams.tail import iter_chunks
+from streams.viewer import Viewer
 
 from .access import job_for_user
 from .models import JobLog, LogStream
@@ -57,9 +58,9 @@ def job_log_txt(request, job_id):
             yield "".join(_text_line(row, timestamps) for row in rows)
 
     async def followed():
-        async for event in follow(source):
-            if event[0] == "lines":
-                yield "".join(_text_line(row, timestamps) for row in event[1])
+        async for event in Viewer(source):
+            if isinstance(event, Lines):
+                yield "".join(_text_line(row, timestamps) for row in event.rows)
 
     following = _flag(request, "follow")
     content = stored()
@@ -95,7 +96,7 @@ async def job_events(request, job_id):
         after = parse_after(request.headers.get("Last-Event-ID") or request.GET.get("after"))
     except ValueError as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain")
-    content = socket_budget.hold_stream(user, sse_text(follow(JobSource(job.id), after)))
+    content = socket_budget.hold_stream(user, sse_text(Viewer(JobSource(job.id), after)))
     if content is None:
         return _too_many()
     response = StreamingHttpResponse(content, content_type="text/event-stream; charset=utf-8")

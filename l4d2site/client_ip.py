@@ -6,7 +6,7 @@ got the request from to X-Forwarded-For (nginx: `$proxy_add_x_forwarded_for`), s
 last PROXY_COUNT entries were written by proxies we run; whatever stands left of them came
 in with the request and is the client's to choose. The client's address is therefore the
 entry PROXY_COUNT places from the right, never the leftmost. (Daphne's `--proxy-headers`
-takes the leftmost, which is why deploy/l4d2-web.service does not use it.)
+takes the leftmost, which is why deploy/l4d2-web@.service does not use it.)
 """
 
 import ipaddress

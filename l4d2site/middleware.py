@@ -6,7 +6,6 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.deprecation import MiddlewareMixin
 
 from .client_ip import client_ip
-from .websocket_auth import bearer
 
 
 class NoStore:
@@ -60,6 +59,7 @@ class ApiKeyStreams(MiddlewareMixin):
     def process_view(self, request, view_func, view_args, view_kwargs):
         from api import ratelimit
         from api.keys import KeyRefused, user_for_key
+        from api.websocket import bearer
 
         secret = bearer(request.headers.get("Authorization"))
         if secret is None or request.resolver_match.view_name not in self.STREAMS:

@@ -421,6 +421,9 @@ L4D2_BACKUP_S3_REGION = os.environ.get("L4D2_BACKUP_S3_REGION") or None
 L4D2_FILE_MAX_MB = float(os.environ.get("L4D2_FILE_MAX_MB", 16))
 L4D2_FILE_TIMEOUT_SECONDS = float(os.environ.get("L4D2_FILE_TIMEOUT_SECONDS", 15))
 
+LOGGING_PACKAGES = (
+    "accounts activity addons api automation backups hostctl jobs l4d2site servers streams".split()
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -428,9 +431,9 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every package of the panel that logs, at L4D2_LOG_LEVEL (a test lists them).
     "loggers": {
-        "jobs": {"handlers": ["stderr"], "level": os.environ.get("L4D2_LOG_LEVEL", "INFO")},
-        "servers": {"handlers": ["stderr"], "level": os.environ.get("L4D2_LOG_LEVEL", "INFO")},
-        "automation": {"handlers": ["stderr"], "level": os.environ.get("L4D2_LOG_LEVEL", "INFO")},
+        package: {"handlers": ["stderr"], "level": os.environ.get("L4D2_LOG_LEVEL", "INFO")}
+        for package in LOGGING_PACKAGES
     },
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make run`: set up on SQLite with the simulated host, then run Daphne and the worker
-# side by side until Ctrl-C, which stops both.
+# `make run`: set up on SQLite with the simulated host, then run the web tier (one Daphne
+# per core on one socket, scripts/web.py) and the worker side by side until Ctrl-C, which
+# stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -15,7 +16,7 @@ $PY manage.py bootstrap
 
 $PY manage.py runworker &
 worker=$!
-.venv/bin/daphne -b "$HOST" -p "$PORT" l4d2site.asgi:application &
+$PY scripts/web.py --host "$HOST" --port "$PORT" &
 web=$!
 stop() {
   trap - INT TERM EXIT

@@ -1,16 +1,22 @@
 """The server page's small charts: the last 24 h of players, CPU and memory, as inline SVG data.
 
 Drawn on the server (numbers into a template's <svg>), so the page needs no chart
-library, no CDN and no script. One indexed range read of ServerSample per page;
-samples are grouped into columns, and a column without samples leaves a gap in the
-line (the server was not running). A server with only minutes of history gets a
-shorter window (15 min, 1 h, 6 h), so those minutes fill the chart instead of a sliver at its edge.
+library, no CDN and no script. One indexed range read of ServerSample, grouped by the
+database into columns of wall-clock time; a column without samples leaves a gap in the
+line (the server was not running). A server with only minutes of history gets a shorter
+window (15 min, 1 h, 6 h), so those minutes fill the chart instead of a sliver at its edge.
+The drawing only changes with a new sample or a new column, so each process keeps the last
+ones drawn: a page that finds its server's newest sample unchanged costs one indexed look-up.
 """
 
+import functools
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
+from django.db.models import Max, Min
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from .models import ServerSample
@@ -47,24 +53,30 @@ class Chart:
 def history(server, now=None):
     """The three charts of `server`: the last SPAN, or a shorter window if its history is short."""
     now = now or timezone.now()
-    rows = list(
-        ServerSample.objects.filter(server=server, at__gte=now - SPAN, at__lte=now)
-        .order_by("at")
-        .values_list("at", "players", "cpu", "memory")
+    # One look-up: the oldest sample picks the window, the newest says whether the drawing changed.
+    seen = ServerSample.objects.filter(server_id=server.id, at__gte=now - SPAN, at__lte=now).aggregate(
+        oldest=Min("at"), newest=Max("at")
     )
+    oldest, newest = seen["oldest"], seen["newest"]
     # Nothing yet: the whole day, empty, rather than a quarter of an hour.
-    window, since = next((w, label) for w, label in WINDOWS if rows and rows[0][0] >= now - w or w == SPAN)
+    window, since = next((w, label) for w, label in WINDOWS if oldest and oldest >= now - w or w == SPAN)
     # At least two samples a column, so a sample arriving a little late leaves no false gap.
     buckets = max(1, min(BUCKETS, int(window.total_seconds() / (2 * settings.SAMPLE_SECONDS))))
-    start = now - window
+    width = window.total_seconds() / buckets
+    column = int(now.timestamp() // width)  # the column `now` falls in
+    return _drawn(server.id, server.max_players, newest, buckets, width, column, since)
+
+
+@functools.lru_cache(maxsize=256)
+def _drawn(server_id, max_players, newest, buckets, width, column, since):
+    end = datetime.fromtimestamp((column + 1) * width, UTC)
     players, cpu, memory = ([None] * buckets for _ in range(3))
-    for at, n_players, cpu_percent, rss in rows:
-        i = min(buckets - 1, int((at - start) / window * buckets))
-        # The busiest moment of each column: a short spike stays visible.
-        players[i] = _max(players[i], n_players)
-        cpu[i] = _max(cpu[i], cpu_percent)
-        memory[i] = _max(memory[i], rss)
-    slots = max([server.max_players, *filter(None, players)])
+    for i, n_players, cpu_percent, rss in (
+        _columns(server_id, end - buckets * timedelta(seconds=width), end, width) if newest else ()
+    ):
+        i = min(buckets - 1, i)
+        players[i], cpu[i], memory[i] = n_players, cpu_percent, rss
+    slots = max([max_players, *filter(None, players)])
     peak_cpu = max([100.0, *filter(None, cpu)])
     peak_memory = max([1, *filter(None, memory)]) * 1.2
     shape = {"width": buckets, "since": since}
@@ -83,14 +95,31 @@ def history(server, now=None):
             "Memory",
             _lines(memory, peak_memory),
             _last(memory, _mb),
-            _mb(peak_memory) if rows else "—",
+            _mb(peak_memory) if any(v is not None for v in memory) else "—",
             **shape,
         ),
     ]
 
 
-def _max(a, b):
-    return b if a is None else a if b is None else max(a, b)
+# A sample's column: seconds since `start` over the column's width. Counted by the database,
+# which hands back one row per column (the busiest moment of each: a short spike stays
+# visible) instead of a day of samples for Python to turn into datetimes one by one.
+_COLUMN = {
+    "sqlite": "CAST(((julianday(at) - 2440587.5) * 86400 - %s) / %s AS INTEGER)",  # stored as UTC text
+    "postgresql": "FLOOR((EXTRACT(EPOCH FROM at) - %s) / %s)::integer",
+}
+
+
+def _columns(server_id, start, end, width):
+    """(column, players, cpu, memory) of every column with samples, in order."""
+    column = RawSQL(_COLUMN[connection.vendor], (start.timestamp(), width))
+    return (
+        ServerSample.objects.filter(server_id=server_id, at__gte=start, at__lt=end)
+        .annotate(column=column)
+        .values_list("column")
+        .annotate(Max("players"), Max("cpu"), Max("memory"))
+        .order_by("column")
+    )
 
 
 def _lines(values, top):

@@ -19,6 +19,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 import activity
+from l4d2site.job_states import ACTIVE_STATES
 
 from . import events, l4d2_facade
 from .live import notify_server
@@ -35,14 +36,12 @@ from .models import (
 
 log = logging.getLogger(__name__)
 
-ACTIVE_JOB_STATES = ("running", "cancelling")  # jobs.models.ACTIVE_STATES, without importing jobs
-
 # kwargs: crash (ServerCrash). A receiver queues the restart job and returns it.
 restart_requested = Signal()
 
 
 def has_active_job(server_id):
-    return Server.objects.filter(pk=server_id, jobs__state__in=ACTIVE_JOB_STATES).exists()
+    return Server.objects.filter(pk=server_id, jobs__state__in=ACTIVE_STATES).exists()
 
 
 def record(server, check, lines):

@@ -6,6 +6,7 @@ console) re-reads `state_frame` (or `list_frame`) on the nudge, or on its next
 poll without Redis.
 """
 
+from l4d2site.job_states import UNFINISHED_STATES
 from streams import layer
 
 from .models import (
@@ -20,7 +21,6 @@ from .models import (
 )
 
 LIST_GROUP = "servers"  # any server changed: the server lists look again
-UNFINISHED_JOB_STATES = ("queued", "running", "cancelling")  # jobs' states, without importing jobs
 
 FIELDS = (
     "name",
@@ -75,7 +75,7 @@ def state_frame(server_id):
     )
     checked = max(filter(None, [row["actual_state_checked_at"], beat.first()]), default=None)
     job = (
-        Server.objects.filter(pk=server_id, jobs__state__in=UNFINISHED_JOB_STATES)
+        Server.objects.filter(pk=server_id, jobs__state__in=UNFINISHED_STATES)
         .order_by("jobs__id")
         .values("jobs__id", "jobs__kind", "jobs__state")
         .first()

@@ -6,20 +6,12 @@ a nudge from the supervisor wakes it at once, and the WebSocket sends a frame
 whenever the state read differs from the last one.
 """
 
-from streams.tail import Source
+from streams.source import Source
 
 from .live import LIST_GROUP, list_frame, server_group, state_frame
 
 
-class StateOnly(Source):
-    def read_lines(self, after, limit):
-        return []
-
-    def last_seq(self):
-        return 0
-
-
-class ServerSource(StateOnly):
+class ServerSource(Source):
     # The supervisor's and the worker's changes wake it at once (notify_server); the poll
     # only catches what nobody announces (a job queued elsewhere, the pass time).
     poll_seconds = 0.5
@@ -33,7 +25,7 @@ class ServerSource(StateOnly):
         return state_frame(self.server_id)
 
 
-class ServerListSource(StateOnly):
+class ServerListSource(Source):
     # A list of many servers costs more to read: look every second; nudges come at once.
     poll_seconds = 1.0
     group = LIST_GROUP

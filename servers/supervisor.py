@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from l4d2site.job_states import ACTIVE_STATES
 from l4d2site.loops import WorkerLoop
 
 from . import crashes, l4d2_facade
@@ -74,13 +75,11 @@ class Supervisor(WorkerLoop):
     # --- one pass ----------------------------------------------------------------
 
     def mine(self):
-        if self.node_name:
-            return Server.objects.filter(node__name=self.node_name)
-        return Server.objects.filter(node__isnull=True)
+        return Server.objects.on_node(self.node_name)
 
     def supervise(self, *, full):
         servers = list(self.mine().order_by())
-        busy = set(self.mine().filter(jobs__state__in=crashes.ACTIVE_JOB_STATES).values_list("pk", flat=True))
+        busy = set(self.mine().filter(jobs__state__in=ACTIVE_STATES).values_list("pk", flat=True))
         servers = [server for server in servers if server.pk not in busy]
         checks = {server.pk: l4d2_facade.check_process(server) for server in servers}
         for server in servers:
@@ -155,7 +154,7 @@ class Supervisor(WorkerLoop):
             changes.setdefault("actual_state_since", now)
             changes["actual_state_checked_at"] = now
         rows = Server.objects.filter(pk=server.pk, actual_state=server.actual_state)
-        won = rows.exclude(jobs__state__in=crashes.ACTIVE_JOB_STATES).update(**changes, updated_at=now)
+        won = rows.exclude(jobs__state__in=ACTIVE_STATES).update(**changes, updated_at=now)
         if won:
             notify_server(server.pk)
         return bool(won)

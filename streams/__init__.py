@@ -1,11 +1,10 @@
-"""The live-stream machinery shared by job logs and server consoles.
+"""The live-stream machinery shared by job logs, server consoles and live state; it knows
+nothing of jobs or servers: a source (source.py) says how to read one stream.
 
-It knows nothing of jobs or servers: a *source* (see `tail.Source`) says how to read
-one stream's rows and state, and everything else is here:
-
-- layer: the cross-process channel layer (Redis): fire-and-forget publish, one listen loop
-- sink: batched, gap-free, group-committed writing of numbered lines
-- tail: one poller per stream per process, fanned out to every viewer without loss or repeats
-- frames: the wire formats (WebSocket frames, Server-Sent Events, the `after` resume point)
-- consumers: the WebSocket consumer both kinds of stream build on
+- numbered: the abstract model of a numbered line; sink: writing them by group commit
+- layer, wake: the nudges (same host: datagrams; other hosts: the Redis channel layer)
+- tail: one poller per stream per process; viewer: one viewer's follow, no loss, no repeat
+- events: what a stream tells its viewers, and its wire formats (WebSocket, SSE)
+- consumers: the WebSocket consumer every stream builds on; revocation: closing the
+  streams of someone who lost the right to them
 """

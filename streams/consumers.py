@@ -1,4 +1,4 @@
-"""The WebSocket consumer every live stream (job log, console) builds on (DESIGN.md §4)."""
+"""The WebSocket consumer every live stream (job log, console, live state) builds on (DESIGN.md §4)."""
 
 import asyncio
 import json
@@ -12,9 +12,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from . import revocation
-from .frames import parse_after, websocket_messages
+from .events import End, parse_after
 from .layer import dumps
-from .tail import follow
+from .viewer import Viewer
 
 CLOSE_UNAUTHORISED = 4403
 CLOSE_BAD_REQUEST = 4400
@@ -25,29 +25,31 @@ MAX_MESSAGE_CHARS = 8192
 
 
 class StreamConsumer(AsyncJsonWebsocketConsumer):
-    """Replays then follows one `tail.Source`; subclasses say which and who may see it.
+    """Sends one viewer's events of one `Source`; subclasses say which and who may see it.
 
-    No per-viewer channel: the stream's tail does the listening, so a viewer needs no
+    No per-viewer channel: the stream's poller does the listening, so a viewer needs no
     Redis connection and keeps working while Redis is down.
     """
 
     channel_layer_alias = None
+    accepted_messages = 'only {"type": "ping"} is accepted'
     pump = None
     source = None
     watched = None  # the key this stream is watched under for revocation (revocation.py)
 
     async def dispatch(self, message):
-        """Channels' dispatch, without its hop through Django's one thread-sensitive thread.
-
-        Channels closes that thread's stale database connections before every handler,
-        so a crowd's handshakes queue for that one thread, one after another. Handlers
-        here reach the database only through `database_sync_to_async`, which cleans up
-        the connection of the thread it runs in.
-        """
+        """Channels' AsyncConsumer.dispatch minus its `aclose_old_connections()` hop through the
+        one thread-sensitive thread, where a crowd's handshakes queue (bench/README.md, "Web
+        tier"). Handlers here use pooled threads that clean up their own connections."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    async def websocket_disconnect(self, message):
+        # Channels' own, without the same hop (and no groups to leave: the poller listens).
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     async def get_source(self, user, **url_kwargs):
         """The source this user may follow; Http404 for outsiders, anonymous or missing;
@@ -78,29 +80,25 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()
             await self.close(code=CLOSE_UNAUTHORISED)
             return
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         await self.accept()
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         try:
             after = parse_after((query.get("after") or [""])[0])
         except ValueError as exc:
             await self.refuse(str(exc))
             return
-        self.pump = asyncio.create_task(self.forward(after))
+        self.pump = asyncio.create_task(self.forward(Viewer(self.source, after)))
 
-    async def forward(self, after):
+    async def forward(self, viewer):
         try:
-            async for event in follow(self.source, after):
-                if len(event) == 3:  # lines with their frames, encoded once for every viewer
-                    for text in event[2].encoded():
-                        await self.send(text_data=text)
-                    continue
-                for message in websocket_messages(event):
-                    await self.send_json(message)
-                if event[0] == "end":
+            async for event in viewer:
+                for text in event.websocket_texts():
+                    await self.send(text_data=text)
+                if isinstance(event, End):
                     await self.close(code=1000)
                     return
         except RuntimeError:
-            # The tail failed (e.g. the database went away): the browser reconnects.
+            # The poller failed (e.g. the database went away): the browser reconnects.
             await self.close(code=CLOSE_TAIL_FAILED)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
@@ -127,8 +125,6 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         elif not (isinstance(content, dict) and await self.handle_message(content)):
             await self.error(f"Unsupported message; {self.accepted_messages}.")
 
-    accepted_messages = 'only {"type": "ping"} is accepted'
-
     async def error(self, text):
         await self.send_json({"type": "error", "error": text})
 
@@ -142,12 +138,6 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if self.pump:
             self.pump.cancel()
             self.pump = None
-
-    async def websocket_disconnect(self, message):
-        # Channels' own, without the same hop as in `dispatch` (and no groups to leave:
-        # the tail does the listening), so a crowd leaving at once does not queue either.
-        await self.disconnect(message["code"])
-        raise StopConsumer()
 
     async def disconnect(self, code):
         if self.watched is not None:

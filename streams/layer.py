@@ -1,12 +1,7 @@
-"""Cross-process nudges, best effort: local datagrams (streams.wake) and the Redis channel layer.
-
-The database is the source of truth: every reader also polls it, so a lost or
-impossible nudge (no Redis, Redis down, a full socket) only costs latency, never a
-line. `publish` wakes listeners on this host at once through the local bus and,
-where Redis is configured, on every host through the channel layer. Redis sends
-are fire-and-forget on one background event loop per process, so a hot path (a
-log flush) never waits on Redis.
-"""
+"""Cross-process nudges, best effort: local datagrams (streams.wake) and, where configured, the
+Redis channel layer, whose sends are fire-and-forget on one background event loop per process
+(a log flush never waits on Redis). Every reader also polls the database, so a lost nudge only
+costs latency, never a line."""
 
 import asyncio
 import json
@@ -37,32 +32,8 @@ def new_layer():
     return channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
 
 
-class _Publisher:
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._loop = None
-        self._layer = None
-
-    def _ensure_loop(self):
-        with self._lock:
-            if self._loop is None:
-                self._loop = asyncio.new_event_loop()
-                self._layer = new_layer()
-                threading.Thread(target=self._loop.run_forever, name="channel-publisher", daemon=True).start()
-        return self._loop
-
-    def send(self, group, message):
-        loop = self._ensure_loop()
-        future = asyncio.run_coroutine_threadsafe(self._layer.group_send(group, message), loop)
-        future.add_done_callback(self._report)
-
-    @staticmethod
-    def _report(future):
-        if not future.cancelled() and future.exception() is not None:
-            log.warning("channel layer send failed: %s", future.exception())
-
-
-_publisher = _Publisher()
+_publisher = None  # (event loop in a thread of its own, its channel layer), made on first use
+_publisher_lock = threading.Lock()
 
 
 def publish(group, message):
@@ -70,66 +41,77 @@ def publish(group, message):
 
     A message with a "seq" says the last line written, so a listener that has it skips the read.
     """
+    global _publisher
     wake.bus.publish(group, message.get("seq"))
-    if enabled():
-        _publisher.send(group, message)
+    if not enabled():
+        return
+    with _publisher_lock:
+        if _publisher is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="channel-publisher", daemon=True).start()
+            _publisher = loop, new_layer()
+    loop, channel_layer = _publisher
+    asyncio.run_coroutine_threadsafe(channel_layer.group_send(group, message), loop).add_done_callback(
+        _report
+    )
 
 
-async def listen(group, on_message, keep_going):
-    """Call `on_message(message)` for every message sent to `group` while `keep_going()`.
-
-    Reconnects after a Redis hiccup. Stops on `keep_going()` turning false, not on
-    cancellation alone: redis-py can turn a cancel that lands mid-read into a
-    TimeoutError, which would otherwise look like a hiccup and loop forever.
-    """
-    layer = new_layer()
-    try:
-        while keep_going():
-            try:
-                channel = await layer.new_channel()
-                await layer.group_add(group, channel)
-                try:
-                    while keep_going():
-                        try:
-                            message = await asyncio.wait_for(layer.receive(channel), 1.0)
-                        except TimeoutError:
-                            continue  # look at keep_going() again
-                        on_message(message)
-                finally:
-                    await _bounded(layer.group_discard(group, channel))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis away: polling carries on alone
-                if not keep_going():
-                    return
-                log.warning("channel layer unavailable for %s, polling only: %s", group, exc)
-                await asyncio.sleep(1)
-    finally:
-        await _bounded(layer.close_pools())  # a private layer per listener: give its connections back
+def _report(future):
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("channel layer send failed: %s", future.exception())
 
 
 class Subscription:
-    """Call `callback(seq)` (from another thread: keep it short) whenever `group` is published.
-
-    For threads (worker loops); the tail subscribes from its event loop instead.
-    Local datagrams always, Redis too where configured; `close()` ends both.
+    """Call `callback(seq)` whenever `group` is published, until `close()`: local datagrams
+    always (from the bus's thread: keep it short), Redis too where configured (from a
+    listener task on `loop`, the running event loop's, or without one a thread of its own).
     """
 
-    def __init__(self, group, callback):
+    def __init__(self, group, callback, loop=None):
         self.local = wake.bus.subscribe(group, callback)
         self.listening = enabled()
+        self.task = None
         if self.listening:
-
-            def run():
-                asyncio.run(
-                    listen(group, lambda message: callback(message.get("seq")), lambda: self.listening)
-                )
-
-            threading.Thread(target=run, name=f"listen-{group}", daemon=True).start()
+            listening = self._listen(group, callback)
+            if loop is not None:
+                self.task = loop.create_task(listening)
+            else:
+                threading.Thread(target=asyncio.run, args=(listening,), name=group, daemon=True).start()
 
     def close(self):
         self.listening = False
         wake.bus.unsubscribe(self.local)
+        if self.task is not None:
+            self.task.cancel()
+
+    async def _listen(self, group, callback):
+        """Until closed, reconnecting after a Redis hiccup. Stops on `listening` turning false,
+        not on cancellation alone: redis-py can turn a cancel that lands mid-read into a
+        TimeoutError, which would otherwise look like a hiccup and loop forever."""
+        layer = new_layer()
+        try:
+            while self.listening:
+                try:
+                    channel = await layer.new_channel()
+                    await layer.group_add(group, channel)
+                    try:
+                        while self.listening:
+                            try:
+                                message = await asyncio.wait_for(layer.receive(channel), 1.0)
+                            except TimeoutError:
+                                continue  # look at `listening` again
+                            callback(message.get("seq"))
+                    finally:
+                        await _bounded(layer.group_discard(group, channel))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # Redis away: polling carries on alone
+                    if not self.listening:
+                        return
+                    log.warning("channel layer unavailable for %s, polling only: %s", group, exc)
+                    await asyncio.sleep(1)
+        finally:
+            await _bounded(layer.close_pools())  # a private layer per listener: give its connections back
 
 
 async def _bounded(cleanup, seconds=2):

@@ -14,7 +14,7 @@ import logging
 import weakref
 from collections import defaultdict
 
-from . import layer, wake
+from . import layer
 
 log = logging.getLogger(__name__)
 
@@ -31,24 +31,16 @@ class Watcher:
     def __init__(self, loop):
         self.loop = loop
         self.streams = defaultdict(dict)  # key -> {stream: its check}
-        self.local = wake.bus.subscribe(GROUP, self._nudged)
-        if layer.enabled():
-            loop.create_task(self._listen())
+        # Ends with its loop (a test's): a nudge after that unsubscribes.
+        self.nudges = layer.Subscription(GROUP, self._nudged, loop)
         loop.create_task(self._sweep())
 
-    async def _listen(self):
-        # Until the loop cancels this task (it ends with its loop). `listen` stops when told to,
-        # not on a cancel alone (redis-py can turn one into a timeout mid-read): told here.
-        task = asyncio.current_task()
-        heard = lambda message: self.recheck(message.get("seq"))  # noqa: E731
-        await layer.listen(GROUP, heard, lambda: not task.cancelling())
-
     def _nudged(self, key):
-        # In the local bus's thread.
+        # In the local bus's thread, or the Redis listener's task.
         try:
             self.loop.call_soon_threadsafe(self.recheck, key)
-        except RuntimeError:  # the loop has closed (a test's): nobody is watching any more
-            wake.bus.unsubscribe(self.local)
+        except RuntimeError:  # the loop has closed: nobody is watching any more
+            self.nudges.close()
 
     def add(self, key, stream, check):
         """Watch `stream` (it has `revoke()`): `check()` is awaited to ask if its viewer still may."""

@@ -155,7 +155,8 @@ class _Writer:
                 return
             except DatabaseError as exc:
                 delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
-                log.warning("writing %d lines failed, retrying in %ss: %s", _count(batch), delay, exc)
+                count = sum(len(rows) for _, rows, _ in batch)
+                log.warning("writing %d lines failed, retrying in %ss: %s", count, delay, exc)
                 connection.close()  # a fresh connection next time, whatever broke this one
                 time.sleep(delay)
 
@@ -177,10 +178,6 @@ def _insert(cursor, sink, rows, mark, created):
     cursor.executemany(sink.sql, [row + (created,) for row in rows])
     if mark is not None:
         sink.on_batch(cursor, mark)
-
-
-def _count(batch):
-    return sum(len(rows) for _, rows, _ in batch)
 
 
 _the_writer = None

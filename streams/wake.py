@@ -36,7 +36,10 @@ class LocalBus:
         self.tokens = itertools.count()
         self.sock = None
         self.path = None
-        self.sender = None  # one unbound socket for every publish of this process
+        # One unbound socket for every publish of this process: publishes come with every
+        # batch of lines written (sendto on a datagram socket is safe from several threads).
+        self.sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sender.setblocking(False)
 
     # --- receiving -------------------------------------------------------------------
 
@@ -102,24 +105,14 @@ class LocalBus:
             names = os.listdir(wake_dir())
         except OSError:
             return  # nobody has ever listened
-        sender = self._sender()
         for name in names:
             path = wake_dir() / name
             try:
-                sender.sendto(data, str(path))
+                self.sender.sendto(data, str(path))
             except (ConnectionRefusedError, FileNotFoundError):
                 path.unlink(missing_ok=True)  # its process is gone: nobody reads it any more
             except OSError:
                 pass  # a full queue (a busy listener) or anything else: the poll covers it
-
-    def _sender(self):
-        # Publishes come with every batch of lines written: one socket for all of them
-        # (sendto on a datagram socket is safe from several threads).
-        with self.lock:
-            if self.sender is None:
-                self.sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-                self.sender.setblocking(False)
-            return self.sender
 
 
 bus = LocalBus()

@@ -69,6 +69,19 @@ def start_daphne(port, **env):
     return proc
 
 
+def start_web(port, processes=2, **env):
+    """The web tier as `make run` starts it: scripts/web.py, `processes` Daphnes on one socket."""
+    proc = subprocess.Popen(
+        [sys.executable, "scripts/web.py", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=process_env(L4D2_WEB_PROCESSES=processes, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port, proc)
+    return proc
+
+
 def stop_gracefully(proc, grace=10):
     """SIGTERM (the worker drains), a second SIGTERM (the worker cancels its jobs), then SIGKILL."""
     if proc.poll() is not None:

@@ -22,7 +22,7 @@ from backups.store import DirectoryStore
 from hostctl import archive
 from hostctl.process import CancelToken
 from jobs.models import Job, JobState
-from jobs.models.job import FINISHED_STATES as FINISHED
+from l4d2site.job_states import FINISHED_STATES as FINISHED
 
 from .processes import free_port, wait_for_port
 

@@ -100,3 +100,18 @@ def test_the_backup_settings_default_to_a_folder_in_the_data_dir_and_refuse_a_ba
         "check", L4D2_DATA_DIR=str(tmp_path), DJANGO_SECRET_KEY="k", L4D2_BACKUP_ZSTD_LEVEL="40"
     )
     assert result.returncode != 0 and "L4D2_BACKUP_ZSTD_LEVEL must be 1 to 19, not 40" in result.stderr
+
+
+def test_every_package_that_logs_has_its_logger_configured():
+    """A package's `getLogger(__name__)` with no configured ancestor logs warnings only, through
+    Python's last-resort handler (streams, hostctl and l4d2site once had none)."""
+    from django.conf import settings
+
+    logging_packages = {
+        path.relative_to(ROOT).parts[0]
+        for path in ROOT.glob("*/**/*.py")
+        if path.parts[len(ROOT.parts)] not in {".venv", "tests", "bench", "support"}
+        and "getLogger(__name__)" in path.read_text()
+    }
+    assert {"streams", "hostctl", "l4d2site", "jobs"} <= logging_packages
+    assert logging_packages <= set(settings.LOGGING["loggers"])

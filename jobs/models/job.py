@@ -23,6 +23,7 @@ from django.utils import timezone
 
 import activity
 from l4d2site.db import optional_user_fk, retry_locked, until_answered
+from l4d2site.job_states import ACTIVE_STATES, CANCELLABLE_STATES, FINISHED_STATES
 from servers import events
 from servers.models import DesiredState, Server
 
@@ -33,10 +34,6 @@ from .log import JobLog
 log = logging.getLogger(__name__)
 
 CLAIM_CANDIDATES = 20  # servers tried per claim before giving up until the next poll
-
-ACTIVE_STATES = (JobState.RUNNING, JobState.CANCELLING)
-FINISHED_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
-CANCELLABLE_STATES = (JobState.QUEUED, JobState.RUNNING)
 
 # What each kind asks of the game server; cancelling never reverts it.
 DESIRED_STATE_FOR_KIND = {
@@ -84,7 +81,7 @@ class JobQuerySet(models.QuerySet):
         workers never claim for the same server at once and never wait on each
         other; the final update is conditional, so a cancel that got there first wins.
         """
-        mine = {"server__node__name": node_name} if node_name else {"server__node__isnull": True}
+        mine = {"server__in": Server.objects.on_node(node_name).values("pk")}
         with transaction.atomic():
             busy = Job.objects.active().values("server_id")
             claimable = self.queued().filter(**mine).exclude(server_id__in=busy).order_by()

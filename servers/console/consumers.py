@@ -40,7 +40,7 @@ class ConsoleConsumer(StreamConsumer):
         # Fetched again for every command: who may send is decided now, not at connect.
         forget(self.user)
         try:
-            server = server_for_user(self.user, self.source.server_id, "console.command")
+            server = server_for_user(self.user, self.source.owner_id, "console.command")
         except Http404:
             raise Refused(404, "No such server.") from None
         except Forbidden as forbidden:

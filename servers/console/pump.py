@@ -187,12 +187,7 @@ class ConsolePump(WorkerLoop):
     # --- servers ------------------------------------------------------------------
 
     def refresh_servers(self):
-        servers = Server.objects.all()
-        if self.node_name:
-            servers = servers.filter(node__name=self.node_name)
-        else:
-            servers = servers.filter(node__isnull=True)
-        found = dict(servers.values_list("id", "rcon_password"))
+        found = dict(Server.objects.on_node(self.node_name).values_list("id", "rcon_password"))
         for server_id in set(self.consoles) - set(found):
             self.consoles.pop(server_id).sink.flush()  # deleted, or moved to another node
         for server_id, password in found.items():

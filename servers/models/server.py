@@ -131,6 +131,11 @@ class ServerQuerySet(models.QuerySet):
         scope = getattr(user, "key_servers", None)
         return servers if scope is None else servers.filter(pk__in=scope)
 
+    def on_node(self, node_name):
+        """The servers a worker started with `--node node_name` looks after; without a name,
+        the servers without a node (the panel's own host)."""
+        return self.filter(node__name=node_name) if node_name else self.filter(node__isnull=True)
+
     def seen_by(self, user_id, is_staff):
         if is_staff:
             return self
