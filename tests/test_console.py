@@ -165,6 +165,9 @@ def test_a_console_log_8_times_its_budget_stays_within_it_on_disk_and_every_line
     server, pump, settings
 ):
     settings.L4D2_CONSOLE_LOG_MAX_MB = 1
+    # About 120,000 lines: past the default 50,000 kept, so a run slower than the pump's prune
+    # interval (5 s, a loaded machine) would rightly delete the oldest; not what this test is about.
+    settings.L4D2_CONSOLE_KEEP_LINES = 1_000_000
     log = install_dir(server) / "console.log"
     srcds = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)  # held open, as srcds does
     printed, most = 0, 0
