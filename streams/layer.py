@@ -85,9 +85,11 @@ class Subscription:
             self.task.cancel()
 
     async def _listen(self, group, callback):
-        """Until closed, reconnecting after a Redis hiccup. Stops on `listening` turning false,
-        not on cancellation alone: redis-py can turn a cancel that lands mid-read into a
-        TimeoutError, which would otherwise look like a hiccup and loop forever."""
+        """Until closed or cancelled, reconnecting after a Redis hiccup. redis-py can turn a
+        cancel that lands mid-read into a TimeoutError, which would otherwise look like a quiet
+        second or a hiccup and loop forever (a loop's teardown then hangs on this task): so the
+        loops also stop on `listening` turning false, and on the task's pending cancel requests,
+        which a swallowed CancelledError leaves counted."""
         layer = new_layer()
         try:
             while self.listening:
@@ -97,8 +99,11 @@ class Subscription:
                     try:
                         while self.listening:
                             try:
-                                message = await asyncio.wait_for(layer.receive(channel), 1.0)
+                                async with asyncio.timeout(1.0):
+                                    message = await layer.receive(channel)
                             except TimeoutError:
+                                if _cancelled():
+                                    raise asyncio.CancelledError from None
                                 continue  # look at `listening` again
                             callback(message.get("seq"))
                     finally:
@@ -106,12 +111,18 @@ class Subscription:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # Redis away: polling carries on alone
-                    if not self.listening:
+                    if not self.listening or _cancelled():
                         return
                     log.warning("channel layer unavailable for %s, polling only: %s", group, exc)
                     await asyncio.sleep(1)
         finally:
             await _bounded(layer.close_pools())  # a private layer per listener: give its connections back
+
+
+def _cancelled():
+    """Whether the running task was asked to stop, even if its CancelledError got swallowed."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 async def _bounded(cleanup, seconds=2):
