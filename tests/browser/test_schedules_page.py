@@ -5,6 +5,8 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from playwright.sync_api import expect
+
 from automation.models import Schedule
 
 from .helpers import DESKTOP, PHONE, log_in, make_server, screenshot
@@ -53,10 +55,9 @@ def test_a_preset_in_a_new_york_browser_shows_the_next_runs_in_new_york_time(new
     page.locator("#preset-day").select_option("6")  # Saturday
     page.locator("#preset-time").fill("04:30")
     assert page.get_by_label("Cron expression").input_value() == "30 4 * * 6"
-    # The preset's first choice (Monday 05:00) was previewed already: wait for this one's answer.
-    page.wait_for_function(
-        "document.getElementById('preview-description').textContent === 'At 04:30 AM, only on Saturday'"
-    )
+    # The preset's first choice (Monday 05:00) was previewed already: wait for this one's answer
+    # (a locator's wait: the page's CSP refuses a string evaluated as script).
+    expect(page.locator("#preview-description")).to_have_text("At 04:30 AM, only on Saturday")
     runs = page.locator("#preview-next time")
     texts = runs.all_inner_texts()
     assert len(texts) == 3
