@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import threading
 
 import psutil
@@ -13,6 +12,7 @@ import pytest
 from hostctl import l4d2
 from hostctl.config import HostConfig
 from hostctl.l4d2 import ServerSpec
+from support.ports import free_game_port
 
 
 class Lines:
@@ -78,9 +78,9 @@ def pid_file(tmp_path):
 
 @pytest.fixture
 def udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("0.0.0.0", 0))
-        return probe.getsockname()[1]
+    """The game port (srcds binds UDP and TCP on it), below the kernel's ephemeral range: a port
+    the kernel hands out can be taken by an outgoing TCP connection before the simulator binds it."""
+    return free_game_port()
 
 
 @pytest.fixture
