@@ -17,6 +17,7 @@ from api.websocket import ApiKeyUser  # noqa: E402
 from l4d2site.db import release_connections  # noqa: E402
 from l4d2site.routing import websocket_urlpatterns  # noqa: E402
 from l4d2site.socket_budget import SocketBudget  # noqa: E402
+from l4d2site.sync_threads import WarmThreads  # noqa: E402
 from l4d2site.websocket_origin import SameOriginWebSocket  # noqa: E402
 
 # The user: the session's, through Channels' AuthMiddlewareStack (cookie, session, auth)
@@ -25,6 +26,7 @@ from l4d2site.websocket_origin import SameOriginWebSocket  # noqa: E402
 websockets = CookieMiddleware(
     SessionMiddleware(WebSocketUser(ApiKeyUser(SocketBudget(URLRouter(websocket_urlpatterns)))))
 )
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": SameOriginWebSocket(websockets)})
+# Pages run their sync code on kept threads that keep their SQLite connection (sync_threads.py).
+application = ProtocolTypeRouter({"http": WarmThreads(django_asgi_app), "websocket": SameOriginWebSocket(websockets)})
 
 request_finished.connect(release_connections, dispatch_uid="l4d2site.release_connections")

@@ -9,6 +9,8 @@ import time
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, connections, models
 
+from .sync_threads import on_warm_thread
+
 log = logging.getLogger(__name__)
 
 
@@ -96,14 +98,17 @@ def optional_user_fk(**kwargs):
 
 
 def release_connections(**kwargs):
-    """Close this thread's connections now (PostgreSQL: back to the pool), unless in a transaction.
+    """Close this thread's connections now (PostgreSQL: back to the pool), unless in a
+    transaction or kept for the next request on this thread.
 
-    A request_finished receiver under ASGI: each request runs its sync code in a thread of
-    its own that ends with the request, so a connection kept there for reuse (CONN_MAX_AGE)
-    is never reused, only leaked (100 concurrent page loads left 180 SQLite descriptors open
-    in Daphne). Also called by a long response (a followed log) once its checks are done, so
-    it does not hold a connection while it waits for lines. A connection inside a
-    transaction (a test's) is left alone.
+    A request_finished receiver under ASGI: a request whose sync code ran in a thread of its
+    own that ends with it (Django's way, and ours past sync_threads.MAX_THREADS) would leak a
+    connection kept for reuse (100 concurrent page loads left 180 SQLite descriptors open in
+    Daphne). On a warm thread (l4d2site.sync_threads) a connection with CONN_MAX_AGE (SQLite)
+    stays for the next request there; PostgreSQL's goes back to its pool regardless. Also
+    called by a long response (a followed log) once its checks are done, so it does not hold
+    a pooled connection while it waits for lines. A connection inside a transaction (a
+    test's) is left alone.
     """
     try:
         asyncio.get_running_loop()
@@ -111,6 +116,7 @@ def release_connections(**kwargs):
         pass
     else:
         return  # an event loop's own thread (a test's async client): it holds no sync connection to give back
+    warm = on_warm_thread.get()
     for conn in connections.all(initialized_only=True):
-        if not conn.in_atomic_block:
+        if not conn.in_atomic_block and not (warm and conn.settings_dict["CONN_MAX_AGE"]):
             conn.close()

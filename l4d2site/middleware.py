@@ -40,6 +40,23 @@ class NoStore:
         return _no_store(await self.get_response(request))
 
 
+def one_thread(get_response):
+    """Sync only, and last: the whole middleware chain then runs in one thread per request.
+
+    Under ASGI, Django fits each middleware that can run either way to what is inside it;
+    with the view handler async, everything below the first sync-only middleware ran on the
+    event loop and sent each MiddlewareMixin hook to the thread and back on its own
+    (sync_to_async twice per middleware). Sync views are the panel's pages, so one switch
+    into the thread for the chain is what they need; the SSE stream (an async view) still
+    runs on the loop, below the chain.
+    """
+
+    def middleware(request):
+        return get_response(request)
+
+    return middleware
+
+
 def _no_store(response):
     # Adds to what a view set (a stream's "no-cache" stays) and wins over any max-age.
     add_never_cache_headers(response)

@@ -99,6 +99,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the page below.
     "axes.middleware.AxesMiddleware",
+    # Below Axes, passing everything on: it keeps the chain above in one thread (its docstring).
+    "l4d2site.middleware.one_thread",
 ]
 
 ROOT_URLCONF = "l4d2site.urls"
