@@ -27,6 +27,8 @@ websockets = CookieMiddleware(
     SessionMiddleware(WebSocketUser(ApiKeyUser(SocketBudget(URLRouter(websocket_urlpatterns)))))
 )
 # Pages run their sync code on kept threads that keep their SQLite connection (sync_threads.py).
-application = ProtocolTypeRouter({"http": WarmThreads(django_asgi_app), "websocket": SameOriginWebSocket(websockets)})
+application = ProtocolTypeRouter(
+    {"http": WarmThreads(django_asgi_app), "websocket": SameOriginWebSocket(websockets)}
+)
 
 request_finished.connect(release_connections, dispatch_uid="l4d2site.release_connections")

@@ -88,7 +88,7 @@ async def test_when_every_thread_is_held_by_a_stuck_view_a_request_gets_a_thread
     await asyncio.sleep(0.01)
     await asyncio.wait_for(warm(SCOPE, receive, ignore), 10)
     assert not held.done()  # answered while the stuck view still holds the one warm thread
-    (path, (name, on_warm)), = seen
+    ((path, (name, on_warm)),) = seen
     assert path == "/" and not name.startswith("web-sync-") and not on_warm
     stuck.set()
     await held
