@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Max, Min
+from django.db.models import Max
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -53,11 +53,12 @@ class Chart:
 def history(server, now=None):
     """The three charts of `server`: the last SPAN, or a shorter window if its history is short."""
     now = now or timezone.now()
-    # One look-up: the oldest sample picks the window, the newest says whether the drawing changed.
-    seen = ServerSample.objects.filter(server_id=server.id, at__gte=now - SPAN, at__lte=now).aggregate(
-        oldest=Min("at"), newest=Max("at")
-    )
-    oldest, newest = seen["oldest"], seen["newest"]
+    # The oldest sample picks the window, the newest says whether the drawing changed. Two
+    # look-ups, each one step down the (server, at) index: MIN and MAX together read the
+    # whole day's index entries (0.76 ms against 0.31 at 2,880 samples).
+    samples = ServerSample.objects.filter(server_id=server.id, at__gte=now - SPAN, at__lte=now)
+    oldest = samples.order_by("at").values_list("at", flat=True).first()
+    newest = samples.order_by("-at").values_list("at", flat=True).first()
     # Nothing yet: the whole day, empty, rather than a quarter of an hour.
     window, since = next((w, label) for w, label in WINDOWS if oldest and oldest >= now - w or w == SPAN)
     # At least two samples a column, so a sample arriving a little late leaves no false gap.
