@@ -6,6 +6,7 @@ import hashlib
 import importlib
 import inspect
 import json
+import time
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -595,3 +596,27 @@ async def test_a_deeply_nested_message_closes_4400_with_a_reason_and_stops_the_s
     await sync_to_async(add_lines)(job, "after the close")
     nothing = await comm.receive_nothing(timeout=0.5)
     assert nothing, await comm.receive_output()
+
+
+async def test_lines_faster_than_a_frame_reach_viewers_together_in_fewer_reads(owner, job, monkeypatch):
+    """The poller looks at most once per tail.FRAME_SECONDS: a line every 5 ms costs one read
+    (and one frame per viewer) per frame, not one per line; a line after a pause goes at once."""
+    from jobs.notify import notify_job
+    from jobs.source import JobSource
+
+    await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
+    events = aiter(Viewer(JobSource(job.id)))
+    assert isinstance(await anext(events), State)
+    reads = []
+    monkeypatch.setattr(JobSource, "read_lines", counted_read(reads, JobSource.read_lines))
+    began = time.monotonic()
+    for i in range(1, 21):
+        await sync_to_async(add_lines)(job, f"line {i}")
+        await sync_to_async(notify_job)(job.id, i)
+        await asyncio.sleep(0.005)
+    seen = []
+    while len(seen) < 20:
+        seen += [row["seq"] for row in (await asyncio.wait_for(anext(events), 5)).rows]
+    assert seen == list(range(1, 21))
+    assert len(reads) <= (time.monotonic() - began) / tail.FRAME_SECONDS + 2
+    await events.aclose()
