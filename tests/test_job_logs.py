@@ -599,10 +599,13 @@ async def test_a_deeply_nested_message_closes_4400_with_a_reason_and_stops_the_s
 
 
 async def test_lines_faster_than_a_frame_reach_viewers_together_in_fewer_reads(owner, job, monkeypatch):
-    """The poller looks at most once per tail.FRAME_SECONDS: a line every 5 ms costs one read
-    (and one frame per viewer) per frame, not one per line; a line after a pause goes at once."""
+    """The poller looks at most once per frame (tail.frame_seconds: longer with more viewers;
+    here one viewer stands for a crowd): a line every 5 ms costs one read, and one message
+    per viewer, per frame, not per line."""
     from jobs.notify import notify_job
     from jobs.source import JobSource
+
+    monkeypatch.setattr(tail, "SENDS_PER_SECOND", 20)  # one viewer: 50 ms frames
 
     await sync_to_async(set_state)(job, JobState.RUNNING, started_at=timezone.now())
     events = aiter(Viewer(JobSource(job.id)))
@@ -618,5 +621,5 @@ async def test_lines_faster_than_a_frame_reach_viewers_together_in_fewer_reads(o
     while len(seen) < 20:
         seen += [row["seq"] for row in (await asyncio.wait_for(anext(events), 5)).rows]
     assert seen == list(range(1, 21))
-    assert len(reads) <= (time.monotonic() - began) / tail.FRAME_SECONDS + 2
+    assert len(reads) <= (time.monotonic() - began) / tail.frame_seconds(1) + 2
     await events.aclose()
