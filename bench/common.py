@@ -192,7 +192,7 @@ def start_daphne(port: int, env: dict, log_name: str = "daphne", code: str | Non
 
 def start_web(port: int, env: dict, log_name: str = "web", processes: int | None = None) -> subprocess.Popen:
     """The web tier as `make run` starts it: scripts/web.py, L4D2_WEB_PROCESSES Daphnes (default:
-    one per core) on one socket; returns once a page answers (the socket listens before them)."""
+    one per core) on one port; returns once a page answers (the socket listens before them)."""
     log = open(DATA / f"{log_name}.log", "ab")
     if processes is not None:
         env = {**env, "L4D2_WEB_PROCESSES": str(processes)}

@@ -8,7 +8,7 @@ data of bench/webdata.py (20 servers, 300 jobs, 7 days of samples every 30 s, a 
 
 - in-process: Django's test Client in this process, one thread, one request after another
   (pages/s, and CPU ms per page);
-- saturated: the running panel (scripts/web.py: one Daphne per core on one socket) and
+- saturated: the running panel (scripts/web.py: one Daphne per core on one port) and
   --clients logged-in browsers asking again as soon as a page arrives (bench/httpload.py,
   in this process, on the same cores); the ratio to the in-process rate;
 - open loop: --rate requests a second for --seconds, latency from when each was due;
@@ -139,7 +139,7 @@ def main():
         1 for c in followed if c["ended"] and c["close_code"] == 1000 and c["distinct"] == rows_written
     )
 
-    print(f"\nWeb tier: {processes} Daphne processes on one socket, SQLite, DJANGO_DEBUG=0\n")
+    print(f"\nWeb tier: {processes} Daphne processes on one port, SQLite, DJANGO_DEBUG=0\n")
     rows = []
     for name, f in figures.items():
         ratio = f["saturated"] / f["rate"]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make run`: set up on SQLite with the simulated host, then run the web tier (one Daphne
-# per core on one socket, scripts/web.py) and the worker side by side until Ctrl-C, which
+# per core on one port, scripts/web.py) and the worker side by side until Ctrl-C, which
 # stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."

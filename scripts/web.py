@@ -1,16 +1,20 @@
-"""The web tier: L4D2_WEB_PROCESSES Daphne processes on one listening socket (DESIGN.md §15).
+"""The web tier: L4D2_WEB_PROCESSES Daphne processes on one port (DESIGN.md §15).
 
     .venv/bin/python scripts/web.py [--host 127.0.0.1] [--port 8000] [daphne options...]
 
 One Daphne process runs every sync view in one thread, so a second core would idle
-while requests queue. This binds the port once, with a listen backlog of 1,024 (a
-crowd opening a job's page in the same second must not find Twisted's default of 50
-full: Linux drops the handshakes beyond it and their clients retry a second later),
-then runs N `daphne --fd <n>` children that all accept from it: the
-kernel hands each new connection to one of them, as Channels' deployment docs do it
-with a socket bound by a parent. SIGTERM/SIGINT are passed on to every child; a
-child that dies on its own is started again. Under systemd the socket unit plays this
-part (deploy/l4d2-web.socket).
+while requests queue. This binds the port once per child, each socket with
+SO_REUSEPORT and a listen backlog of 1,024 (a crowd opening a job's page in the same
+second must not find Twisted's default of 50 full: Linux drops the handshakes beyond
+it and their clients retry a second later), then runs N `daphne --fd <n>` children,
+each accepting from its own socket, as Channels' deployment docs do it with a socket
+bound by a parent. The kernel spreads new connections evenly over the sockets. One
+socket shared by all was measured first: whichever Daphne woke first took a whole
+burst (Twisted accepts up to 100 connections per wake-up), and 50 browsers connecting
+together were split 49 to 1, leaving one core idle for as long as they stayed.
+SIGTERM/SIGINT are passed on to every child; a child that dies on its own is started
+again on its socket, which waits meanwhile. Under systemd the socket units play this
+part (deploy/l4d2-web@.socket).
 """
 
 import argparse
@@ -37,23 +41,36 @@ def process_count():
     return int(value)
 
 
-def listen(host, port):
-    """The shared listening socket, inheritable by the children."""
+def listen(host, port, count):
+    """`count` listening sockets on host:port sharing it (SO_REUSEPORT), inheritable by the children."""
     # Daphne's --fd adopts an IPv4 socket (Twisted's fd endpoint takes no other family);
     # behind nginx the panel listens on 127.0.0.1 anyway.
     try:
         address = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)[0][4]
     except socket.gaierror as exc:
         raise SystemExit(f"--host must be an IPv4 address or a name with one, not {host!r}: {exc}") from None
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # A port someone listens on already, even with SO_REUSEPORT (a second `make run`), is
+    # refused: without this, the two would share it and split the connections between them.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        _bind(probe, address, host, port)
+    socks = []
+    for _ in range(count):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        _bind(sock, address, host, port)
+        sock.listen(BACKLOG)  # the kernel caps it at net.core.somaxconn
+        sock.set_inheritable(True)
+        socks.append(sock)
+    return socks
+
+
+def _bind(sock, address, host, port):
     try:
         sock.bind(address)
     except OSError as exc:
         raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.listen(BACKLOG)  # the kernel caps it at net.core.somaxconn
-    sock.set_inheritable(True)
-    return sock
 
 
 def _die_with_parent():
@@ -63,15 +80,16 @@ def _die_with_parent():
 
 
 class Launcher:
-    def __init__(self, sock, count, daphne_args):
-        self.argv = [sys.executable, "-m", "daphne", "--fd", str(sock.fileno()), *daphne_args, APPLICATION]
-        self.sock = sock  # held open for the children's lifetime (and any restarted one)
-        self.fd = sock.fileno()
-        self.children = [None] * count
+    def __init__(self, socks, daphne_args):
+        self.daphne_args = daphne_args
+        self.socks = socks  # held open for the children's lifetime (and any restarted one)
+        self.children = [None] * len(socks)
         self.stopping = False
 
     def start(self, slot):
-        self.children[slot] = subprocess.Popen(self.argv, pass_fds=(self.fd,), preexec_fn=_die_with_parent)
+        fd = self.socks[slot].fileno()
+        argv = [sys.executable, "-m", "daphne", "--fd", str(fd), *self.daphne_args, APPLICATION]
+        self.children[slot] = subprocess.Popen(argv, pass_fds=(fd,), preexec_fn=_die_with_parent)
 
     def stop(self, signum, _frame=None):
         self.stopping = True
@@ -102,7 +120,7 @@ def main():
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     args, daphne_args = parser.parse_known_args()
     count = process_count()
-    launcher = Launcher(listen(args.host, args.port), count, daphne_args)
+    launcher = Launcher(listen(args.host, args.port, count), daphne_args)
     signal.signal(signal.SIGTERM, launcher.stop)
     signal.signal(signal.SIGINT, launcher.stop)
     print(f"web: {count} Daphne processes on {args.host}:{args.port}", file=sys.stderr)

@@ -33,7 +33,7 @@ KEEPALIVE_SECONDS = 15
 # come faster than that go out together. A job printing every 10 ms to 200 viewers on two
 # processes cost them 113 % of a core unframed, 63 % at 25 ms frames, 36 % at 50 ms (and
 # the viewers' own processes 64 %, 35 %, 20 %), for 5 ms more at p50 (21 ms) at 25 ms.
-SENDS_PER_SECOND = 4000
+SENDS_PER_SECOND = 8000
 MAX_FRAME_SECONDS = 0.1
 
 

@@ -70,7 +70,7 @@ def start_daphne(port, **env):
 
 
 def start_web(port, processes=2, **env):
-    """The web tier as `make run` starts it: scripts/web.py, `processes` Daphnes on one socket."""
+    """The web tier as `make run` starts it: scripts/web.py, `processes` Daphnes on one port."""
     proc = subprocess.Popen(
         [sys.executable, "scripts/web.py", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,

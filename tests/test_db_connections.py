@@ -1,5 +1,6 @@
 """Database connections: none outlives its request but on the web processes' warm threads
-(SQLite, one each: l4d2site/sync_threads.py); on PostgreSQL a pool per process owns them, so a burst of requests (or a busy worker) never leaves more than L4D2_DB_POOL_SIZE behind
+(SQLite, one each: l4d2site/sync_threads.py); on PostgreSQL a pool per process owns them,
+so a burst of requests (or a busy worker) never leaves more than L4D2_DB_POOL_SIZE behind
 and never runs the server out of connections."""
 
 import os

@@ -1,5 +1,6 @@
 """The web tier as `make run` starts it (scripts/web.py, DESIGN.md §15): several Daphne
-processes accepting from one listening socket, every one of them reached by the wake-ups."""
+processes on one port, each accepting from its own socket (SO_REUSEPORT), every one of them
+reached by the wake-ups."""
 
 import json
 import os
@@ -21,7 +22,7 @@ from .test_job_logs import add_lines, session_cookie, set_state
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-BACKLOG = 1024  # scripts/web.py's, and deploy/l4d2-web.socket's Backlog=
+BACKLOG = 1024  # scripts/web.py's, and deploy/l4d2-web@.socket's Backlog=
 
 
 def listen_queue_length(port):
@@ -90,6 +91,34 @@ def test_two_daphne_processes_answer_on_one_port():
         answered = until_each_process_has_one(web, lambda: HttpConnection(port), keep)
         assert len(answered) == 2
         assert [conn.status for conn in answered.values()] == [200, 200]
+
+
+def test_a_burst_of_connections_is_spread_over_the_processes():
+    """Forty browsers connecting at once land on both Daphnes, not on whichever woke first
+    (with one shared socket, Twisted's accept loop took whole bursts: 49 of 50)."""
+    port = free_port()
+    with running(start_web(port, processes=2)) as web, ExitStack() as keep:
+        wait_until(lambda: len(psutil.Process(web.pid).children()) == 2, timeout=10)
+        clients = [
+            keep.enter_context(socket.create_connection(("127.0.0.1", port), timeout=10)) for _ in range(40)
+        ]
+        pids = [wait_until(lambda client=client: accepted_by(web, client), timeout=10) for client in clients]
+        per_process = sorted(pids.count(pid) for pid in set(pids))
+        assert len(per_process) == 2 and per_process[0] >= 5, per_process  # binomial: below 5 once in 10**7
+
+
+def test_a_second_web_tier_on_a_port_in_use_is_refused():
+    port = free_port()
+    with running(start_web(port, processes=2)):
+        out = subprocess.run(
+            [sys.executable, "scripts/web.py", "--port", str(port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert out.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in out.stderr
 
 
 def test_a_daphne_that_dies_is_replaced_and_sigterm_stops_them_all():
