@@ -28,11 +28,10 @@ RECENT = 2000  # lines each poller keeps for viewers that join (about a megabyte
 VIEWER_QUEUE = 256
 KEEPALIVE_SECONDS = 15
 # A poller sends its viewers at most this many frames a second in all: it looks at most
-# once per frame, a frame lasting viewers / SENDS_PER_SECOND (a few viewers: a fraction of a
-# millisecond, so every line goes at once; 100 viewers in one process: 25 ms). Lines that
-# come faster than that go out together. A job printing every 10 ms to 200 viewers on two
-# processes cost them 113 % of a core unframed, 63 % at 25 ms frames, 36 % at 50 ms (and
-# the viewers' own processes 64 %, 35 %, 20 %), for 5 ms more at p50 (21 ms) at 25 ms.
+# once per frame, a frame lasting viewers / SENDS_PER_SECOND (one viewer: every line at once;
+# 100 in one process: 12.5 ms), and lines that come faster go out together. A job printing
+# every 10 ms to 200 viewers cost two web processes 113 % of a core unframed, 63 % at 25 ms
+# frames; 50 ms frames saved more but cost the live bench its p99 (bench/README.md).
 SENDS_PER_SECOND = 8000
 MAX_FRAME_SECONDS = 0.1
 
