@@ -123,6 +123,17 @@ def drops(alliedmods):
     return alliedmods
 
 
+@pytest.fixture(scope="module")
+def steam_url():
+    """The fake Steam Web API (hostctl/sim/steam_web.py): its base URL, for a module's tests."""
+    from hostctl.sim import steam_web
+
+    server = steam_web.serve()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.fixture
 def job(server, owner):
     from jobs.models import Job, JobKind

@@ -21,6 +21,7 @@ from servers.models import ActualState, ConsoleLine
 
 from .files_worker import file_worker
 from .processes import wait_until
+from .trees import sha256_tree
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -71,19 +72,11 @@ def sourcemod(client, server, action):
     return job
 
 
-def tree(root):
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in root.rglob("*")
-        if p.is_file()
-    }
-
-
 @pytest.mark.slow
 def test_install_update_and_remove_lay_out_keep_and_clean_up_as_upstream_and_the_owner_expect(
     owner_client, udp_server, home, worker, drops
 ):
-    before = tree(home / "left4dead2")
+    before = sha256_tree(home / "left4dead2")
     job = sourcemod(owner_client, udp_server, "install")
     game = home / "left4dead2"
     assert (game / "addons/metamod.vdf").read_text() == fake.METAMOD_VDF
@@ -124,7 +117,7 @@ def test_install_update_and_remove_lay_out_keep_and_clean_up_as_upstream_and_the
     assert Event.objects.filter(action="addon.updated").exists()
 
     sourcemod(owner_client, udp_server, "remove")
-    after = tree(game)
+    after = sha256_tree(game)
     assert set(after) - set(before) == {
         "addons/sourcemod/configs/admins_simple.ini",
         "addons/sourcemod/plugins/mine.smx",

@@ -7,7 +7,6 @@ from addons import workshop
 from addons.models import WorkshopItem, WorkshopState
 from automation.actions import run as run_schedule
 from automation.models import Schedule, ScheduleAction
-from hostctl.sim import steam_web
 from hostctl.sim.workshop_items import COLLECTION
 from jobs.models import Job, JobState
 from servers.maps import map_choices, map_names
@@ -16,14 +15,6 @@ from servers.models import ActualState
 from .processes import running, start_worker, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def steam_url():
-    server = steam_web.serve()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

@@ -3,23 +3,12 @@ settings page, start the server on it."""
 
 import re
 
-import pytest
-
 from hostctl.a2s import query_info
-from hostctl.sim import steam_web
 from jobs.models import Job, JobKind
 from servers.models import Server
 from tests.processes import wait_until
 
 from .helpers import log_in, make_server, wait_for_state
-
-
-@pytest.fixture(scope="module")
-def steam_url():
-    server = steam_web.serve()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def test_add_a_workshop_campaign_watch_its_job_and_start_the_server_on_its_map(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import tarfile
@@ -15,6 +14,8 @@ from hostctl.errors import HostError
 from hostctl.process import CancelToken
 from hostctl.sim import alliedmods as fake
 from hostctl.spec import ServerSpec
+
+from ..trees import sha256_tree
 
 SM = "left4dead2/addons/sourcemod"
 
@@ -36,15 +37,6 @@ def run(server_dir, drops, lines):
         return sourcemod.run(spec, lines, cancel, params={"action": action}, sources=sources)
 
     return run
-
-
-def tree(root):
-    """Every file under `root`, relative, with its sha256."""
-    return {
-        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in root.rglob("*")
-        if path.is_file()
-    }
 
 
 def shipped(tarball):
@@ -106,7 +98,7 @@ def test_update_keeps_the_owners_admins_plugins_and_choices_and_updates_the_rest
 
 
 def test_remove_deletes_exactly_what_the_install_added(run, server_dir):
-    before = tree(server_dir)
+    before = sha256_tree(server_dir)
     run("install")
     admins = server_dir / SM / "configs/admins_simple.ini"
     admins.write_text("// mine\n")
@@ -114,7 +106,7 @@ def test_remove_deletes_exactly_what_the_install_added(run, server_dir):
     (server_dir / "left4dead2/cfg/sourcemod/extra.cfg").write_text("sm_cvar x 1\n")
     os.rename(server_dir / SM / "plugins/disabled/nextmap.smx", server_dir / SM / "plugins/nextmap.smx")
     assert run("remove") == 0
-    left = tree(server_dir)
+    left = sha256_tree(server_dir)
     assert set(left) - set(before) == {
         f"{SM}/configs/admins_simple.ini",
         f"{SM}/plugins/mine.smx",
@@ -128,7 +120,7 @@ def test_a_download_that_is_not_a_gzip_tarball_is_refused_and_changes_nothing(ru
     drops.broken = True
     with pytest.raises(HostError, match="not a gzip file"):
         run("install")
-    assert tree(server_dir) == {}
+    assert sha256_tree(server_dir) == {}
 
 
 def test_a_download_directory_left_by_a_killed_worker_is_cleared_by_the_next_run(run, server_dir):
@@ -145,7 +137,7 @@ def test_a_cancelled_download_leaves_no_partial_file(run, server_dir, drops, lin
     threading.Timer(0.5, cancel.cancel).start()
     with pytest.raises(HostError, match="Cancelled"):
         run("install", cancel)
-    assert tree(server_dir) == {}
+    assert sha256_tree(server_dir) == {}
     assert not list(server_dir.rglob("*.part"))
 
 

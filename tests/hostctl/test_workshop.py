@@ -11,20 +11,11 @@ import pytest
 from hostctl import campaigns, steam_api, workshop
 from hostctl.errors import HostError
 from hostctl.process import PROGRESS, CancelToken
-from hostctl.sim import steam_web
 from hostctl.sim.workshop_items import COLLECTION
 
 ONE, TWO, THREE, TIMEOUT, BIG, SLOW, PRIVATE = (
     "3000000001", "3000000002", "3000000003", "3000000006", "3000000007", "3000000008", "3000000009",
 )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def steam_url():
-    server = steam_web.serve()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
