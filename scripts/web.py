@@ -28,7 +28,11 @@ import time
 
 BACKLOG = 1024
 APPLICATION = "l4d2site.asgi:application"
+# A Daphne that dies is started again at once: the connections the kernel gives its socket
+# meanwhile wait there for it. One that dies within CRASH_SECONDS of starting (a broken
+# deployment) waits RESTART_SECONDS first, so a crash loop does not spin.
 RESTART_SECONDS = 1.0
+CRASH_SECONDS = 10.0
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -84,12 +88,14 @@ class Launcher:
         self.daphne_args = daphne_args
         self.socks = socks  # held open for the children's lifetime (and any restarted one)
         self.children = [None] * len(socks)
+        self.started = [0.0] * len(socks)
         self.stopping = False
 
     def start(self, slot):
         fd = self.socks[slot].fileno()
         argv = [sys.executable, "-m", "daphne", "--fd", str(fd), *self.daphne_args, APPLICATION]
         self.children[slot] = subprocess.Popen(argv, pass_fds=(fd,), preexec_fn=_die_with_parent)
+        self.started[slot] = time.monotonic()
 
     def stop(self, signum, _frame=None):
         self.stopping = True
@@ -108,7 +114,8 @@ class Launcher:
                     if not self.stopping:
                         exited = f"web: daphne {pid} exited ({child.returncode}), starting another"
                         print(exited, file=sys.stderr)
-                        time.sleep(RESTART_SECONDS)
+                        if time.monotonic() - self.started[slot] < CRASH_SECONDS:
+                            time.sleep(RESTART_SECONDS)
                         self.start(slot)
         for child in self.children:
             child.wait()
