@@ -1,6 +1,5 @@
 """Project-wide response rules."""
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import JsonResponse
 from django.utils.cache import add_never_cache_headers
 from django.utils.deprecation import MiddlewareMixin
@@ -8,7 +7,7 @@ from django.utils.deprecation import MiddlewareMixin
 from .client_ip import client_ip
 
 
-class NoStore:
+def no_store(get_response):
     """`Cache-Control: no-store` on every response Django itself makes.
 
     Pages show live state (a Running badge, a Cancel button), and the rest is one
@@ -18,49 +17,33 @@ class NoStore:
     this one, so their responses never pass through here.
 
     Listed right below WhiteNoise, so it also covers what the middleware under it
-    answers by itself (CSRF failures, slash redirects, the lockout page). Sync and
-    async alike, so an async view (the SSE stream) is not sent through Django's one
-    thread-sensitive thread just for a header.
+    answers by itself (CSRF failures, slash redirects, the lockout page).
     """
 
-    sync_capable = True
-    async_capable = True
+    def middleware(request):
+        # Adds to what a view set (a stream's "no-cache" stays) and wins over any max-age.
+        response = get_response(request)
+        add_never_cache_headers(response)
+        return response
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
-
-    def __call__(self, request):
-        if iscoroutinefunction(self):
-            return self._acall(request)
-        return _no_store(self.get_response(request))
-
-    async def _acall(self, request):
-        return _no_store(await self.get_response(request))
+    return middleware
 
 
 def one_thread(get_response):
     """Sync only, and last: the whole middleware chain then runs in one thread per request.
 
     Under ASGI, Django fits each middleware that can run either way to what is inside it;
-    with the view handler async, everything below the first sync-only middleware ran on the
-    event loop and sent each MiddlewareMixin hook to the thread and back on its own
+    with the view handler async, the ones listed after the last sync-only middleware ran on
+    the event loop and sent each MiddlewareMixin hook to the thread and back on its own
     (sync_to_async twice per middleware). Sync views are the panel's pages, so one switch
-    into the thread for the chain is what they need; the SSE stream (an async view) still
-    runs on the loop, below the chain.
+    into the thread for the chain is what they need; an async view (the SSE stream) still
+    runs on the loop, inside the chain.
     """
 
     def middleware(request):
         return get_response(request)
 
     return middleware
-
-
-def _no_store(response):
-    # Adds to what a view set (a stream's "no-cache" stays) and wins over any max-age.
-    add_never_cache_headers(response)
-    return response
 
 
 class ApiKeyStreams(MiddlewareMixin):
