@@ -1,11 +1,13 @@
 """What a stream is: its rows and its owner's state, read (sync) from the database. `LineSource`:
 any `numbered.NumberedLine` model's (job logs, consoles); a plain `Source`: state frames alone."""
 
+import abc
+
 POLL_SECONDS = 0.1
 BATCH = 1000  # rows per read
 
 
-class Source:
+class Source(abc.ABC):
     """One stream: `key` names it within a process (one poller per key); `group` is the
     wake-up group whose messages mean "something changed, look now" (layer.publish)."""
 
@@ -14,9 +16,9 @@ class Source:
     # How often the poller looks when no nudge comes (a state-only source may look less often).
     poll_seconds = POLL_SECONDS
 
+    @abc.abstractmethod
     def read_state(self):
         """A JSON-able dict describing the stream's owner now, or None if it is gone."""
-        raise NotImplementedError
 
     def read_lines(self, after, limit):
         """Up to `limit` rows with seq > after, in seq order: dicts with seq, stream, line, at."""
