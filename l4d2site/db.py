@@ -102,7 +102,7 @@ def release_connections(**kwargs):
     transaction or kept for the next request on this thread.
 
     A request_finished receiver under ASGI: a request whose sync code ran in a thread of its
-    own that ends with it (Django's way, and ours past sync_threads.MAX_THREADS) would leak a
+    own that ends with it (Django's way, and ours when every warm thread is stuck) would leak a
     connection kept for reuse (100 concurrent page loads left 180 SQLite descriptors open in
     Daphne). On a warm thread (l4d2site.sync_threads) a connection with CONN_MAX_AGE (SQLite)
     stays for the next request there; PostgreSQL's goes back to its pool regardless. Also
