@@ -1,6 +1,7 @@
 """Pending settings with a real worker: a save the running server does not have shows on its page,
 and Apply now (a restart that warns its players first) brings it over, after which nothing is pending."""
 
+import contextlib
 from html import unescape
 
 import pytest
@@ -8,7 +9,7 @@ import pytest
 from jobs.models import Job, JobKind, JobLog, JobState
 from servers.models import Server
 
-from .processes import free_game_port, running, start_worker, wait_until
+from .processes import free_game_port, kill_leftovers, running, start_worker, wait_until
 from .test_server_settings import VALID
 
 
@@ -23,6 +24,14 @@ def server_page(client, server):
     return unescape(client.get(f"/servers/{server.id}").content.decode())
 
 
+@contextlib.contextmanager
+def leftovers_killed(root):
+    try:
+        yield
+    finally:
+        kill_leftovers(root / "servers")
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_pending_changes_appear_after_a_save_and_disappear_after_apply_now(
@@ -30,7 +39,11 @@ def test_pending_changes_appear_after_a_save_and_disappear_after_apply_now(
 ):
     server = make_server(port=free_game_port(), name="Owner's server")
     env = {"HOSTCTL_ROOT": tmp_path / "servers", "HOME": tmp_path / "home", "L4D2_WARNING_SECONDS": "1"}
-    with running(start_worker("--poll", "0.1", log_path=tmp_path / "w.log", **env)):
+    # The server it starts outlives the worker, as game servers do: stopped when the test ends.
+    with (
+        running(start_worker("--poll", "0.1", log_path=tmp_path / "w.log", **env)),
+        leftovers_killed(tmp_path),
+    ):
         for kind in (JobKind.INSTALL, JobKind.START):
             finished(Job.enqueue(server, kind, owner))
         assert 'id="server-pending"' not in server_page(owner_client, server)
