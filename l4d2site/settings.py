@@ -182,14 +182,24 @@ else:
 
 # The cache every web process shares (the API's rate limit): Redis where configured; without
 # Redis, each process's memory (so a limit is per web process there).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Rendered rows of finished jobs ({% cache %} in jobs/_job_table.html): in each process's
+    # memory, even with Redis, as a round trip costs more than the row; a deploy restarts the
+    # processes, so no row outlives the template that drew it.
+    "fragments": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "fragments",
+        "TIMEOUT": 3600,
+        "OPTIONS": {"MAX_ENTRIES": 5000},
+    },
+}
 if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            # Two panels (or test runs) on one Redis count apart.
-            "KEY_PREFIX": os.environ.get("L4D2_CACHE_PREFIX", "l4d2"),
-        }
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        # Two panels (or test runs) on one Redis count apart.
+        "KEY_PREFIX": os.environ.get("L4D2_CACHE_PREFIX", "l4d2"),
     }
 
 # The HTTP API (api/): requests per key and minute; the next answers 429 with Retry-After.

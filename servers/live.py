@@ -59,15 +59,16 @@ def notify_console(server_id, seq):
     layer.publish(console_group(server_id), {"type": "console.lines", "seq": seq})
 
 
-def state_frame(server_id):
+def state_frame(server_id, loaded=None):
     """The server's live state as a JSON-able dict (a "state" frame), or None if it is gone.
 
+    `loaded`: the Server (with its node) this request has just read: its row is not read again.
     Keys: state, desired_state, checked_at, since (the first four, which the console
     reads too), then what the server page shows: state_label, map, player_count,
     max_players, players, auto_restart, paused (notice text or ""), job (the job
     queued or running on it, or None) and crash (the last one, or None).
     """
-    row = Server.objects.filter(pk=server_id).values(*FIELDS).first()
+    row = _row(loaded) if loaded else Server.objects.filter(pk=server_id).values(*FIELDS).first()
     if row is None:
         return None
     beat = SupervisorBeat.objects.filter(node_name=row["node__name"] or "").values_list(
@@ -96,21 +97,26 @@ def state_frame(server_id):
     }
 
 
+def _row(server):
+    """The FIELDS of a loaded server, as `values(*FIELDS)` reads them."""
+    row = {name: getattr(server, name) for name in FIELDS if name != "node__name"}
+    return {**row, "node__name": server.node.name if server.node else None}
+
+
 def list_frame(user_id, is_staff):
     """The live columns of every server the user sees (the /servers/ page), as a state frame."""
     servers = Server.objects.seen_by(user_id, is_staff)
     rows = servers.order_by("name", "id").values("id", *FIELDS)
-    return {
-        "servers": [
-            {
-                "id": row["id"],
-                "state": row["actual_state"],
-                "desired_state": row["desired_state"],
-                **_live_fields(row),
-            }
-            for row in rows
-        ]
-    }
+    return {"servers": [_list_row(row) for row in rows]}
+
+
+def list_row(server):
+    """A loaded server's entry of `list_frame` (its node loaded too)."""
+    return _list_row({"id": server.id, **_row(server)})
+
+
+def _list_row(row):
+    return {"id": row["id"], "state": row["actual_state"], "desired_state": row["desired_state"], **_live_fields(row)}
 
 
 def _live_fields(row):

@@ -12,7 +12,7 @@ import activity
 
 from . import applied, charts
 from .access import permissions_of, server_for_user
-from .live import list_frame, notify_server, state_frame
+from .live import list_row, notify_server, state_frame
 from .models import Server, ServerMember
 
 # The parts of the server page htmx re-fetches in place, by the element they replace.
@@ -28,10 +28,10 @@ PARTS = {
 @login_required
 def server_list(request):
     servers = Server.objects.visible_to(request.user).select_related("owner", "node")
-    live = {row["id"]: row for row in list_frame(request.user.pk, request.user.is_staff)["servers"]}
     # The role of a shared server in words ("Moderator"), for the servers the user does not own.
     roles = {m.server_id: m.role for m in ServerMember.objects.filter(user=request.user)}
-    rows = [(server, live.get(server.id), roles.get(server.id)) for server in servers]
+    # The live columns as the list's stream sends them (static/js/server.js), from the same rows.
+    rows = [(server, list_row(server), roles.get(server.id)) for server in servers]
     return render(request, "servers/list.html", {"servers": rows})
 
 
@@ -48,7 +48,7 @@ def server_detail(request, server_id):
         context["sample_seconds"] = settings.SAMPLE_SECONDS
     if part:
         return render(request, part, context)
-    live = state_frame(server.id)
+    live = state_frame(server.id, loaded=server)
     context.update(live=live, address=connect_address(server, request))
     # The page's first paint; from then on static/js/server.js keeps it live from the same frame.
     context.update(since=_when(live["since"]), checked=_when(live["checked_at"]))

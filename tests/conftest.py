@@ -141,6 +141,18 @@ def job(server, owner):
     return Job.enqueue(server, JobKind.INSTALL, owner)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_fragments():
+    """Rows kept by one test (jobs/_job_table.html) never meet another's: ids repeat after a rollback."""
+    yield
+    from django.conf import settings
+
+    if settings.configured:  # not under `-p no:django` (hostctl's tests)
+        from django.core.cache import caches
+
+        caches["fragments"].clear()
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """On PostgreSQL, drop sessions that pooled reader threads still hold, so teardown can DROP."""

@@ -168,15 +168,36 @@ def test_list_pages_cost_a_fixed_number_of_queries(
     )
     with django_assert_max_num_queries(6):
         assert owner_client.get(f"/servers/{server.id}/jobs").status_code == 200
-    # The server page also reads its live state (server, last pass, job in progress, last crash)
-    # and its 24 h of samples (the oldest and the newest, then the columns), and whether its
-    # last install finished (Start's rule): a few queries more, still the same for any history.
-    with django_assert_max_num_queries(12):
+    # The server page also reads its live state (last pass, job in progress, last crash: the
+    # server row it has), its 24 h of samples (the oldest and the newest, then the columns),
+    # and whether its last install finished (Start's rule): a few queries more, still the same
+    # for any history.
+    with django_assert_max_num_queries(11):
         assert owner_client.get(f"/servers/{server.id}").status_code == 200
-    with django_assert_max_num_queries(5):
+    # Session, user, memberships, servers (their live columns from the same rows).
+    with django_assert_max_num_queries(4):
         assert owner_client.get("/servers/").status_code == 200
     with django_assert_max_num_queries(7):
         assert staff_client.get("/admin/jobs").status_code == 200
+
+
+def test_a_finished_jobs_row_is_kept_and_drawn_again_when_what_it_shows_changes(owner_client, owner, server):
+    done = Job.objects.create(server=server, kind=JobKind.UPDATE, requested_by=owner, state=JobState.SUCCEEDED)
+    running = Job.objects.create(server=server, kind=JobKind.START, requested_by=owner, state=JobState.RUNNING)
+    row = re.compile(rf'<tr id="job-row-{done.id}".*?</tr>', re.S)
+    first = row.search(owner_client.get(f"/servers/{server.id}/jobs").content.decode()).group()
+    assert ">Succeeded<" in first and ">owner<" in first
+    # Kept: a finished job's kind never changes, so a change behind the panel's back (no
+    # state, time or name of it changed) still shows the row as drawn, on the server page too.
+    Job.objects.filter(pk=done.pk).update(kind=JobKind.INSTALL)
+    assert row.search(owner_client.get(f"/servers/{server.id}").content.decode()).group() == first
+    owner.username = "renamed"
+    owner.save()
+    Job.objects.filter(pk=done.pk).update(state=JobState.FAILED)
+    again = row.search(owner_client.get(f"/servers/{server.id}/jobs").content.decode()).group()
+    assert ">Failed<" in again and ">renamed<" in again
+    # A job still going is drawn for each request: its Cancel button carries this session's token.
+    assert f'data-cancel-job="{running.id}"' in owner_client.get(f"/servers/{server.id}/jobs").content.decode()
 
 
 # --- job page ----------------------------------------------------------------------

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from l4d2site.asgi import application
 from servers.charts import BUCKETS, history
-from servers.live import notify_server
+from servers.live import list_frame, list_row, notify_server
 from servers.models import ActualState, Node, Server, ServerCrash, ServerSample
 
 from .test_job_logs import session_cookie
@@ -320,6 +320,14 @@ def test_the_list_shows_live_state_map_and_who_is_playing(owner_client, server):
     assert '<td data-field="map">c2m1_highway</td>' in content
     assert "&lt;script&gt;alert(1)&lt;/script&gt;, Ellis" in content
     assert '<span class="badge s-running" data-field="state" title="Actual state">Running</span>' in content
+
+
+def test_the_lists_first_paint_has_the_live_columns_its_stream_sends(owner, server, make_server):
+    make_running(server)
+    make_server(name="beta", port=27100)
+    frame = list_frame(owner.pk, False)["servers"]
+    page = [list_row(s) for s in Server.objects.visible_to(owner).select_related("node")]
+    assert page == frame and sorted(row["map"] for row in page) == ["c1m1_hotel", "c2m1_highway"]
 
 
 # --- WebSockets ------------------------------------------------------------------------------------
