@@ -116,7 +116,12 @@ def list_row(server):
 
 
 def _list_row(row):
-    return {"id": row["id"], "state": row["actual_state"], "desired_state": row["desired_state"], **_live_fields(row)}
+    return {
+        "id": row["id"],
+        "state": row["actual_state"],
+        "desired_state": row["desired_state"],
+        **_live_fields(row),
+    }
 
 
 def _live_fields(row):

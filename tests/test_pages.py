@@ -182,8 +182,12 @@ def test_list_pages_cost_a_fixed_number_of_queries(
 
 
 def test_a_finished_jobs_row_is_kept_and_drawn_again_when_what_it_shows_changes(owner_client, owner, server):
-    done = Job.objects.create(server=server, kind=JobKind.UPDATE, requested_by=owner, state=JobState.SUCCEEDED)
-    running = Job.objects.create(server=server, kind=JobKind.START, requested_by=owner, state=JobState.RUNNING)
+    done = Job.objects.create(
+        server=server, kind=JobKind.UPDATE, requested_by=owner, state=JobState.SUCCEEDED
+    )
+    running = Job.objects.create(
+        server=server, kind=JobKind.START, requested_by=owner, state=JobState.RUNNING
+    )
     row = re.compile(rf'<tr id="job-row-{done.id}".*?</tr>', re.S)
     first = row.search(owner_client.get(f"/servers/{server.id}/jobs").content.decode()).group()
     assert ">Succeeded<" in first and ">owner<" in first
@@ -197,7 +201,9 @@ def test_a_finished_jobs_row_is_kept_and_drawn_again_when_what_it_shows_changes(
     again = row.search(owner_client.get(f"/servers/{server.id}/jobs").content.decode()).group()
     assert ">Failed<" in again and ">renamed<" in again
     # A job still going is drawn for each request: its Cancel button carries this session's token.
-    assert f'data-cancel-job="{running.id}"' in owner_client.get(f"/servers/{server.id}/jobs").content.decode()
+    assert (
+        f'data-cancel-job="{running.id}"' in owner_client.get(f"/servers/{server.id}/jobs").content.decode()
+    )
 
 
 # --- job page ----------------------------------------------------------------------
