@@ -6,6 +6,7 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from jobs.models import Job, JobKind, JobLog, JobState, JobTrigger
+from servers.models import Node, Server
 
 pytestmark = pytest.mark.django_db
 
@@ -174,9 +175,13 @@ def test_list_pages_cost_a_fixed_number_of_queries(
     # for any history.
     with django_assert_max_num_queries(11):
         assert owner_client.get(f"/servers/{server.id}").status_code == 200
-    # Session, user, memberships, servers (their live columns from the same rows).
+    # Session, user, memberships, servers (their live columns from the same rows); staff see
+    # each server's owner and node too, from the same query.
+    Server.objects.filter(pk=server.pk).update(node=Node.objects.create(name="box-1"))
     with django_assert_max_num_queries(4):
         assert owner_client.get("/servers/").status_code == 200
+    with django_assert_max_num_queries(4):
+        assert "box-1" in staff_client.get("/servers/").content.decode()
     with django_assert_max_num_queries(7):
         assert staff_client.get("/admin/jobs").status_code == 200
 
