@@ -32,7 +32,7 @@ PROGRESS_EVERY = 0.25  # seconds between progress writes; the bar moves smoothly
 def job_sink(job_id):
     # A job may already have lines (a crash restart opens with the crash report): go on after them.
     last = JobLog.objects.last_seq(job_id)
-    return LineSink(JobLog, "job", job_id, last_seq=last, on_written=lambda seq: notify_job(job_id, seq))
+    return LineSink(JobLog, job_id, last_seq=last, on_written=lambda seq: notify_job(job_id, seq))
 
 
 class JobOutput:

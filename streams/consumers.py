@@ -6,13 +6,13 @@ from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from . import revocation
-from .events import End, parse_after
+from .events import End, parse_after, websocket_texts
 from .layer import dumps
 from .viewer import Viewer
 
@@ -24,7 +24,7 @@ CLOSE_TAIL_FAILED = 1011  # the browser reconnects and resumes
 MAX_MESSAGE_CHARS = 8192
 
 
-class StreamConsumer(AsyncJsonWebsocketConsumer):
+class StreamConsumer(AsyncWebsocketConsumer):
     """Sends one viewer's events of one `Source`; subclasses say which and who may see it.
 
     No per-viewer channel: the stream's poller does the listening, so a viewer needs no
@@ -92,7 +92,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def forward(self, viewer):
         try:
             async for event in viewer:
-                for text in event.websocket_texts():
+                for text in websocket_texts(event):
                     await self.send(text_data=text)
                 if isinstance(event, End):
                     await self.close(code=1000)
@@ -119,11 +119,14 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.receive_json(message)
 
-    async def receive_json(self, content, **kwargs):
+    async def receive_json(self, content):
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
         elif not (isinstance(content, dict) and await self.handle_message(content)):
             await self.error(f"Unsupported message; {self.accepted_messages}.")
+
+    async def send_json(self, content):
+        await self.send(text_data=dumps(content))
 
     async def error(self, text):
         await self.send_json({"type": "error", "error": text})
@@ -143,7 +146,3 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if self.watched is not None:
             revocation.watcher().discard(self.watched, self)
         await self.stop_pump()
-
-    @classmethod
-    async def encode_json(cls, content):
-        return dumps(content)

@@ -1,6 +1,6 @@
-"""What a stream tells its viewers (tail.py publishes, viewer.py yields), and its wire formats:
-WebSocket frames and Server-Sent Events (DESIGN.md §4). `Resync` and `Failed` stay between the
-poller and its viewers."""
+"""What a stream tells its viewers (tail.py publishes, viewer.py yields), and its two wire
+formats: WebSocket frames and Server-Sent Events (DESIGN.md §4). `Resync` and `Failed` stay
+between the poller and its viewers."""
 
 from dataclasses import dataclass, field
 
@@ -19,7 +19,7 @@ class Lines:
     rows: list
     # The WebSocket frames, encoded the first time a viewer asks: every viewer in step
     # with the poller sends this very event, so a crowd costs one encoding.
-    _texts: list | None = field(default=None, repr=False)
+    texts: list | None = field(default=None, repr=False)
 
     @property
     def last(self):
@@ -30,11 +30,6 @@ class Lines:
         rows = [r for r in self.rows if r["seq"] > after and (before is None or r["seq"] < before)]
         return self if len(rows) == len(self.rows) else Lines(rows)
 
-    def websocket_texts(self):
-        if self._texts is None:
-            self._texts = [dumps({"type": "lines", "lines": batch}) for batch in split_lines(self.rows)]
-        return self._texts
-
 
 @dataclass(frozen=True)
 class State:
@@ -42,24 +37,15 @@ class State:
 
     state: dict
 
-    def websocket_texts(self):
-        return [dumps({"type": "state", **self.state})]
-
 
 @dataclass(frozen=True)
 class End:
     """Every line was sent and no more will come."""
 
-    def websocket_texts(self):
-        return [dumps({"type": "end"})]
-
 
 @dataclass(frozen=True)
 class Ping:
     """A quiet stream still says something now and then, so proxies keep the connection."""
-
-    def websocket_texts(self):
-        return []  # WebSocket has its own keep-alive
 
 
 @dataclass(frozen=True)
@@ -92,6 +78,20 @@ def parse_after(value):
     if not value.isdigit():
         raise ValueError(f"after must be a non-negative integer seq, not {value[:40]!r}")
     return int(value)
+
+
+def websocket_texts(event):
+    """The WebSocket frames of an event a viewer yields."""
+    match event:
+        case Lines():
+            if event.texts is None:
+                event.texts = [dumps({"type": "lines", "lines": batch}) for batch in split_lines(event.rows)]
+            return event.texts
+        case State():
+            return [dumps({"type": "state", **event.state})]
+        case End():
+            return [dumps({"type": "end"})]
+    return []  # a Ping: WebSocket has its own keep-alive
 
 
 async def sse_text(events):

@@ -22,9 +22,7 @@ def dumps(data):
 
 
 def enabled():
-    # The in-memory layer cannot reach other processes, so without Redis there is
-    # nobody to nudge.
-    return bool(settings.REDIS_URL)
+    return bool(settings.REDIS_URL)  # the in-memory layer reaches no other process
 
 
 def new_layer():
@@ -85,11 +83,10 @@ class Subscription:
             self.task.cancel()
 
     async def _listen(self, group, callback):
-        """Until closed or cancelled, reconnecting after a Redis hiccup. redis-py can turn a
-        cancel that lands mid-read into a TimeoutError, which would otherwise look like a quiet
-        second or a hiccup and loop forever (a loop's teardown then hangs on this task): so the
-        loops also stop on `listening` turning false, and on the task's pending cancel requests,
-        which a swallowed CancelledError leaves counted."""
+        """Until closed or cancelled, reconnecting after a Redis hiccup. redis-py can turn a cancel
+        that lands mid-read into a TimeoutError, which would look like a quiet second or a hiccup
+        and loop forever (a loop's teardown then hangs on this task): so the loops also stop on
+        `listening` turning false and on the task's pending cancels (counted even if swallowed)."""
         layer = new_layer()
         try:
             while self.listening:

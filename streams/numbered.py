@@ -1,9 +1,8 @@
 """The abstract model of a numbered line (a job log line, a console line) and its reads.
 
-`sink.LineSink` writes such rows and a `tail.Source` reads them. A concrete model
-adds its owner's foreign key (named by `owner_field`), `seq` and `stream`, and a
-unique (owner, seq) constraint: the index every read here uses. (streams is not
-an app: it may hold abstract models only.)
+`sink.LineSink` writes such rows, `source.LineSource` reads them. A concrete model adds its
+owner's foreign key (named by `owner_field`), `seq` and `stream`, and a unique (owner, seq)
+constraint: the index every read here uses. (streams is no app: abstract models only.)
 """
 
 from django.db import models

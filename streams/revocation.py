@@ -1,12 +1,10 @@
 """Open streams that end when their viewer loses the right to them (DESIGN.md §11).
 
-Removing a member or one of their permissions takes effect at once, open WebSockets
-included. Whoever changes who may see something calls `changed(key)` (a server's id):
-that is published to the group "access" (local datagrams, and Redis where configured).
-Each process keeps one watcher per event loop; the streams open for that key check
-again (each stream says how, when it asks to be watched), and one whose viewer may no
-longer follow it is closed. A sweep every SWEEP seconds checks every watched stream,
-so a lost nudge costs seconds, never a stream left open for good.
+Removing a member or one of their permissions takes effect at once, open WebSockets included.
+Whoever changes who may see something calls `changed(key)` (a server's id), published to the
+group "access". Each event loop has one watcher: the streams open for that key check again
+(each says how when it asks to be watched), and one whose viewer may no longer follow it is
+closed. A sweep every SWEEP seconds checks them all: a lost nudge costs seconds, no more.
 """
 
 import asyncio

@@ -1,16 +1,14 @@
 """Batched, gap-free writing of numbered lines (job logs, consoles), by group commit.
 
-Every `LineSink` numbers its lines 1, 2, 3... and hands them to the process's one
-writer thread. The writer commits whatever is waiting, from every sink, in one
-transaction, then does it again: a line that arrives while nothing is being
-written goes out at once, and lines that arrive during a write ride together in
-the next one. No timer decides when to write, so a trickle is written with no
-delay and a flood in large batches (throughput rises with load instead of falling).
+Every `LineSink` numbers its lines 1, 2, 3... and hands them to the process's one writer
+thread, which commits whatever is waiting, from every sink, in one transaction, then does it
+again: a line that arrives while nothing is being written goes out at once, and lines that
+arrive during a write ride together in the next one. No timer decides, so a trickle is written
+with no delay and a flood in large batches (throughput rises with load instead of falling).
 
-One thread writes, so batches commit in order and a reader polling `seq > last`
-always sees a gap-free prefix. Memory stays bounded: when the database falls
-behind by MAX_PENDING lines, producers wait (the child process then blocks on
-its full pipe rather than the worker growing without limit).
+One thread writes, so batches commit in order and a reader polling `seq > last` always sees a
+gap-free prefix. Memory stays bounded: past MAX_PENDING lines behind, producers wait (the child
+process then blocks on its full pipe rather than the worker growing without limit).
 """
 
 import itertools
@@ -29,27 +27,23 @@ RETRY_SECONDS = (0.05, 0.1, 0.2, 0.5, 1.0)
 
 
 class LineSink:
-    """Callable as `sink(stream, text)`: one stream of numbered lines in one table.
+    """Callable as `sink(stream, text)`: the lines of `owner_id` in a `numbered.NumberedLine`
+    model; `on_written()` runs after each commit that included them (to wake the readers).
 
-    `model` has a foreign key `owner_field` (e.g. "job"), and `seq`, `stream`,
-    `line`, `created_at` columns; `on_written()` runs after each commit that
-    included this sink's lines (to wake the readers).
-
-    A line may carry a `mark` (`sink(stream, text, mark)`): then `on_batch(cursor,
-    mark)` runs inside the transaction that commits it, with the last mark among
-    this sink's lines in that transaction, so whatever the hook writes (how far a
-    reader got in a file, say) commits or rolls back together with those lines.
+    A line may carry a `mark` (`sink(stream, text, mark)`): then `on_batch(cursor, mark)` runs
+    inside the transaction that commits it, with the last mark among this sink's lines in it,
+    so whatever the hook writes (how far a reader got in a file) commits with those lines.
     """
 
-    def __init__(self, model, owner_field, owner_id, *, last_seq=0, on_written=None, on_batch=None):
+    def __init__(self, model, owner_id, *, last_seq=0, on_written=None, on_batch=None):
         table = connection.ops.quote_name(model._meta.db_table)
-        column = connection.ops.quote_name(model._meta.get_field(owner_field).column)
+        column = connection.ops.quote_name(model._meta.get_field(model.owner_field).column)
         self.sql = (
             f"INSERT INTO {table} ({column}, seq, stream, line, created_at) VALUES (%s, %s, %s, %s, %s)"
         )
-        self.exists_sql = f"SELECT 1 FROM {table} WHERE {column} = %s AND seq = %s"
         self.owner_id = owner_id
-        self.name = f"{model._meta.label} of {owner_field} #{owner_id}"
+        self.lines = model.objects.of(owner_id)
+        self.name = f"{model._meta.label} of {model.owner_field} #{owner_id}"
         self.on_written = on_written
         self.on_batch = on_batch
         self.marks = []  # with on_batch: one mark (or None) per waiting row
@@ -61,9 +55,7 @@ class LineSink:
 
     def stored(self, seq):
         """Whether line `seq` of this sink is in the database."""
-        with connection.cursor() as cursor:
-            cursor.execute(self.exists_sql, [self.owner_id, seq])
-            return cursor.fetchone() is not None
+        return self.lines.filter(seq=seq).exists()
 
     def __call__(self, stream, text, mark=None):
         # PostgreSQL text cannot hold NUL; the rest of the line is kept as it was.
@@ -80,8 +72,7 @@ class _Writer:
         self.cond = threading.Condition()
         self.dirty = []  # sinks with rows waiting, in arrival order
         self.pending = 0
-        self.thread = threading.Thread(target=self._run, name="line-writer", daemon=True)
-        self.thread.start()
+        threading.Thread(target=self._run, name="line-writer", daemon=True).start()
 
     def add(self, sink, stream, text, mark=None):
         with self.cond:

@@ -9,11 +9,10 @@ BATCH = 1000  # rows per read
 
 class Source(abc.ABC):
     """One stream: `key` names it within a process (one poller per key); `group` is the
-    wake-up group whose messages mean "something changed, look now" (layer.publish)."""
+    wake-up group whose messages mean "something changed, look now" (layer.publish);
+    `poll_seconds`, how often the poller looks when no nudge comes."""
 
-    key = ""
-    group = ""
-    # How often the poller looks when no nudge comes (a state-only source may look less often).
+    key = group = ""
     poll_seconds = POLL_SECONDS
 
     @abc.abstractmethod

@@ -1,12 +1,10 @@
 """One poller per stream per web process (`Tail`), however many people watch it.
 
-The database is the source of truth. The poller reads new rows by seq and the state,
-hands them to every viewer's queue (viewer.py), and keeps the latest lines (RECENT):
-viewers joining a running stream replay from there, with frames encoded once for all
-who join at the same point (two hundred people opening a job's page in one second cost
-one database read). A nudge (layer.Subscription: a datagram from this host, reaching
-every web process, or Redis) wakes it at once; it polls regardless, so a lost nudge
-only costs latency.
+The database is the source of truth. The poller reads new rows by seq and the state, hands
+them to every viewer's queue (viewer.py) and keeps the latest (RECENT): viewers joining a
+running stream replay from there, encoded once for all who join at the same point (200 people
+opening a job's page in one second cost one read). A nudge (layer.Subscription) wakes it at
+once; it polls regardless, so a lost nudge only costs latency.
 """
 
 import asyncio
@@ -27,17 +25,16 @@ log = logging.getLogger(__name__)
 RECENT = 2000  # lines each poller keeps for viewers that join (about a megabyte)
 VIEWER_QUEUE = 256
 KEEPALIVE_SECONDS = 15
-# A poller sends its viewers at most this many frames a second in all: it looks at most
-# once per frame, a frame lasting viewers / SENDS_PER_SECOND (one viewer: every line at once;
-# 100 in one process: 12.5 ms), and lines that come faster go out together. A job printing
-# every 10 ms to 200 viewers cost two web processes 113 % of a core unframed, 63 % at 25 ms
-# frames; 50 ms frames saved more but cost the live bench its p99 (bench/README.md).
+# A poller sends its viewers at most this many frames a second in all: it looks at most once
+# per frame of viewers / SENDS_PER_SECOND (one viewer: every line at once; 100: 12.5 ms; at most
+# 0.1 s), and lines that come faster go out together. A job printing every 10 ms to 200 viewers
+# cost two web processes 113 % of a core unframed, 63 % at 25 ms frames; 50 ms frames saved
+# more but cost the live bench its p99 (bench/README.md).
 SENDS_PER_SECOND = 8000
-MAX_FRAME_SECONDS = 0.1
 
 
 def frame_seconds(viewers):
-    return min(MAX_FRAME_SECONDS, viewers / SENDS_PER_SECOND)
+    return min(0.1, viewers / SENDS_PER_SECOND)
 
 
 def db(fn):
@@ -57,7 +54,7 @@ async def iter_chunks(source, after=0):
             return
 
 
-_tails_by_loop = weakref.WeakKeyDictionary()
+_tails_by_loop = weakref.WeakKeyDictionary()  # event loop -> {source key: its Tail}
 
 
 def _tails():
@@ -89,7 +86,7 @@ class Tail:
         self.state_stale = True
         self.state = None  # the state as last read (None until the poller starts)
         self.published_state = None  # the state last sent to viewers
-        self.loop = None
+        self.loop = asyncio.get_running_loop()  # tail_for makes it in the loop it serves
         self.published_at = time.monotonic()  # when viewers were last sent anything
         self.looked_at = 0.0  # when the poller last read
 
@@ -132,16 +129,15 @@ class Tail:
             try:
                 queue.put_nowait(event)
             except asyncio.QueueFull:
-                # A viewer that cannot keep up gets one Resync instead of a growing
-                # backlog; it then reads what it missed from the database itself.
+                # A viewer that cannot keep up gets one Resync instead of a growing backlog;
+                # it then reads what it missed from the database itself.
                 while not queue.empty():
                     queue.get_nowait()
                 queue.put_nowait(Resync())
 
     def _nudged(self, seq):
-        # In the wake-up bus's thread (or the Redis listener's task). A nudge that names a
-        # line is about lines only: the state need not be read again. One for lines we
-        # already read (the datagram and Redis both bring it) costs nothing.
+        # In the wake-up bus's thread (or the Redis listener's task). A nudge naming a line is
+        # about lines only; one for lines already read (datagram and Redis both bring it) is dropped.
         if seq is None:
             self.state_stale = True
         elif seq <= self.last_seq:
@@ -149,8 +145,6 @@ class Tail:
         self.loop.call_soon_threadsafe(self.wake.set)
 
     async def _run(self):
-        self.loop = asyncio.get_running_loop()
-        # Same-host writers wake us through a datagram, others through Redis.
         nudges = layer.Subscription(self.source.group, self._nudged, self.loop)
         try:
             await self._start()
@@ -167,9 +161,8 @@ class Tail:
                 del _tails()[self.source.key]
 
     async def _start(self):
-        # The state a viewer joining now starts from (read first: a finished state means
-        # every line is written), and the lines it replays from memory; older lines it
-        # reads itself. A crowd arriving with the poller reads neither.
+        # The state a viewer joining now starts from (read first: a finished state means every
+        # line is written) and the lines it replays from memory: a crowd arriving reads neither.
         source = self.source
         self.state = await db(source.read_state)()
         self.recent.extend(await db(source.read_last)(RECENT))

@@ -39,41 +39,37 @@ class Viewer:
 
     async def _follow(self):
         while True:
-            event = await self._next()
-            if isinstance(event, Lines):
-                async for lines in self._step(event):
-                    yield lines
-            elif isinstance(event, State):
-                if event.state != self.state:
-                    self.state = event.state
+            match event := await self._next():
+                case Lines():
+                    async for lines in self._step(event):
+                        yield lines
+                case State(state=state) if state != self.state:
+                    self.state = state
                     yield event
-            elif isinstance(event, Resync):
-                async for lines in self._catch_up():
-                    yield lines
-            elif isinstance(event, End):
-                # The poller read the final state, then every line after it: both are in
-                # its memory, so a crowd watching a job finish costs the database nothing.
-                async for lines in self._catch_up(database=False):
-                    yield lines
-                if self.tail.state is not None and self.tail.state != self.state:
-                    yield State(self.tail.state)
-                yield event
-                return
-            elif isinstance(event, Ping):
-                yield event
-            elif isinstance(event, Failed):
-                raise RuntimeError("log tail failed")
+                case Resync():
+                    async for lines in self._catch_up():
+                        yield lines
+                case End():
+                    # The poller read the final state, then every line after it: both are in
+                    # its memory, so a crowd watching a job finish costs the database nothing.
+                    async for lines in self._catch_up(database=False):
+                        yield lines
+                    if self.tail.state not in (None, self.state):
+                        yield State(self.tail.state)
+                    yield event
+                    return
+                case Ping():
+                    yield event
+                case Failed():
+                    raise RuntimeError("log tail failed")
 
     async def _next(self):
-        """The next event from the poller, with the lines queued right behind lines merged
-        into one: a viewer that fell behind (a slow phone, a busy server) catches up in one
-        frame instead of one per batch, which is what let it fall behind in the first place."""
+        """The next event from the poller, with the lines queued right behind lines merged into
+        one: a viewer that fell behind (a slow phone) catches up in one frame, not one a batch."""
         if self.held is not None:
             event, self.held = self.held, None
             return event
-        # A plain get, not a wait_for: this runs once per batch per viewer, and the
-        # poller sends the keepalive pings (one timer per stream, not per viewer).
-        event = await self.queue.get()
+        event = await self.queue.get()  # no timeout: the poller sends the keep-alive pings
         if not isinstance(event, Lines):
             return event
         merged = None

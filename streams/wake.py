@@ -1,17 +1,13 @@
 """Same-host wake-ups without Redis: UNIX datagram sockets in the data directory.
 
-Every process that wants to be woken (a web process with live viewers, a worker)
-binds one datagram socket in DATA_DIR/wake/ and reads it in a daemon thread. A
-publisher sends the group's name, one datagram per listening socket: the worker
-tells web processes "job.12 has new lines", a web process tells workers "a job was
-queued" or "a cancel was asked", with the last line written where there is one
-("job.12 40"). Datagrams are best effort by design: every reader
-also polls the database, so a lost or refused one costs latency, never a line.
-
-The directory is the data dir's (0700), so only the panel's own user can send.
+Every process that wants to be woken (a web process with live viewers, a worker) binds one
+datagram socket in DATA_DIR/wake/ and reads it in a daemon thread. A publisher sends the
+group's name to every listening socket ("job.12": a job was queued, a cancel asked), with the
+last line written where there is one ("job.12 40"). Best effort by design: every reader also
+polls the database, so a lost or refused datagram costs latency, never a line. The directory
+is the data dir's (0700): only the panel's own user can send.
 """
 
-import itertools
 import logging
 import os
 import socket
@@ -33,7 +29,6 @@ class LocalBus:
     def __init__(self):
         self.lock = threading.Lock()
         self.handlers = defaultdict(dict)  # group -> {token: callback}
-        self.tokens = itertools.count()
         self.sock = None
         self.path = None
         # One unbound socket for every publish of this process: publishes come with every
@@ -51,7 +46,7 @@ class LocalBus:
         """
         with self.lock:
             self._listen()
-            token = next(self.tokens)
+            token = object()
             self.handlers[group][token] = callback
         return group, token
 

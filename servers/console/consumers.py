@@ -1,28 +1,20 @@
 """WebSocket of a server's console (DESIGN.md §3): its lines and state, and commands sent back."""
 
-from functools import partial
-
 from channels.db import database_sync_to_async
 from django.http import Http404
 
 from l4d2site.client_ip import websocket_request
-from streams.consumers import StreamConsumer
 
-from ..access import Forbidden, amay, aserver_for_user, forget, server_for_user
+from ..access import Forbidden, forget, server_for_user
+from ..consumers import ServerStateConsumer
 from .commands import Refused, submit
 from .source import ConsoleSource
 
 
-class ConsoleConsumer(StreamConsumer):
+class ConsoleConsumer(ServerStateConsumer):
     accepted_messages = 'accepted: {"type": "ping"} and {"type": "command", "command": "..."}'
-
     permission = "console.read"
-
-    async def get_source(self, user, server_id):
-        server = await aserver_for_user(user, server_id, self.permission)
-        self.user = user
-        self.watch(server.id, partial(amay, user, server.id, self.permission))
-        return ConsoleSource(server.id)
+    source_class = ConsoleSource
 
     async def handle_message(self, message):
         if message.get("type") != "command":
@@ -38,11 +30,12 @@ class ConsoleConsumer(StreamConsumer):
 
     def _submit(self, text):
         # Fetched again for every command: who may send is decided now, not at connect.
-        forget(self.user)
+        user = self.scope["user"]
+        forget(user)
         try:
-            server = server_for_user(self.user, self.source.owner_id, "console.command")
+            server = server_for_user(user, self.source.owner_id, "console.command")
         except Http404:
             raise Refused(404, "No such server.") from None
         except Forbidden as forbidden:
             raise Refused(403, str(forbidden)) from None
-        return submit(server, self.user, text, request=websocket_request(self.scope))
+        return submit(server, user, text, request=websocket_request(self.scope))

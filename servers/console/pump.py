@@ -80,7 +80,6 @@ class Console:
         self.save_sql = f"UPDATE {table} SET file_id = %s, file_offset = %s WHERE server_id = %s"
         self.sink = LineSink(
             ConsoleLine,
-            "server",
             server_id,
             last_seq=ConsoleLine.objects.last_seq(server_id),
             on_written=self.written,
