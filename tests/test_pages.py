@@ -1,9 +1,11 @@
 """The job pages for the cast (owner, other owner, staff, anonymous): access, history, /admin/jobs, a job."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.utils import timezone
 
 from jobs.models import Job, JobKind, JobLog, JobState, JobTrigger
 from servers.models import Node, Server
@@ -186,7 +188,9 @@ def test_list_pages_cost_a_fixed_number_of_queries(
         assert staff_client.get("/admin/jobs").status_code == 200
 
 
-def test_a_finished_jobs_row_is_kept_and_drawn_again_when_what_it_shows_changes(owner_client, owner, server):
+def test_a_finished_jobs_row_is_kept_and_drawn_again_when_what_it_shows_changes(
+    owner_client, staff_client, owner, server
+):
     done = Job.objects.create(
         server=server, kind=JobKind.UPDATE, requested_by=owner, state=JobState.SUCCEEDED
     )
@@ -205,6 +209,15 @@ def test_a_finished_jobs_row_is_kept_and_drawn_again_when_what_it_shows_changes(
     Job.objects.filter(pk=done.pk).update(state=JobState.FAILED)
     again = row.search(owner_client.get(f"/servers/{server.id}/jobs").content.decode()).group()
     assert ">Failed<" in again and ">renamed<" in again
+    # On /admin/jobs the row shows the server and its node's badge too: kept until they change.
+    node = Node.objects.create(name="box-1", last_heartbeat=timezone.now())
+    Server.objects.filter(pk=server.pk).update(node=node)
+    admin_row = re.compile(rf'<tr id="job-row-{done.id}".*?</tr>', re.S)
+    assert "host online" in admin_row.search(staff_client.get("/admin/jobs").content.decode()).group()
+    Node.objects.filter(pk=node.pk).update(last_heartbeat=timezone.now() - timedelta(hours=1))
+    Server.objects.filter(pk=server.pk).update(name="Renamed")
+    drawn = admin_row.search(staff_client.get("/admin/jobs").content.decode()).group()
+    assert "host offline" in drawn and ">Renamed<" in drawn
     # A job still going is drawn for each request: its Cancel button carries this session's token.
     assert (
         f'data-cancel-job="{running.id}"' in owner_client.get(f"/servers/{server.id}/jobs").content.decode()

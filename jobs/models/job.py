@@ -47,6 +47,20 @@ DESIRED_STATE_FOR_KIND = {
 VIA = {JobTrigger.SCHEDULE: "schedule", JobTrigger.MONITOR: "monitor"}
 
 
+# What a row of the shared job table reads (jobs/_job_row.html, its Cancel button, its cache key).
+TABLE_FIELDS = (
+    "server",
+    "kind",
+    "state",
+    "requested_by__username",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "updated_at",
+)
+SERVER_COLUMN_FIELDS = ("server__name", "server__owner", "server__node__name", "server__node__last_heartbeat")
+
+
 class JobQuerySet(models.QuerySet):
     def queued(self):
         return self.filter(state=JobState.QUEUED)
@@ -60,11 +74,15 @@ class JobQuerySet(models.QuerySet):
             return self
         return self.filter(server__in=Server.objects.visible_to(user))
 
-    def for_table(self):
-        """Everything the shared job table shows, in a fixed number of queries."""
-        return self.select_related("server", "server__node", "requested_by", "cancel_requested_by").order_by(
-            "-id"
-        )
+    def for_table(self, server_column=True):
+        """What the shared job table shows (jobs/_job_row.html, its Cancel button, its cache key)
+        and no more, in one query: building 50 whole jobs, their requesters and servers was
+        most of a page of history. Without the server column (one server's history, through
+        `server.jobs`, which hands each job its server) no server is read."""
+        related, fields = ("requested_by",), TABLE_FIELDS
+        if server_column:
+            related, fields = ("server__node", *related), (*fields, *SERVER_COLUMN_FIELDS)
+        return self.select_related(*related).only(*fields).order_by("-id")
 
     @retry_locked
     def claim(self, *, node_name, worker, after_owner=0):

@@ -32,6 +32,25 @@ def duration(delta):
 
 
 @register.filter
+def row_key(job, show_server):
+    """Everything a finished job's row shows, as the key of its kept copy (jobs/_job_table.html):
+    with the server column, the server's name and its node's badge (online, or offline since)."""
+    key = (
+        job.pk,
+        job.state,
+        job.finished_at,
+        job.updated_at,
+        job.requested_by and job.requested_by.get_username(),
+    )
+    node = job.server.node if show_server else None
+    if show_server:
+        key += (job.server.name, node and node.name, node and node.is_online)
+    if node and not node.is_online:
+        key += (node.last_heartbeat,)
+    return key
+
+
+@register.filter
 def warns_players(job):
     """Whether the job's kind warns a running server's players before taking it down."""
     return job.kind in WARNED_KINDS
@@ -60,8 +79,7 @@ def progress_bar(job):
 @register.inclusion_tag("jobs/_job_table.html", takes_context=True)
 def recent_jobs(context, server):
     """The server's latest jobs in THE job table."""
-    # Every row's server is this one (the related manager hands it to each job): no join.
-    jobs = server.jobs.select_related("requested_by").order_by("-id")[:RECENT_JOBS]
+    jobs = server.jobs.for_table(server_column=False)[:RECENT_JOBS]
     return {**context.flatten(), "jobs": jobs, "show_server": False}
 
 
