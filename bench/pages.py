@@ -53,14 +53,29 @@ def insert_jobs(path, rows):
     db = sqlite3.connect(path)
     sql = (
         "INSERT INTO jobs_job (id, server_id, kind, state, requested_by_id, created_at, started_at, "
-        "finished_at, updated_at, exit_code, trigger, claimed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "finished_at, updated_at, exit_code, trigger, claimed_by, params) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     )
     batch = []
     for job_id, server, kind, state, user, created in rows:
         stamp = created.strftime("%Y-%m-%d %H:%M:%S.%f")
         end = (created + timedelta(seconds=40)).strftime("%Y-%m-%d %H:%M:%S.%f")
         batch.append(
-            (job_id, server, kind, state, user, stamp, stamp, end, end, int(state != "succeeded"), "user", "")
+            (
+                job_id,
+                server,
+                kind,
+                state,
+                user,
+                stamp,
+                stamp,
+                end,
+                end,
+                int(state != "succeeded"),
+                "user",
+                "",
+                "{}",
+            )
         )
         if len(batch) == 20_000:
             db.executemany(sql, batch)
