@@ -1,6 +1,8 @@
 """When a job kind makes sense for a server as it is now: the one rule the buttons, a POST of
 the kind, a re-run and the API all follow, so none of them can do what another refuses."""
 
+from django.db.models import Max, Q
+
 from servers.models import ActualState, DesiredState
 
 from .models import JobKind, JobState
@@ -40,13 +42,12 @@ def refusal(kind, server):
 
 def install_unfinished(server):
     """Whether the server's latest install (or update) job that ran was an install that failed or
-    was cancelled: steamcmd may have left the files half checked, whatever build they claim."""
-    last = (
-        server.jobs.filter(kind__in=(JobKind.INSTALL, JobKind.UPDATE))
-        .exclude(state=JobState.QUEUED)
-        .order_by("-id")
-        .values_list("kind", "state")
-        .first()
-    )
-    unfinished = (JobKind.INSTALL, JobState.FAILED), (JobKind.INSTALL, JobState.CANCELLED)
-    return last in unfinished
+    was cancelled: steamcmd may have left the files half checked, whatever build they claim.
+
+    Two maxima, not "the newest by id": ORDER BY id let SQLite walk the server's whole history
+    newest first (200,000 restarts since its last update: 42 ms) instead of its installs and
+    updates (the `job_server_kind` index)."""
+    ran = server.jobs.filter(kind__in=(JobKind.INSTALL, JobKind.UPDATE)).exclude(state=JobState.QUEUED)
+    broken = Q(kind=JobKind.INSTALL, state__in=(JobState.FAILED, JobState.CANCELLED))
+    last = ran.aggregate(ran=Max("id"), broken=Max("id", filter=broken))
+    return last["ran"] is not None and last["ran"] == last["broken"]

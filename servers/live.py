@@ -75,12 +75,10 @@ def state_frame(server_id, loaded=None):
         "checked_at", flat=True
     )
     checked = max(filter(None, [row["actual_state_checked_at"], beat.first()]), default=None)
-    job = (
-        Server.objects.filter(pk=server_id, jobs__state__in=UNFINISHED_STATES)
-        .order_by("jobs__id")
-        .values("jobs__id", "jobs__kind", "jobs__state")
-        .first()
-    )
+    # Every unfinished job (a few at most), the first in Python: ORDER BY id LIMIT 1 let SQLite
+    # walk the server's whole history (22 ms at 200,000 jobs) instead of the `job_server_state` index.
+    unfinished = Server.objects.filter(pk=server_id, jobs__state__in=UNFINISHED_STATES).order_by()
+    job = min(unfinished.values_list("jobs__id", "jobs__kind", "jobs__state"), default=None)
     crash = ServerCrash.objects.filter(server_id=server_id).values("at", "reason", "detail", "action").first()
     if crash and crash["action"] == CrashAction.RESTARTED:
         crash["restart"] = _restart_after(server_id, crash["at"])
@@ -92,7 +90,7 @@ def state_frame(server_id, loaded=None):
         **_live_fields(row),
         "auto_restart": row["auto_restart"],
         "paused": PAUSED_NOTICE if row["autorestart_paused_at"] else "",
-        "job": job and {"id": job["jobs__id"], "kind": job["jobs__kind"], "state": job["jobs__state"]},
+        "job": job and dict(zip(("id", "kind", "state"), job, strict=True)),
         "crash": crash and _crash(crash),
     }
 
@@ -148,13 +146,10 @@ RESTART_WORDS = {
 
 
 def _restart_after(server_id, at):
-    """The state of the monitor's restart job queued for the crash at `at` (None if there is none)."""
-    return (
-        Server.objects.filter(pk=server_id, jobs__trigger="monitor", jobs__created_at__gte=at)
-        .order_by("jobs__id")
-        .values_list("jobs__state", flat=True)
-        .first()
-    )
+    """The state of the monitor's restart job queued for the crash at `at` (None if there is none):
+    the first of the few jobs the monitor queued since, on the `job_server_monitor` index."""
+    since = Server.objects.filter(pk=server_id, jobs__trigger="monitor", jobs__created_at__gte=at).order_by()
+    return min(since.values_list("jobs__id", "jobs__state"), default=(None, None))[1]
 
 
 def _crash(row):

@@ -162,6 +162,42 @@ def test_admin_jobs_with_trailing_slash_redirects_to_the_table(staff_client):
     assert response.status_code == 302 and response["Location"] == "/admin/jobs?state=queued"
 
 
+def _sqlite_steps(client, url):
+    """How many SQLite VM instructions the page's queries take: rows read, not time."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    steps = []
+    connection.connection.set_progress_handler(lambda: steps.append(1) and 0, 1)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        connection.connection.set_progress_handler(None, 100)
+    assert steps, "the page ran on another connection: nothing was counted"
+    return len(steps)
+
+
+def test_the_server_page_reads_no_more_of_a_long_history(owner_client, owner, make_server):
+    """Its job reads (Start's rule, the job in progress, the last crash's restart) go through
+    indexes: the same work after 5,000 restarts as after 20, not a walk back through them."""
+    from django.db import connection
+
+    from servers.models import CrashAction, ServerCrash
+
+    if connection.vendor != "sqlite":
+        pytest.skip("counts SQLite's instructions (PostgreSQL's plans: bench/README.md)")
+    steps = {}
+    for count in (20, 5_000):
+        server = make_server()
+        Job.objects.create(server=server, kind=JobKind.INSTALL, state=JobState.SUCCEEDED, requested_by=owner)
+        restarts = [Job(server=server, kind=JobKind.RESTART, state=JobState.SUCCEEDED) for _ in range(count)]
+        Job.objects.bulk_create(restarts)
+        ServerCrash.objects.create(server=server, reason="segfault", detail="", action=CrashAction.RESTARTED)
+        Job.objects.create(server=server, kind=JobKind.RESTART, trigger=JobTrigger.MONITOR, requested_by=None)
+        steps[count] = _sqlite_steps(owner_client, f"/servers/{server.id}")
+    assert steps[5_000] < steps[20] * 1.2, steps
+
+
 @pytest.mark.parametrize("count", [3, 300])
 def test_list_pages_cost_a_fixed_number_of_queries(
     count, owner_client, staff_client, owner, server, django_assert_max_num_queries

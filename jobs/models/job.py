@@ -188,6 +188,12 @@ class Job(models.Model):
             models.Index(fields=["server", "-id"], name="job_server_newest"),
             # The queue: oldest queued first; the admin's state filter.
             models.Index(fields=["state", "id"], name="job_state_fifo"),
+            # The job in progress on a server, and its last install or update (Start's rule):
+            # on the history index alone both read every job since (200,000 restarts: 62 ms a page).
+            models.Index(fields=["server", "state"], name="job_server_state"),
+            models.Index(fields=["server", "kind"], name="job_server_kind"),
+            # What became of the restart the monitor queued for a server's last crash.
+            models.Index(fields=["server", "trigger", "created_at"], name="job_server_monitor"),
         ]
 
     duplicate = False  # set by enqueue when it returned an identical queued job
