@@ -1,4 +1,4 @@
-"""Pages: job lists at 100 and 1,000,000 jobs, then the web tier (bench/README.md, "Web tier").
+"""Pages: a server page and the job lists at 100 and 1,000,000 jobs, then the web tier (bench/README.md, "Web tier").
 
     .venv/bin/python bench/pages.py [--parts lists,web] [--requests 40] [--big 1000000]
                                     [--seconds 10] [--clients 50] [--rate 50] [--viewers 200]
@@ -176,6 +176,7 @@ def lists():
         # 55 of the newest 100 are older than this one: the page is full in both databases.
         older_than = Job.objects.filter(server=server).order_by("-id").values_list("id", flat=True)[44]
         return {
+            "/servers/<id>": (owner_client, f"/servers/{server.id}"),
             "/servers/<id>/jobs": (owner_client, f"/servers/{server.id}/jobs"),
             "/admin/jobs": (staff_client, "/admin/jobs"),
             "/admin/jobs?state=failed": (staff_client, "/admin/jobs?state=failed"),

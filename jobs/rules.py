@@ -1,8 +1,6 @@
 """When a job kind makes sense for a server as it is now: the one rule the buttons, a POST of
 the kind, a re-run and the API all follow, so none of them can do what another refuses."""
 
-from django.db.models import Max, Q
-
 from servers.models import ActualState, DesiredState
 
 from .models import JobKind, JobState
@@ -44,10 +42,13 @@ def install_unfinished(server):
     """Whether the server's latest install (or update) job that ran was an install that failed or
     was cancelled: steamcmd may have left the files half checked, whatever build they claim.
 
-    Two maxima, not "the newest by id": ORDER BY id let SQLite walk the server's whole history
-    newest first (200,000 restarts since its last update: 42 ms) instead of its installs and
-    updates (the `job_server_kind` index)."""
-    ran = server.jobs.filter(kind__in=(JobKind.INSTALL, JobKind.UPDATE)).exclude(state=JobState.QUEUED)
-    broken = Q(kind=JobKind.INSTALL, state__in=(JobState.FAILED, JobState.CANCELLED))
-    last = ran.aggregate(ran=Max("id"), broken=Max("id", filter=broken))
-    return last["ran"] is not None and last["ran"] == last["broken"]
+    The newest install, then (only if it broke) the newest update, each one step down the
+    `job_server_kind` index: "the newest of both" let SQLite walk the server's whole history
+    (200,000 restarts since: 42 ms), and a maximum over both read every update it ever ran
+    (180,000 of a million jobs: 80 ms)."""
+    ran = server.jobs.exclude(state=JobState.QUEUED).order_by("-id").values_list("id", "state")
+    install = ran.filter(kind=JobKind.INSTALL).first()
+    if install is None or install[1] not in (JobState.FAILED, JobState.CANCELLED):
+        return False
+    update = ran.filter(kind=JobKind.UPDATE).first()
+    return update is None or update[0] < install[0]

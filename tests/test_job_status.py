@@ -237,3 +237,19 @@ def test_after_an_unfinished_install_start_is_off_until_an_install_finishes(
     again = Job.enqueue(server, JobKind.INSTALL, owner)
     Job.objects.filter(pk=again.pk).update(state=JobState.SUCCEEDED, exit_code=0)
     assert owner_client.post(f"/servers/{server.id}/jobs", {"kind": "start"}).status_code == 302
+
+
+def test_an_update_that_ran_after_a_broken_install_turns_start_back_on(owner_client, owner, server):
+    from jobs.rules import install_unfinished
+    from servers.models import ActualState, Server
+
+    Server.objects.filter(pk=server.pk).update(actual_state=ActualState.STOPPED, installed_build="9143")
+    Job.objects.create(server=server, kind=JobKind.UPDATE, state=JobState.SUCCEEDED, requested_by=owner)
+    Job.objects.create(server=server, kind=JobKind.INSTALL, state=JobState.FAILED, requested_by=owner)
+    assert install_unfinished(server)
+    # One still queued has not run: it changes nothing either way.
+    Job.objects.create(server=server, kind=JobKind.UPDATE, state=JobState.QUEUED, requested_by=owner)
+    assert install_unfinished(server)
+    Job.objects.create(server=server, kind=JobKind.UPDATE, state=JobState.FAILED, requested_by=owner)
+    assert not install_unfinished(server)
+    assert owner_client.post(f"/servers/{server.id}/jobs", {"kind": "start"}).status_code == 302
