@@ -1,4 +1,4 @@
-"""Pages: a server page and the job lists at 100 and 1,000,000 jobs, then the web tier (bench/README.md, "Web tier").
+"""Pages: a server page and the job lists at 100 and 1,000,000 jobs, then the web tier (bench/README.md).
 
     .venv/bin/python bench/pages.py [--parts lists,web] [--requests 40] [--big 1000000]
                                     [--seconds 10] [--clients 50] [--rate 50] [--viewers 200]

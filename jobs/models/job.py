@@ -191,7 +191,9 @@ class Job(models.Model):
             # The job in progress on a server, and its last install or update (Start's rule):
             # on the history index alone both read every job since (200,000 restarts: 62 ms a page).
             models.Index(fields=["server", "state"], name="job_server_state"),
-            models.Index(fields=["server", "kind"], name="job_server_kind"),
+            # With the id, so "the newest of a kind" is one step down it (not PostgreSQL walking
+            # the whole table backwards by id for a kind the server never ran).
+            models.Index(fields=["server", "kind", "-id"], name="job_server_kind"),
             # What became of the restart the monitor queued for a server's last crash.
             models.Index(fields=["server", "trigger", "created_at"], name="job_server_monitor"),
         ]
