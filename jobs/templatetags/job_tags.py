@@ -42,12 +42,11 @@ def row_key(job, show_server):
         job.updated_at,
         job.requested_by and job.requested_by.get_username(),
     )
-    node = job.server.node if show_server else None
-    if show_server:
-        key += (job.server.name, node and node.name, node and node.is_online)
-    if node and not node.is_online:
-        key += (node.last_heartbeat,)
-    return key
+    if not show_server:
+        return key
+    node = job.server.node
+    badge = None if node is None else ("online",) if node.is_online else ("offline", node.last_heartbeat)
+    return (*key, job.server.name, node and node.name, badge)
 
 
 @register.filter
