@@ -184,7 +184,7 @@ else:
 # Redis, each process's memory (so a limit is per web process there).
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    # Rendered rows of finished jobs ({% cache %} in jobs/_job_table.html): in each process's
+    # Rendered rows of finished jobs ({% job_rows %} in jobs/_job_table.html): in each process's
     # memory, even with Redis, as a round trip costs more than the row; a deploy restarts the
     # processes, so no row outlives the template that drew it.
     "fragments": {

