@@ -5,9 +5,11 @@ import functools
 import itertools
 import logging
 import time
+from datetime import UTC
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, connections, models
+from django.utils import timezone
 
 from .sync_threads import on_warm_thread
 
@@ -84,6 +86,22 @@ def _name(fn):
 
 def _first_line(exc):
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def fetch(sql, params=()):
+    """The rows of one SELECT, as tuples: for the reads a busy page makes on every load, where
+    Django building the query and its objects costs ten to twenty times running it (0.2-0.4 ms
+    against 0.02: bench/page_floor.py). Parameters are bound, never formatted in; a datetime
+    column comes back through `aware`."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def aware(value):
+    """A datetime column read by `fetch`, aware: SQLite hands it over naive, in UTC (as Django
+    stores it there), PostgreSQL aware already."""
+    return value if value is None or timezone.is_aware(value) else timezone.make_aware(value, UTC)
 
 
 def optional_fk(to, *, related_name="+", on_delete=models.SET_NULL, help_text=""):

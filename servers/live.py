@@ -6,6 +6,9 @@ console) re-reads `state_frame` (or `list_frame`) on the nudge, or on its next
 poll without Redis.
 """
 
+import functools
+
+from l4d2site.db import aware, fetch
 from l4d2site.job_states import UNFINISHED_STATES
 from streams import layer
 
@@ -59,6 +62,28 @@ def notify_console(server_id, seq):
     layer.publish(console_group(server_id), {"type": "console.lines", "seq": seq})
 
 
+# The reads of every state frame (a server page's first paint, each wake-up of its viewers), as
+# statements: through the ORM they cost the page 1 ms of its 8 (bench/page_floor.py).
+# The supervisor's last pass over the server's node.
+BEAT = f"SELECT checked_at FROM {SupervisorBeat._meta.db_table} WHERE node_name = %s ORDER BY id LIMIT 1"
+
+
+@functools.cache
+def _unfinished():
+    """Every unfinished job of a server (a few at most), the first picked in Python: ORDER BY id
+    LIMIT 1 let SQLite walk the server's whole history (22 ms at 200,000 jobs) instead of the
+    `job_server_state` index. The jobs' table by the reverse relation (`servers` never imports
+    `jobs`), once the apps are loaded."""
+    table = Server._meta.get_field("jobs").related_model._meta.db_table
+    marks = ", ".join(["%s"] * len(UNFINISHED_STATES))
+    return f"SELECT id, kind, state FROM {table} WHERE server_id = %s AND state IN ({marks})"
+
+
+# The last crash, on the `crash_server_newest` index.
+CRASH = f"""SELECT at, reason, detail, action FROM {ServerCrash._meta.db_table}
+    WHERE server_id = %s ORDER BY at DESC, id DESC LIMIT 1"""
+
+
 def state_frame(server_id, loaded=None):
     """The server's live state as a JSON-able dict (a "state" frame), or None if it is gone.
 
@@ -71,15 +96,16 @@ def state_frame(server_id, loaded=None):
     row = _row(loaded) if loaded else Server.objects.filter(pk=server_id).values(*FIELDS).first()
     if row is None:
         return None
-    beat = SupervisorBeat.objects.filter(node_name=row["node__name"] or "").values_list(
-        "checked_at", flat=True
+    beat = next((aware(at) for (at,) in fetch(BEAT, (row["node__name"] or "",))), None)
+    checked = max(filter(None, [row["actual_state_checked_at"], beat]), default=None)
+    job = min(fetch(_unfinished(), (server_id, *UNFINISHED_STATES)), default=None)
+    crash = next(
+        (
+            {"at": aware(at), "reason": reason, "detail": detail, "action": action}
+            for at, reason, detail, action in fetch(CRASH, (server_id,))
+        ),
+        None,
     )
-    checked = max(filter(None, [row["actual_state_checked_at"], beat.first()]), default=None)
-    # Every unfinished job (a few at most), the first in Python: ORDER BY id LIMIT 1 let SQLite
-    # walk the server's whole history (22 ms at 200,000 jobs) instead of the `job_server_state` index.
-    unfinished = Server.objects.filter(pk=server_id, jobs__state__in=UNFINISHED_STATES).order_by()
-    job = min(unfinished.values_list("jobs__id", "jobs__kind", "jobs__state"), default=None)
-    crash = ServerCrash.objects.filter(server_id=server_id).values("at", "reason", "detail", "action").first()
     if crash and crash["action"] == CrashAction.RESTARTED:
         crash["restart"] = _restart_after(server_id, crash["at"])
     return {

@@ -2,11 +2,16 @@
 
 from django import template
 
+from l4d2site.db import fetch
 from servers.models import UpdatePolicy
 
+from ..models import Schedule
 from ..updates import newer
 
 register = template.Library()
+
+# As a statement: through the ORM this count cost the server page 0.3 ms (bench/page_floor.py).
+ACTIVE_SCHEDULES = f"SELECT COUNT(*) FROM {Schedule._meta.db_table} WHERE server_id = %s AND enabled = %s"
 
 
 @register.filter
@@ -23,5 +28,5 @@ def server_automation(context, server):
         "server": server,
         # The choices as they are: a form's widget templates cost the page a millisecond.
         "policies": UpdatePolicy.choices,
-        "schedule_count": server.schedules.filter(enabled=True).count(),
+        "schedule_count": fetch(ACTIVE_SCHEDULES, (server.id, True))[0][0],
     }
