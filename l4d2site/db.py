@@ -104,6 +104,12 @@ def aware(value):
     return value if value is None or timezone.is_aware(value) else timezone.make_aware(value, UTC)
 
 
+def utc_param(value):
+    """An aware datetime as a `fetch` parameter: naive, in UTC, as Django writes it into SQLite
+    (where it is compared as text); PostgreSQL reads it in the session's zone, UTC under USE_TZ."""
+    return timezone.make_naive(value, UTC)
+
+
 def optional_fk(to, *, related_name="+", on_delete=models.SET_NULL, help_text=""):
     """A foreign key that may be empty: who asked for something, which host a server is on..."""
     return models.ForeignKey(
