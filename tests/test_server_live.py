@@ -9,7 +9,7 @@ from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
 from l4d2site.asgi import application
-from servers.charts import BUCKETS, history
+from servers.charts import BUCKETS, SPAN, history
 from servers.live import list_frame, list_row, notify_server
 from servers.models import ActualState, Node, Server, ServerCrash, ServerSample
 
@@ -132,6 +132,28 @@ def test_the_crash_card_says_what_became_of_its_restart(server, job_state, words
     ServerCrash.objects.create(server=server, reason="segfault", detail="segfault", action="restarted")
     Job.objects.create(server=server, kind=JobKind.RESTART, trigger=JobTrigger.MONITOR, state=job_state)
     assert state_frame(server.id)["crash"]["action"] == words
+
+
+def test_the_state_frame_reads_its_times_and_job_in_utc_on_every_database(server):
+    """Its reads are statements (servers/live.py): times come back aware, as the ORM gave them."""
+    from jobs.models import Job, JobKind, JobState
+    from servers.live import state_frame
+    from servers.models import SupervisorBeat
+
+    node = Node.objects.create(name="box-1")
+    checked = timezone.now().replace(microsecond=0) - timedelta(minutes=5)
+    Server.objects.filter(pk=server.pk).update(node=node, actual_state_checked_at=checked)
+    beat = SupervisorBeat.objects.create(
+        node_name="box-1", checked_at=checked + timedelta(seconds=90, microseconds=7)
+    )
+    crash = ServerCrash.objects.create(server=server, reason="segfault", detail="x", action="paused")
+    Job.objects.create(server=server, kind=JobKind.UPDATE, state=JobState.SUCCEEDED)
+    first = Job.objects.create(server=server, kind=JobKind.RESTART, state=JobState.RUNNING)
+    Job.objects.create(server=server, kind=JobKind.STOP, state=JobState.QUEUED)
+    frame = state_frame(server.id)
+    assert frame["checked_at"] == beat.checked_at.isoformat() and frame["checked_at"].endswith("+00:00")
+    assert frame["crash"]["at"] == ServerCrash.objects.get(pk=crash.pk).at.isoformat()
+    assert frame["job"] == {"id": first.id, "kind": "restart", "state": "running"}
 
 
 @pytest.mark.parametrize(
@@ -279,6 +301,17 @@ def test_charts_draw_the_last_day_with_gaps_where_it_was_not_running(server):
     assert players.latest == "3" and cpu.latest == "50 %" and memory.latest == "1024 MB"
     xs = [float(point.split(",")[0]) for line in players.lines for point in line.split()]
     assert 0 <= min(xs) and max(xs) <= BUCKETS
+
+
+def test_the_day_starts_exactly_24_hours_ago_to_the_microsecond(server):
+    """The window's bounds are statement parameters (servers/charts.py): compared as SQLite's text
+    and as PostgreSQL's timestamps alike, a sample on the edge is in, one a microsecond older out."""
+    now = timezone.now().replace(microsecond=0)
+    ServerSample.objects.create(server=server, at=now - timedelta(minutes=10), players=1, cpu=1.0, memory=1)
+    edge = ServerSample.objects.create(server=server, at=now - SPAN, players=1, cpu=1.0, memory=1)
+    assert history(server, now)[0].since == "24 h"  # the edge is the day's oldest sample
+    ServerSample.objects.filter(pk=edge.pk).update(at=now - SPAN - timedelta(microseconds=1))
+    assert history(server, now)[0].since == "15 min"  # out: ten minutes of history
 
 
 def test_minutes_of_history_fill_a_shorter_window_instead_of_a_sliver_of_the_day(owner_client, server):
