@@ -63,7 +63,7 @@ def job_rows(context, jobs):
     7.3 -> 5.6 ms of CPU a page).
     A job still going is drawn every time: its Cancel form carries this session's CSRF token."""
     show_server, selectable = context.get("show_server"), context.get("selectable")
-    staff = context["user"].is_staff
+    staff = getattr(context.get("user"), "is_staff", False)
     keys = {
         job.pk: make_template_fragment_key("job_row", [row_key(job, show_server), selectable, staff])
         for job in jobs
