@@ -17,13 +17,13 @@ from .models import LIFECYCLE_KINDS, CancelOutcome, Job, JobKind, JobLog, JobSta
 from .models.job import QueueFull
 from .outcome import failure_reason
 from .rules import WARNED_KINDS, refusal
+from .templatetags.job_tags import ROW
 
 LOG_VIEW_LINES = 5000  # lines the job page shows at most; older ones load on demand or are in log.txt
 QUEUED_FLASH = "job-queued"  # the "queued as job #N" message: the job page drops it once the job starts
 
 # The fragments htmx swaps in place, by the element they replace.
 PANEL = "jobs/_job_status.html"
-ROW = "jobs/_job_row.html"
 
 
 def _fragment(request):

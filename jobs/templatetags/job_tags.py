@@ -34,7 +34,6 @@ def duration(delta):
     return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
 
 
-@register.filter
 def row_key(job, show_server):
     """Everything a finished job's row shows, as the key of its kept copy (`job_rows`):
     with the server column, the server's name and its node's badge (online, or offline since)."""
