@@ -273,7 +273,9 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
-USE_I18N = True
+# The panel speaks English only: no translation catalog to consult for every string a page
+# renders (Django's own messages stay English too).
+USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "/static/"

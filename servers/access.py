@@ -79,17 +79,20 @@ def require(user, server, name):
         raise Forbidden(name)
 
 
+SERVER_BY_ID = f"SELECT * FROM {Server._meta.db_table} WHERE id = %s"
+
+
 def server_for_user(user, server_id, perm="server.read"):
     """The server, if `user` may see it (else 404) and holds `perm` on it (else 403).
 
     Read by its key, then checked: whoever may see it holds `server.read` on it, and that
     check costs no query for its owner or staff (a membership look-up otherwise, which the
-    page asks anyway). Filtering by `visible_to` cost the server page 0.3 ms of SQL building.
+    page asks anyway). Filtering by `visible_to` cost the server page 0.3 ms of SQL building;
+    and the read is a statement of its own (`raw`): Django building a `get()` with its owner and
+    node joined was another 0.3 of the page's 5 ms, where the statement costs 0.15. Its owner
+    and node are read when a page shows them (a server on no node has none to read).
     """
-    try:
-        server = Server.objects.select_related("owner", "node").get(pk=server_id)
-    except Server.DoesNotExist:
-        server = None
+    server = next(iter(Server.objects.raw(SERVER_BY_ID, [server_id])), None)
     if server is None or not permissions_of(user, server):
         raise Http404("No such server.")
     require(user, server, perm)

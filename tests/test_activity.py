@@ -388,8 +388,9 @@ def test_the_page_costs_the_same_queries_for_a_few_events_or_a_full_page_by_many
         for n in range(60)
     )
     client = client_of(other_owner)  # a member: their permissions are one more query
-    # Session, user, server, membership, events with their people, the team for the person box.
-    with django_assert_max_num_queries(6):
+    # Session, user, server, membership, events with their people, the team for the person box
+    # and its owner (read when a page shows them: servers.access.server_for_user).
+    with django_assert_max_num_queries(7):
         response = client.get(f"/servers/{server.id}/activity")
     assert len(_ids(response.content.decode())) == 50
 
