@@ -60,10 +60,10 @@ def reads_answered(server):
 
     charts_now = charts.history(server)
     frame = live.state_frame(server.id, loaded=server)
-    recent = list(server.jobs.for_table(server_column=False)[:10])
+    recent = list(server.jobs.row_keys(server_column=False)[:10])
     count = Schedule.objects.filter(server=server, enabled=True).count()
 
-    class Rows(list):  # the recent jobs as a sliceable queryset stand-in
+    class Rows(list):  # what the recent jobs' rows show, as a sliceable queryset stand-in
         def __getitem__(self, index):
             return self if isinstance(index, slice) else list.__getitem__(self, index)
 
@@ -71,7 +71,7 @@ def reads_answered(server):
         mock.patch("servers.views.charts.history", lambda s: charts_now),
         mock.patch("servers.views.state_frame", lambda server_id, loaded=None: frame),
         mock.patch("jobs.rules.install_unfinished", lambda s: False),
-        mock.patch.object(JobQuerySet, "for_table", lambda qs, server_column=False: Rows(recent)),
+        mock.patch.object(JobQuerySet, "row_keys", lambda qs, server_column=False: Rows(recent)),
         mock.patch("automation.templatetags.automation_tags.fetch", lambda sql, params: [(count,)]),
     ]
 

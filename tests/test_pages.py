@@ -5,6 +5,9 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.db import connection
+from django.template import Context, Template
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from jobs.models import Job, JobKind, JobLog, JobState, JobTrigger
@@ -210,8 +213,8 @@ def test_list_pages_cost_a_fixed_number_of_queries(
     # The server page also reads its live state (last pass, job in progress, last crash: the
     # server row it has), its 24 h of samples (the oldest and the newest, then the columns),
     # and whether its last install finished (Start's rule): a few queries more, still the same
-    # for any history.
-    with django_assert_max_num_queries(11):
+    # for any history. Its recent jobs are two reads while a row is not kept (these are queued).
+    with django_assert_max_num_queries(12):
         assert owner_client.get(f"/servers/{server.id}").status_code == 200
     # Session, user, memberships, servers (their live columns from the same rows); staff see
     # each server's owner and node too, from the same query.
@@ -258,6 +261,41 @@ def test_a_finished_jobs_row_is_kept_and_drawn_again_when_what_it_shows_changes(
     assert (
         f'data-cancel-job="{running.id}"' in owner_client.get(f"/servers/{server.id}/jobs").content.decode()
     )
+
+
+def whole_job_reads(client, url):
+    """The SQL of the reads of whole jobs (their kind: what `row_keys` does not read) for `url`."""
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return [q["sql"] for q in queries if '"jobs_job"."kind"' in q["sql"]]
+
+
+def test_a_table_whose_rows_are_all_kept_builds_no_job(owner_client, owner, server):
+    Job.objects.bulk_create(
+        Job(server=server, kind=JobKind.UPDATE, requested_by=owner, state=JobState.SUCCEEDED)
+        for _ in range(3)
+    )
+    assert len(whole_job_reads(owner_client, f"/servers/{server.id}/jobs")) == 1  # drawn, then kept
+    assert whole_job_reads(owner_client, f"/servers/{server.id}/jobs") == []
+    assert whole_job_reads(owner_client, f"/servers/{server.id}") == []  # the same rows, kept
+    # A job still going is read whole, alone: its row is drawn for every request.
+    running = Job.objects.create(
+        server=server, kind=JobKind.START, requested_by=owner, state=JobState.RUNNING
+    )
+    (read,) = whole_job_reads(owner_client, f"/servers/{server.id}/jobs")
+    assert f'"jobs_job"."id" IN ({running.id})' in read
+
+
+def test_a_job_gone_between_the_tables_two_reads_leaves_the_table(rf, owner, server):
+    kept, pruned = (Job.objects.create(server=server, kind=JobKind.UPDATE, requested_by=owner) for _ in "ab")
+    rows = list(Job.objects.row_keys(server_column=False))
+    source = Job.objects.for_table(server_column=False).exclude(pk=pruned.pk)  # as if pruned meanwhile
+    request = rf.get("/")
+    request.user = owner
+    html = Template("{% load job_tags %}{% job_rows rows source %}").render(
+        Context({"rows": rows, "source": source, "request": request, "user": owner})
+    )
+    assert f'id="job-row-{kept.id}"' in html and f'id="job-row-{pruned.id}"' not in html
 
 
 # --- job page ----------------------------------------------------------------------

@@ -47,7 +47,7 @@ DESIRED_STATE_FOR_KIND = {
 VIA = {JobTrigger.SCHEDULE: "schedule", JobTrigger.MONITOR: "monitor"}
 
 
-# What a row of the shared job table reads (jobs/_job_row.html, its Cancel button, its cache key).
+# What a row of the shared job table reads to draw it (jobs/_job_row.html, its Cancel button).
 TABLE_FIELDS = (
     "server",
     "kind",
@@ -59,6 +59,10 @@ TABLE_FIELDS = (
     "updated_at",
 )
 SERVER_COLUMN_FIELDS = ("server__name", "server__owner", "server__node__name", "server__node__last_heartbeat")
+# What a finished row's kept copy depends on (job_tags.row_key), read before the rows themselves:
+# a table whose rows are all kept builds no job at all.
+ROW_KEY_FIELDS = ("id", "state", "finished_at", "updated_at", "requested_by__username")
+SERVER_ROW_KEY_FIELDS = ("server__name", "server__node__name", "server__node__last_heartbeat")
 
 
 class JobQuerySet(models.QuerySet):
@@ -75,14 +79,20 @@ class JobQuerySet(models.QuerySet):
         return self.filter(server__in=Server.objects.visible_to(user))
 
     def for_table(self, server_column=True):
-        """What the shared job table shows (jobs/_job_row.html, its Cancel button, its cache key)
-        and no more, in one query: building 50 whole jobs, their requesters and servers was
-        most of a page of history. Without the server column (one server's history, through
+        """What the shared job table draws (jobs/_job_row.html, its Cancel button) and no more, in
+        one query, for the rows not kept (`row_keys`): building 50 whole jobs, their requesters
+        and servers was most of a page of history. Without the server column (one server's history, through
         `server.jobs`, which hands each job its server) no server is read."""
         related, fields = ("requested_by",), TABLE_FIELDS
         if server_column:
             related, fields = ("server__node", *related), (*fields, *SERVER_COLUMN_FIELDS)
         return self.select_related(*related).only(*fields).order_by("-id")
+
+    def row_keys(self, server_column=True):
+        """What each row of the job table depends on (`ROW_KEY_FIELDS`), newest first, as named
+        tuples with the job's `id`: 10 of them cost half of 10 jobs built for the table."""
+        fields = (*ROW_KEY_FIELDS, *SERVER_ROW_KEY_FIELDS) if server_column else ROW_KEY_FIELDS
+        return self.order_by("-id").values_list(*fields, named=True)
 
     @retry_locked
     def claim(self, *, node_name, worker, after_owner=0):

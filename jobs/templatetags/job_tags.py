@@ -11,10 +11,10 @@ from django.utils.safestring import mark_safe
 
 from servers import permissions
 from servers.access import permissions_of
-from servers.models import ActualState
+from servers.models import ActualState, heard_lately
 
 from ..access import KIND_PERMISSION
-from ..models import LIFECYCLE_KINDS, JobKind, JobState
+from ..models import FINISHED_STATES, LIFECYCLE_KINDS, JobKind, JobState
 from ..outcome import exit_code_text
 from ..rules import WARNED_KINDS, why_not
 
@@ -34,54 +34,56 @@ def duration(delta):
     return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
 
 
-def row_key(job, show_server):
-    """Everything a finished job's row shows, as the key of its kept copy (`job_rows`):
-    with the server column, the server's name and its node's badge (online, or offline since)."""
-    key = (
-        job.pk,
-        job.state,
-        job.finished_at,
-        job.updated_at,
-        job.requested_by and job.requested_by.get_username(),
-    )
+def row_key(row, show_server):
+    """Everything a finished job's row shows, as the key of its kept copy (`job_rows`), from its
+    `JobQuerySet.row_keys` tuple: with the server column, the server's name and its node's
+    badge (online, or offline since)."""
+    key = (row.id, row.state, row.finished_at, row.updated_at, row.requested_by__username)
     if not show_server:
         return key
-    node = job.server.node
-    badge = None if node is None else ("online",) if node.is_online else ("offline", node.last_heartbeat)
-    return (*key, job.server.name, node and node.name, badge)
+    heartbeat = row.server__node__last_heartbeat
+    if row.server__node__name is None:
+        badge = None
+    else:
+        badge = ("online",) if heard_lately(heartbeat) else ("offline", heartbeat)
+    return (*key, row.server__name, row.server__node__name, badge)
 
 
 ROW = "jobs/_job_row.html"
 
 
 @register.simple_tag(takes_context=True)
-def job_rows(context, jobs):
-    """The table's rows. A finished job's row is drawn once per process and kept
-    (CACHES["fragments"]), keyed on everything it shows (`row_key`); the table's kept rows are
-    read in one `get_many`, not a `{% cache %}` block each (a server's history, fifty rows:
-    7.3 -> 5.6 ms of CPU a page).
-    A job still going is drawn every time: its Cancel form carries this session's CSRF token."""
+def job_rows(context, rows, source):
+    """The table's rows: `rows` says what each shows (`JobQuerySet.row_keys`), `source` (a
+    `for_table` queryset) gives the whole jobs, read only for rows not kept.
+
+    A finished job's row is drawn once per process and kept (CACHES["fragments"]), keyed on
+    everything it shows (`row_key`); the table's kept rows are read in one `get_many`. A job
+    still going is drawn every time: its Cancel form carries this session's CSRF token. A job
+    deleted between the two reads (pruned) leaves the table."""
     show_server, selectable = context.get("show_server"), context.get("selectable")
     staff = getattr(context.get("user"), "is_staff", False)
     keys = {
-        job.pk: make_template_fragment_key("job_row", [row_key(job, show_server), selectable, staff])
-        for job in jobs
-        if job.is_finished
+        row.id: make_template_fragment_key("job_row", [row_key(row, show_server), selectable, staff])
+        for row in rows
+        if row.state in FINISHED_STATES
     }
     kept = caches["fragments"].get_many(keys.values())
+    missing = [row.id for row in rows if keys.get(row.id) not in kept]
+    jobs = source.in_bulk(missing) if missing else {}
     template = context.template.engine.get_template(ROW)
-    rows, drawn = [], {}
-    for job in jobs:
-        key = keys.get(job.pk)
-        row = kept.get(key)
-        if row is None:
+    html, drawn = [], {}
+    for row in rows:
+        key = keys.get(row.id)
+        if key in kept:
+            html.append(kept[key])
+        elif job := jobs.get(row.id):
             with context.push(job=job):
-                row = template.render(context)
+                html.append(template.render(context))
             if key:
-                drawn[key] = row
-        rows.append(row)
+                drawn[key] = html[-1]
     caches["fragments"].set_many(drawn)
-    return mark_safe("".join(rows))  # each drawn by the row template, which escaped it
+    return mark_safe("".join(html))  # each drawn by the row template, which escaped it
 
 
 @register.filter
@@ -113,8 +115,9 @@ def progress_bar(job):
 @register.inclusion_tag("jobs/_job_table.html", takes_context=True)
 def recent_jobs(context, server):
     """The server's latest jobs in THE job table."""
-    jobs = server.jobs.for_table(server_column=False)[:RECENT_JOBS]
-    return {**context.flatten(), "jobs": jobs, "show_server": False}
+    source = server.jobs.for_table(server_column=False)
+    rows = source.row_keys(server_column=False)[:RECENT_JOBS]
+    return {**context.flatten(), "jobs": rows, "source": source, "show_server": False}
 
 
 @register.inclusion_tag("servers/_actions.html", takes_context=True)

@@ -13,6 +13,7 @@ from .server import (
     Server,
     ServerQuerySet,
     UpdatePolicy,
+    heard_lately,
     new_rcon_password,
 )
 from .supervision import (
@@ -54,5 +55,6 @@ __all__ = [
     "ServerSample",
     "SupervisorBeat",
     "UpdatePolicy",
+    "heard_lately",
     "new_rcon_password",
 ]

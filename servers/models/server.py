@@ -110,10 +110,14 @@ class Node(models.Model):
 
     @property
     def is_online(self):
-        if self.last_heartbeat is None:
-            return False
-        age = (timezone.now() - self.last_heartbeat).total_seconds()
-        return age < settings.NODE_OFFLINE_SECONDS
+        return heard_lately(self.last_heartbeat)
+
+
+def heard_lately(last_heartbeat):
+    """Whether a node whose last heartbeat is this one counts as online (`Node.is_online`)."""
+    if last_heartbeat is None:
+        return False
+    return (timezone.now() - last_heartbeat).total_seconds() < settings.NODE_OFFLINE_SECONDS
 
 
 def cvar_text(cvar, label, max_length, help_text):
