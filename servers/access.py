@@ -82,7 +82,7 @@ def require(user, server, name):
 SERVER_BY_ID = f"SELECT * FROM {Server._meta.db_table} WHERE id = %s"
 
 
-def server_for_user(user, server_id, perm="server.read"):
+def server_for_user(user, server_id, perm="server.read", missing="No such server."):
     """The server, if `user` may see it (else 404) and holds `perm` on it (else 403).
 
     Read by its key, then checked: whoever may see it holds `server.read` on it, and that
@@ -91,10 +91,11 @@ def server_for_user(user, server_id, perm="server.read"):
     and the read is a statement of its own (`raw`): Django building a `get()` with its owner and
     node joined was another 0.3 of the page's 5 ms, where the statement costs 0.15. Its owner
     and node are read when a page shows them (a server on no node has none to read).
+    `missing` is the 404's text: a job's page says "No such job." for a server it may not see.
     """
     server = next(iter(Server.objects.raw(SERVER_BY_ID, [server_id])), None)
     if server is None or not permissions_of(user, server):
-        raise Http404("No such server.")
+        raise Http404(missing)
     require(user, server, perm)
     return server
 

@@ -301,6 +301,21 @@ def test_a_job_gone_between_the_tables_two_reads_leaves_the_table(rf, owner, ser
 # --- job page ----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("lines", [3, 3_000])
+def test_the_job_page_costs_the_same_queries_for_any_log(lines, owner_client, owner, server, job):
+    JobLog.objects.bulk_create(
+        JobLog(job=job, seq=n, stream="stdout", line=f"line {n}") for n in range(1, lines + 1)
+    )
+    rerun = Job.objects.create(
+        server=server, kind=job.kind, requested_by=owner, parent=job, trigger=JobTrigger.RETRY
+    )
+    # Session, user, the job with its requester, its server, the log's last line, its re-runs.
+    with CaptureQueriesContext(connection) as queries:
+        content = owner_client.get(f"/jobs/{job.id}").content.decode()
+    assert len(queries) == 6, [q["sql"] for q in queries]
+    assert f'<a href="/jobs/{rerun.id}">#{rerun.id}</a>' in content
+
+
 def test_job_page_shows_metadata(owner_client, job):
     content = owner_client.get(f"/jobs/{job.id}").content.decode()
     for text in ("Install", "Queued", "owner", f"/ws/jobs/{job.id}/logs", f"/jobs/{job.id}/log.txt"):

@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 import activity
-from l4d2site.db import optional_user_fk, retry_locked, until_answered
+from l4d2site.db import fetch, optional_user_fk, retry_locked, until_answered
 from l4d2site.job_states import ACTIVE_STATES, CANCELLABLE_STATES, FINISHED_STATES
 from servers import events
 from servers.models import DesiredState, Server
@@ -226,9 +226,10 @@ class Job(models.Model):
 
     @property
     def reruns(self):
-        """Ids of the jobs that re-ran this one, oldest first."""
-        reruns = self.children.filter(trigger=JobTrigger.RETRY).order_by("id")
-        return list(reruns.values_list("id", flat=True))
+        """Ids of the jobs that re-ran this one, oldest first: a statement, as every job page
+        asks (through the ORM this was a tenth of the page)."""
+        sql = f'SELECT id FROM {self._meta.db_table} WHERE parent_id = %s AND "trigger" = %s ORDER BY id'
+        return [pk for (pk,) in fetch(sql, (self.pk, JobTrigger.RETRY))]
 
     @property
     def duration(self):
