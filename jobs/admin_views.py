@@ -60,14 +60,13 @@ def admin_jobs(request):
     """Every job in the shared job table, filterable by state, kind, trigger and server, newest first."""
     chosen = job_filters(request.GET)
     lookups = {("server_id" if field == "server" else field): value for field, value in chosen.items()}
-    source = Job.objects.for_table()
-    page = keyset_page(source.filter(**lookups).row_keys(), request.GET)
+    page = keyset_page(Job.objects.filter(**lookups).row_keys(), request.GET)
     model_admin = admin.site.get_model_admin(Job)
     # The same filters on the changelist: where the admin sends staff back after an action.
     as_changelist = {name: chosen[field] for name, field in CHANGELIST_FILTERS.items() if field in chosen}
     context = {
         "page": page,
-        "source": source,
+        "source": Job.objects,
         "states": JobState.choices,
         "kinds": JobKind.choices,
         "triggers": JobTrigger.choices,

@@ -102,9 +102,8 @@ def server_jobs(request, server_id):
     server = server_for_user(request.user, server_id)
     if request.method == "POST":
         return _enqueue(request, server)
-    source = server.jobs.for_table(server_column=False)
-    page = keyset_page(source.row_keys(server_column=False), request.GET)
-    return render(request, "servers/jobs.html", {"server": server, "page": page, "source": source})
+    page = keyset_page(server.jobs.row_keys(server_column=False), request.GET)
+    return render(request, "servers/jobs.html", {"server": server, "page": page, "source": server.jobs})
 
 
 def _enqueue(request, server):

@@ -54,8 +54,9 @@ ROW = "jobs/_job_row.html"
 
 @register.simple_tag(takes_context=True)
 def job_rows(context, rows, source):
-    """The table's rows: `rows` says what each shows (`JobQuerySet.row_keys`), `source` (a
-    `for_table` queryset) gives the whole jobs, read only for rows not kept.
+    """The table's rows: `rows` says what each shows (`JobQuerySet.row_keys`), `source` (the
+    jobs they came from: `server.jobs`, `Job.objects`) gives the whole jobs, read with what
+    the table draws (`for_table`) only for rows not kept.
 
     A finished job's row is drawn once per process and kept (CACHES["fragments"]), keyed on
     everything it shows (`row_key`); the table's kept rows are read in one `get_many`. A job
@@ -70,7 +71,7 @@ def job_rows(context, rows, source):
     }
     kept = caches["fragments"].get_many(keys.values())
     missing = [row.id for row in rows if keys.get(row.id) not in kept]
-    jobs = source.in_bulk(missing) if missing else {}
+    jobs = source.for_table(server_column=bool(show_server)).in_bulk(missing) if missing else {}
     template = context.template.engine.get_template(ROW)
     html, drawn = [], {}
     for row in rows:
@@ -115,9 +116,8 @@ def progress_bar(job):
 @register.inclusion_tag("jobs/_job_table.html", takes_context=True)
 def recent_jobs(context, server):
     """The server's latest jobs in THE job table."""
-    source = server.jobs.for_table(server_column=False)
-    rows = source.row_keys(server_column=False)[:RECENT_JOBS]
-    return {**context.flatten(), "jobs": rows, "source": source, "show_server": False}
+    rows = server.jobs.row_keys(server_column=False)[:RECENT_JOBS]
+    return {**context.flatten(), "jobs": rows, "source": server.jobs, "show_server": False}
 
 
 @register.inclusion_tag("servers/_actions.html", takes_context=True)
