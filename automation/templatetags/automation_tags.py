@@ -17,9 +17,9 @@ ACTIVE_SCHEDULES = f"SELECT COUNT(*) FROM {Schedule._meta.db_table} WHERE server
 
 @register.simple_tag
 def update_badge(server):
-    """ "Update available (build X → Y)" if the server watches for updates and Valve has a newer
-    build than it runs, else "". A tag, not an included template: the server list draws it on
-    every row, and an include cost a row 25 µs to draw nothing."""
+    """The badge "Update available (build X → Y)" if the server watches for updates and Valve
+    has a newer build than it runs, else "". A tag, not an included template: the server list
+    draws it on every row, and an include cost a row 25 µs to draw nothing."""
     if server.update_policy == UpdatePolicy.OFF or not newer(server.latest_build, server.installed_build):
         return ""
     applied = "; it is applied automatically" if server.update_policy == UpdatePolicy.APPLY else ""
