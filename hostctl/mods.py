@@ -28,12 +28,12 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from hostctl.errors import HostError
+from hostctl.files import DIR_FLAGS
 from hostctl.process import LineSink
 
 MAX_MEMBERS = 20_000
 MAX_UNPACKED = 1_000_000_000  # bytes: a real SourceMod unpacks to ~40 MB
 SYMLINK = "symlink"  # what sha256() says of a link: never equal to a digest, so never "unchanged"
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ class GameDir:
 
     def __init__(self, path: Path) -> None:
         try:
-            self.fd = os.open(path, _DIR_FLAGS)
+            self.fd = os.open(path, DIR_FLAGS)
         except FileNotFoundError:
             raise HostError("The game is not installed (no left4dead2 directory): install it first") from None
         except OSError as exc:
@@ -177,14 +177,14 @@ class GameDir:
         try:
             for depth, part in enumerate(dirs):
                 try:
-                    inner = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                    inner = os.open(part, DIR_FLAGS, dir_fd=fd)
                 except FileNotFoundError:
                     if not create:
                         raise
                     os.mkdir(part, 0o750, dir_fd=fd)
                     if made is not None:
                         made.append("/".join(dirs[: depth + 1]))
-                    inner = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                    inner = os.open(part, DIR_FLAGS, dir_fd=fd)
                 except OSError as exc:
                     if exc.errno in (errno.ELOOP, errno.ENOTDIR):
                         raise HostError(

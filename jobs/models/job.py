@@ -58,11 +58,12 @@ TABLE_FIELDS = (
     "finished_at",
     "updated_at",
 )
-SERVER_COLUMN_FIELDS = ("server__name", "server__owner", "server__node__name", "server__node__last_heartbeat")
 # What a finished row's kept copy depends on (job_tags.row_key), read before the rows themselves:
 # a table whose rows are all kept builds no job at all.
 ROW_KEY_FIELDS = ("id", "state", "finished_at", "updated_at", "requested_by__username")
 SERVER_ROW_KEY_FIELDS = ("server__name", "server__node__name", "server__node__last_heartbeat")
+# The server column draws what its key holds, and asks the owner for the Cancel button's check.
+SERVER_COLUMN_FIELDS = (*SERVER_ROW_KEY_FIELDS, "server__owner")
 
 
 class JobQuerySet(models.QuerySet):
